@@ -1,0 +1,70 @@
+package mmapper
+
+import (
+	"errors"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Advice about pages that stay mapped: give their memory back at once
+// (DontNeed), lazily (Free), or ask for transparent huge pages (Hugepage).
+
+// freeUsesDontNeed is set for good once the kernel refuses MADV_FREE.
+var freeUsesDontNeed atomic.Bool
+
+// DontNeed discards the contents of whole pages (MADV_DONTNEED): RSS falls
+// at once, the range reads as zeros afterwards and stays usable.
+func DontNeed(addr, n uintptr) error {
+	if err := checkRange("DontNeed", addr, n); err != nil {
+		return err
+	}
+	if err := madvise(addr, n, unix.MADV_DONTNEED); err != nil {
+		return callError(err, "madvise %#x %d bytes MADV_DONTNEED", addr, n)
+	}
+	return nil
+}
+
+// Free tells the kernel it may reclaim the pages lazily (MADV_FREE): RSS
+// falls only under memory pressure, and until then the old contents may still
+// be read. The range stays usable; a write cancels the reclaim of its page.
+// If the kernel answers EINVAL (no MADV_FREE), Free retries with MADV_DONTNEED
+// and uses it from then on (a sticky fallback, like runtime/mem_linux.go);
+// FreeUsesDontNeed reports whether that happened. Because the arguments are
+// validated first, an EINVAL can only mean the advice is unknown.
+func Free(addr, n uintptr) error {
+	if err := checkRange("Free", addr, n); err != nil {
+		return err
+	}
+	if !freeUsesDontNeed.Load() {
+		err := madvise(addr, n, unix.MADV_FREE)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EINVAL) {
+			return callError(err, "madvise %#x %d bytes MADV_FREE", addr, n)
+		}
+		freeUsesDontNeed.Store(true)
+	}
+	if err := madvise(addr, n, unix.MADV_DONTNEED); err != nil {
+		return callError(err, "madvise %#x %d bytes MADV_DONTNEED (for MADV_FREE)", addr, n)
+	}
+	return nil
+}
+
+// FreeUsesDontNeed reports whether Free has switched to MADV_DONTNEED because
+// the kernel refused MADV_FREE.
+func FreeUsesDontNeed() bool { return freeUsesDontNeed.Load() }
+
+// Hugepage advises MADV_HUGEPAGE for [addr, addr+n). It is best effort: the
+// error (EINVAL on a kernel without transparent huge pages) may be ignored.
+func Hugepage(addr, n uintptr) error {
+	if err := checkRange("Hugepage", addr, n); err != nil {
+		return err
+	}
+	if err := madvise(addr, n, unix.MADV_HUGEPAGE); err != nil {
+		return callError(err, "madvise %#x %d bytes MADV_HUGEPAGE", addr, n)
+	}
+	return nil
+}

@@ -1,0 +1,148 @@
+package mmapper_test
+
+import (
+	"errors"
+	"syscall"
+	"testing"
+
+	"github.com/offheap/offheap/mmapper"
+)
+
+func TestDontNeed(t *testing.T) {
+	n := 8 * page
+	addr := mustMap(t, n)
+	defer mustUnmap(t, addr, n)
+	fill(mem(addr, n), 8)
+	if r := mustResident(t, addr, n); r != n {
+		t.Fatalf("after writing every page, %d bytes resident, want %d", r, n)
+	}
+	got := counting(func() {
+		if err := mmapper.DontNeed(addr, n); err != nil {
+			t.Fatalf("DontNeed: %v", err)
+		}
+	})
+	check(t, "DontNeed", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Bytes: uint64(n)}}, got)
+	if r := mustResident(t, addr, n); r != 0 {
+		t.Errorf("after DontNeed, %d bytes resident, want 0", r)
+	}
+	b := mem(addr, n)
+	if !allZero(b) {
+		t.Error("after DontNeed, memory is not zero")
+	}
+	fill(b, 9) // still usable
+	if !hasPattern(b, 9) {
+		t.Error("memory is not usable after DontNeed")
+	}
+}
+
+// restoreFree puts the sticky fallback back as it was when the test ends.
+func restoreFree(t *testing.T) {
+	was := mmapper.FreeUsesDontNeed()
+	t.Cleanup(func() { mmapper.SetFreeUsesDontNeed(was); mmapper.ClearFaults() })
+}
+
+func TestFree(t *testing.T) {
+	restoreFree(t)
+	mmapper.SetFreeUsesDontNeed(false)
+	n := 4 * page
+	addr := mustMap(t, n)
+	defer mustUnmap(t, addr, n)
+	fill(mem(addr, n), 10)
+	var err error
+	got := counting(func() { err = mmapper.Free(addr, n) })
+	if err != nil {
+		t.Fatalf("Free: %v", err)
+	}
+	if mmapper.FreeUsesDontNeed() {
+		// This kernel has no MADV_FREE: one refused call, one DONTNEED.
+		check(t, "Free (fell back)", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 2, Errors: 1, Bytes: uint64(n)}}, got)
+	} else {
+		check(t, "Free", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Bytes: uint64(n)}}, got)
+	}
+	// The range stays usable; a write keeps its page.
+	b := mem(addr, n)
+	fill(b, 11)
+	if !hasPattern(b, 11) {
+		t.Error("memory is not usable after Free")
+	}
+}
+
+// A kernel without MADV_FREE answers EINVAL: Free retries with DONTNEED and
+// sticks to it.
+func TestFreeStickyFallback(t *testing.T) {
+	restoreFree(t)
+	mmapper.SetFreeUsesDontNeed(false)
+	n := 4 * page
+	addr := mustMap(t, n)
+	defer mustUnmap(t, addr, n)
+
+	fill(mem(addr, n), 12)
+	mmapper.FailAfter(mmapper.OpMadvise, 1, syscall.EINVAL)
+	var err error
+	got := counting(func() { err = mmapper.Free(addr, n) })
+	if err != nil {
+		t.Fatalf("Free with MADV_FREE refused: %v", err)
+	}
+	if !mmapper.FreeUsesDontNeed() {
+		t.Fatal("Free did not switch to MADV_DONTNEED after EINVAL")
+	}
+	check(t, "Free falling back", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 2, Errors: 1, Bytes: uint64(n)}}, got)
+	// The retry really was MADV_DONTNEED: the pages are gone at once (asked
+	// before reading, which would map the zero page back in).
+	if r := mustResident(t, addr, n); r != 0 {
+		t.Errorf("after fallback Free, %d bytes resident", r)
+	}
+	if !allZero(mem(addr, n)) {
+		t.Error("fallback Free did not discard the contents")
+	}
+
+	// From now on one call, DONTNEED, with no MADV_FREE attempt first.
+	fill(mem(addr, n), 13)
+	got = counting(func() { err = mmapper.Free(addr, n) })
+	if err != nil {
+		t.Fatalf("second Free: %v", err)
+	}
+	check(t, "Free after the switch", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Bytes: uint64(n)}}, got)
+	if !allZero(mem(addr, n)) {
+		t.Error("Free after the switch did not discard the contents")
+	}
+}
+
+// Only EINVAL means "no MADV_FREE"; any other failure is returned as is.
+func TestFreeOtherErrorDoesNotSwitch(t *testing.T) {
+	restoreFree(t)
+	mmapper.SetFreeUsesDontNeed(false)
+	addr := mustMap(t, page)
+	defer mustUnmap(t, addr, page)
+	mmapper.FailAfter(mmapper.OpMadvise, 1, syscall.EAGAIN)
+	var err error
+	got := counting(func() { err = mmapper.Free(addr, page) })
+	if !errors.Is(err, syscall.EAGAIN) {
+		t.Errorf("Free = %v, want EAGAIN", err)
+	}
+	if mmapper.FreeUsesDontNeed() {
+		t.Error("Free switched to MADV_DONTNEED on EAGAIN")
+	}
+	check(t, "failed Free", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Errors: 1}}, got)
+}
+
+func TestHugepage(t *testing.T) {
+	n := uintptr(4 << 20)
+	addr, err := mmapper.MapAligned(n, 2<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mustUnmap(t, addr, n)
+	got := counting(func() { err = mmapper.Hugepage(addr, n) })
+	if errors.Is(err, syscall.EINVAL) {
+		t.Skipf("kernel without transparent huge pages: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("Hugepage: %v", err)
+	}
+	check(t, "Hugepage", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Bytes: uint64(n)}}, got)
+	fill(mem(addr, n), 14)
+	if !hasPattern(mem(addr, n), 14) {
+		t.Error("memory is not usable after Hugepage")
+	}
+}
