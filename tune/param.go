@@ -1,0 +1,70 @@
+package tune
+
+import "strconv"
+
+// Param identifies one allocator parameter. Where glibc's mallopt has the
+// parameter, the Param's value is glibc's M_* number, so that a Mallopt
+// wrapper converts with Param(param); offheap's own parameters number from
+// 100.
+type Param int
+
+// The parameters. The table returned by Specs gives each one's name, default,
+// range and unit; the comments here only say what the value means.
+const (
+	// MXFast is M_MXFAST: the largest request, in bytes, served from the
+	// fastbins; 0 disables them.
+	MXFast Param = 1
+	// TrimThreshold is M_TRIM_THRESHOLD: how many bytes of free memory at the
+	// top of the heap trigger giving memory back to the system.
+	TrimThreshold Param = -1
+	// TopPad is M_TOP_PAD: extra bytes requested from the system whenever the
+	// heap grows, and left in place when it is trimmed.
+	TopPad Param = -2
+	// MmapThreshold is M_MMAP_THRESHOLD: requests of at least this many bytes
+	// that the top of the heap cannot serve get their own mapping.
+	MmapThreshold Param = -3
+	// MmapMax is M_MMAP_MAX: the most chunks mapped one by one at a time; 0
+	// disables mapping single chunks.
+	MmapMax Param = -4
+	// CheckAction is M_CHECK_ACTION (MALLOC_CHECK_, glibc.malloc.check): what
+	// happens on detected corruption. 0 ignores it where that is safe, 1
+	// reports it and continues, 2 and 3 panic.
+	CheckAction Param = -5
+	// Perturb is M_PERTURB: when not 0, allocated memory is filled with the
+	// complement of this byte and freed memory with the byte itself, to make
+	// use of uninitialized or freed memory show.
+	Perturb Param = -6
+	// ArenaTest is M_ARENA_TEST: the number of arenas created before the arena
+	// limit is computed.
+	ArenaTest Param = -7
+	// ArenaMax is M_ARENA_MAX: the most arenas; 0 means 8 × GOMAXPROCS.
+	ArenaMax Param = -8
+
+	// TcacheCount is the number of chunks of each size a per-P cache holds
+	// (glibc.malloc.tcache_count).
+	TcacheCount Param = 100
+	// TcacheMax is the largest request, in bytes, the per-P cache holds
+	// (glibc.malloc.tcache_max).
+	TcacheMax Param = 101
+	// Limit is the most bytes offheap may hold from the system; 0 means no
+	// limit.
+	Limit Param = 102
+	// ProfileRate is the mean number of bytes allocated between two samples of
+	// the heap profile; 0 turns profiling off.
+	ProfileRate Param = 103
+	// Debug turns on debugging: 0 is off, and N > 0 runs a full Check every N
+	// operations and adds guard pages and canaries.
+	Debug Param = 104
+	// GoMemLimit says whether offheap lowers the Go runtime's memory limit by
+	// the memory it holds: 0 (off) or 1 (auto).
+	GoMemLimit Param = 105
+)
+
+// String returns p's name in the table ("mmap_threshold"), or "Param(42)" for
+// a number the table does not hold.
+func (p Param) String() string {
+	if i, ok := paramIndex[p]; ok {
+		return table[i].Name
+	}
+	return "Param(" + strconv.Itoa(int(p)) + ")"
+}
