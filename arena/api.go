@@ -1,0 +1,254 @@
+package arena
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// CorruptionError is the value offheap panics with when it finds a broken
+// heap or a bad pointer: Op is glibc's message ("free(): invalid pointer"),
+// Addr the user pointer or chunk concerned. Locks are released before the
+// panic, so a caller that recovers can keep using the allocator.
+type CorruptionError struct {
+	Op   string
+	Addr uintptr
+}
+
+func (e *CorruptionError) Error() string {
+	return fmt.Sprintf("%s (address %#x)", e.Op, e.Addr)
+}
+
+func panicf(op string, addr uintptr) {
+	panic(&CorruptionError{Op: op, Addr: addr})
+}
+
+// corrupt reports corruption found while the arena lock is held; every
+// locked entry point unlocks in a deferred call.
+func (a *Arena) corrupt(op string, c uintptr) { panicf(op, c) }
+
+// chunkFor validates user pointer p for operation op and returns its chunk
+// and arena (nil for a mapped chunk). It panics on a pointer that offheap
+// did not hand out.
+func (h *Heap) chunkFor(op string, p uintptr) (c uintptr, a *Arena) {
+	if p&alignMask != 0 {
+		panicf(op+": invalid pointer", p)
+	}
+	kind, a := h.Lookup(p)
+	c = ChunkOf(p)
+	switch kind {
+	case InMapped:
+		if !isMmapped(c) || !h.validHead(c) {
+			panicf(op+": invalid pointer", p)
+		}
+		return c, nil
+	case InHeap:
+		if !h.validHead(c) {
+			panicf(op+": invalid pointer", p)
+		}
+		if isMmapped(c) || chunkSize(c) < MinSize {
+			panicf(op+": invalid size", p)
+		}
+		return c, a
+	}
+	panicf(op+": invalid pointer", p)
+	return 0, nil
+}
+
+// Resolve validates user pointer p as Free does and returns its chunk, its
+// arena (nil for a mapped chunk). It panics like Free on a bad pointer.
+func (h *Heap) Resolve(op string, p uintptr) (c uintptr, a *Arena) { return h.chunkFor(op, p) }
+
+// Free frees user pointer p; 0 does nothing.
+func (h *Heap) Free(p uintptr) {
+	if p == 0 {
+		return
+	}
+	c, a := h.chunkFor("free()", p)
+	if a == nil {
+		h.unmapChunk(c)
+		return
+	}
+	a.lockedFree(c)
+}
+
+func (a *Arena) lockedFree(c uintptr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.freeLocked(c)
+}
+
+// FreeChunk frees chunk c, already validated by Resolve, into arena a (nil
+// for a mapped chunk).
+func (h *Heap) FreeChunk(c uintptr, a *Arena) {
+	if a == nil {
+		h.unmapChunk(c)
+		return
+	}
+	a.lockedFree(c)
+}
+
+// Usable returns malloc_usable_size(p): 0 for 0, otherwise the chunk size
+// less 8 (less 16 for a mapped chunk).
+func (h *Heap) Usable(p uintptr) uintptr {
+	if p == 0 {
+		return 0
+	}
+	c, _ := h.chunkFor("malloc_usable_size()", p)
+	return usable(c)
+}
+
+func copyMem(dst, src, n uintptr) {
+	copy(unsafe.Slice((*byte)(unsafe.Add(nil, dst)), n), unsafe.Slice((*byte)(unsafe.Add(nil, src)), n))
+}
+
+// Realloc resizes the block at user pointer p (not 0) to n bytes, in place
+// when it can (the next chunk free or the top, mremap for a mapped chunk),
+// otherwise by moving it within its arena. It returns the new user pointer,
+// or 0 with the block untouched when memory runs out. alt is the arena to
+// allocate from when p is a mapped chunk that must move.
+func (h *Heap) Realloc(p, n uintptr, alt *Arena) uintptr {
+	c, a := h.chunkFor("realloc()", p)
+	if n > MaxRequest {
+		return 0
+	}
+	nb := Request2Size(n)
+	if a == nil {
+		if nc := h.remapChunk(c, nb); nc != 0 {
+			return Mem(nc)
+		}
+		if chunkSize(c)-sizeSz >= nb {
+			return p
+		}
+		np := alt.Malloc(n)
+		if np == 0 {
+			return 0
+		}
+		copyMem(np, p, usable(c))
+		h.unmapChunk(c)
+		return np
+	}
+	return a.realloc(c, nb)
+}
+
+func (a *Arena) realloc(oldp, nb uintptr) uintptr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.h
+	oldsize := chunkSize(oldp)
+	next := oldp + oldsize
+	if next > a.regionEnd(oldp) || !h.validHead(next) || !prevInuse(next) {
+		a.corrupt("realloc(): invalid next size", Mem(oldp))
+	}
+	if isCached(oldp) {
+		a.corrupt("realloc(): invalid pointer", Mem(oldp))
+	}
+	newp, newsize := oldp, oldsize
+	if oldsize < nb {
+		if next == a.top {
+			if ts := chunkSize(next); oldsize+ts >= nb+MinSize {
+				h.setHeadSize(oldp, nb)
+				a.top = oldp + nb
+				h.setHead(a.top, oldsize+ts-nb, flagP)
+				if a.top+hdrSz > a.freshFrom {
+					a.freshFrom = a.top + hdrSz
+				}
+				return Mem(oldp)
+			}
+		}
+		nextsize := chunkSize(next)
+		if next != a.top && nextsize != fenceSz && !prevInuse(next+nextsize) && oldsize+nextsize >= nb {
+			a.unlink(next)
+			newsize = oldsize + nextsize
+		} else {
+			nc := a.mallocLocked(nb)
+			if nc == 0 {
+				return 0
+			}
+			if nc == next {
+				newsize += chunkSize(nc)
+			} else {
+				copyMem(Mem(nc), Mem(oldp), oldsize-overhead)
+				a.freeLocked(oldp)
+				return Mem(nc)
+			}
+		}
+	}
+	// Give back what is left over at the end.
+	if rs := newsize - nb; rs < MinSize {
+		h.setHeadSize(newp, newsize)
+		setInuseBit(newp)
+	} else {
+		rem := newp + nb
+		h.setHeadSize(newp, nb)
+		h.setHead(rem, rs, flagP)
+		setInuseBit(rem)
+		a.freeLocked(rem)
+	}
+	return Mem(newp)
+}
+
+// Memalign returns n bytes aligned to alignment (a power of two) from
+// arena a, or 0.
+func (a *Arena) Memalign(alignment, n uintptr) uintptr {
+	if alignment <= align {
+		return a.Malloc(n)
+	}
+	if n > MaxRequest || alignment > MaxRequest/2 {
+		return 0
+	}
+	nb := Request2Size(n)
+	if nb+alignment+MinSize > MaxRequest {
+		return 0
+	}
+	c := a.memalign(alignment, nb)
+	if c == 0 {
+		return 0
+	}
+	a.h.perturbAlloc(c)
+	return Mem(c)
+}
+
+func (a *Arena) memalign(alignment, nb uintptr) uintptr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	h := a.h
+	if nb >= h.mmapThreshold.Load() && h.mapped.live.Load() < h.mmapMax.Load() {
+		// A mapped chunk aligned at birth wastes no heap.
+		if c := h.mapChunk(nb, alignment); c != 0 {
+			return c
+		}
+	}
+	p := a.mallocLocked(nb + alignment + MinSize)
+	if p == 0 {
+		return 0
+	}
+	if Mem(p)%alignment != 0 {
+		brk := ChunkOf(roundUp(Mem(p), alignment))
+		if brk-p < MinSize {
+			brk += alignment
+		}
+		lead := brk - p
+		newsize := chunkSize(p) - lead
+		if isMmapped(p) {
+			off := prevSize(p)
+			h.mapped.move(p, brk, off+chunkSize(p), off+chunkSize(p))
+			setPrevSize(brk, off+lead)
+			h.setHead(brk, newsize, flagM)
+			return brk
+		}
+		h.setHead(brk, newsize, flagP)
+		setInuseBit(brk)
+		h.setHeadSize(p, lead)
+		a.freeLocked(p)
+		p = brk
+	}
+	if !isMmapped(p) {
+		if size := chunkSize(p); size > nb+MinSize {
+			rem := p + nb
+			h.setHead(rem, size-nb, flagP)
+			h.setHeadSize(p, nb)
+			a.freeLocked(rem)
+		}
+	}
+	return p
+}

@@ -1,0 +1,493 @@
+package arena
+
+import (
+	"math/bits"
+	"sync"
+	"unsafe"
+)
+
+// Arena is one ptmalloc arena: bins, fastbins, a top chunk, and the regions
+// its chunks live in. Each has its own lock; a chunk always goes back to the
+// arena it came from.
+type Arena struct {
+	mu    sync.Mutex
+	h     *Heap
+	index int
+
+	binPage  uintptr // off-heap: the fd/bk words of the 128 bin heads
+	binmap   [binmapWords]uint32
+	fastbins [nFastbins]uintptr
+	haveFast bool
+
+	top           uintptr
+	lastRemainder uintptr
+	// freshFrom: in the current region, memory at or above this address
+	// has never been written since it came from the OS (it reads zero).
+	// carved and carvedFresh remember the last chunk cut from the top and
+	// the mark before the cut, so Calloc clears only what was written.
+	freshFrom, carved, carvedFresh uintptr
+
+	regions []region // regions[len-1] holds the top
+
+	system    uintptr // bytes of all regions obtained from the OS
+	maxSystem uintptr
+	stats     arenaCounters
+}
+
+// region is a contiguous stretch of chunks: the break, or one heap.
+type region struct {
+	base  uintptr // the break's base, or the heap's reservation start
+	start uintptr // first chunk
+	isBrk bool
+}
+
+// arenaCounters are monotonic counts kept under the arena lock.
+type arenaCounters struct {
+	mallocs, frees uint64
+}
+
+// Index returns the arena's index in its Heap.
+func (a *Arena) Index() int { return a.index }
+
+// Lock locks the arena.
+func (a *Arena) Lock() { a.mu.Lock() }
+
+// TryLock tries to lock the arena without waiting.
+func (a *Arena) TryLock() bool { return a.mu.TryLock() }
+
+// Unlock unlocks the arena.
+func (a *Arena) Unlock() { a.mu.Unlock() }
+
+// fastLimit is the largest chunk size the fastbins take (glibc's
+// global_max_fast: (M_MXFAST + 8) &^ 15, nothing when 0).
+func (a *Arena) fastLimit() uintptr {
+	m := a.h.mxFast.Load()
+	if m == 0 {
+		return 0
+	}
+	return (m + sizeSz) &^ alignMask
+}
+
+// Malloc returns a user pointer to at least n bytes, or 0.
+func (a *Arena) Malloc(n uintptr) uintptr {
+	if n > MaxRequest {
+		return 0
+	}
+	c := a.lockedMalloc(Request2Size(n))
+	if c == 0 {
+		return 0
+	}
+	a.h.perturbAlloc(c)
+	return Mem(c)
+}
+
+func (a *Arena) lockedMalloc(nb uintptr) uintptr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.mallocLocked(nb)
+}
+
+// Calloc returns a user pointer to at least n zeroed bytes, or 0. Memory
+// fresh from the operating system is not cleared again.
+func (a *Arena) Calloc(n uintptr) uintptr {
+	if n > MaxRequest {
+		return 0
+	}
+	c, clearTo := a.callocLocked(Request2Size(n))
+	if c == 0 {
+		return 0
+	}
+	if clearTo > Mem(c) {
+		clearMem(Mem(c), clearTo-Mem(c))
+	}
+	return Mem(c)
+}
+
+// callocLocked allocates nb and says up to where the chunk must be cleared.
+func (a *Arena) callocLocked(nb uintptr) (c, clearTo uintptr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.carved = 0
+	c = a.mallocLocked(nb)
+	if c == 0 || isMmapped(c) {
+		return c, 0 // a fresh mapping reads zero
+	}
+	clearTo = c + chunkSize(c) + sizeSz // the last word overlaps the next prev_size
+	if c == a.carved && a.carvedFresh < clearTo {
+		clearTo = a.carvedFresh // carved from the top: the rest is fresh
+	}
+	return c, clearTo
+}
+
+// MallocChunkLocked is mallocLocked for front caches that refill several
+// chunks under one lock: it returns a chunk address for the chunk size nb
+// (from Request2Size), or 0. The caller holds the lock.
+func (a *Arena) MallocChunkLocked(nb uintptr) uintptr { return a.mallocLocked(nb) }
+
+// FreeChunkLocked frees chunk c of this arena with the lock held, as
+// front caches do when they flush.
+func (a *Arena) FreeChunkLocked(c uintptr) { a.freeLocked(c) }
+
+func clearMem(p, n uintptr) {
+	clear(unsafe.Slice((*byte)(unsafe.Add(nil, p)), n))
+}
+
+func fillMem(p, n uintptr, b byte) {
+	s := unsafe.Slice((*byte)(unsafe.Add(nil, p)), n)
+	for i := range s {
+		s[i] = b
+	}
+}
+
+// usable is the caller-visible size of chunk c.
+func usable(c uintptr) uintptr {
+	if isMmapped(c) {
+		return chunkSize(c) - hdrSz
+	}
+	return chunkSize(c) - overhead
+}
+
+// UsableSize is malloc_usable_size for chunk c.
+func UsableSize(c uintptr) uintptr { return usable(c) }
+
+func (h *Heap) perturbAlloc(c uintptr) {
+	if b := h.perturb.Load(); b != 0 {
+		fillMem(Mem(c), usable(c), ^byte(b))
+	}
+}
+
+func (h *Heap) perturbFree(c uintptr) {
+	if b := h.perturb.Load(); b != 0 {
+		fillMem(Mem(c), chunkSize(c)-hdrSz, byte(b))
+	}
+}
+
+// PerturbAlloc and PerturbFree apply M_PERTURB for front caches.
+func (h *Heap) PerturbAlloc(c uintptr) { h.perturbAlloc(c) }
+
+// PerturbFree fills a freed chunk with the perturb byte, if one is set.
+func (h *Heap) PerturbFree(c uintptr) { h.perturbFree(c) }
+
+// mallocLocked is glibc's _int_malloc: nb is a chunk size.
+func (a *Arena) mallocLocked(nb uintptr) uintptr {
+	a.stats.mallocs++
+	if nb <= a.fastLimit() {
+		idx := fastIndex(nb)
+		if v := a.fastbins[idx]; v != 0 {
+			if v&alignMask != 0 {
+				a.corrupt("malloc(): unaligned fastbin chunk detected 2", v)
+			}
+			if !a.h.validHead(v) || chunkSize(v) != nb {
+				a.corrupt("malloc(): memory corruption (fast)", v)
+			}
+			a.fastbins[idx] = protect(v+16, word(v+16))
+			SetCached(v, false)
+			return v
+		}
+	}
+	var idx int
+	if inSmallRange(nb) {
+		idx = smallIndex(nb)
+		bin := a.binAt(idx)
+		if victim := bk(bin); victim != bin {
+			bck := bk(victim)
+			if fd(bck) != victim {
+				a.corrupt("malloc(): smallbin double linked list corrupted", victim)
+			}
+			setInuseBit(victim)
+			setBk(bin, bck)
+			setFd(bck, bin)
+			return victim
+		}
+	} else {
+		idx = largeIndex(nb)
+		if a.haveFast {
+			a.consolidate()
+		}
+	}
+	for {
+		if c := a.sortUnsorted(nb); c != 0 {
+			return c
+		}
+		if !inSmallRange(nb) {
+			if c := a.fromLargeBin(idx, nb); c != 0 {
+				return c
+			}
+		}
+		if c := a.fromBinmap(idx+1, nb); c != 0 {
+			return c
+		}
+		if a.top == 0 {
+			return a.sysmalloc(nb) // the main arena before its first growth
+		}
+		// use the top
+		victim := a.top
+		size := chunkSize(victim)
+		if size > a.system || !a.h.validHead(victim) {
+			a.corrupt("malloc(): corrupted top size", victim)
+		}
+		if size >= nb+MinSize {
+			return a.carveTop(nb)
+		}
+		if a.haveFast {
+			a.consolidate()
+			continue
+		}
+		return a.sysmalloc(nb)
+	}
+}
+
+// carveTop splits nb bytes off the front of the top chunk, which must hold
+// at least nb + MinSize.
+func (a *Arena) carveTop(nb uintptr) uintptr {
+	victim := a.top
+	size := chunkSize(victim)
+	rem := victim + nb
+	a.top = rem
+	a.h.setHead(victim, nb, flagP)
+	a.h.setHead(rem, size-nb, flagP)
+	a.carved, a.carvedFresh = victim, a.freshFrom
+	if rem+hdrSz > a.freshFrom {
+		a.freshFrom = rem + hdrSz
+	}
+	return victim
+}
+
+// sortUnsorted takes chunks off the unsorted list, returning one of exactly
+// nb bytes (or a split of the last remainder for a small request), and
+// sorting the others into their bins.
+func (a *Arena) sortUnsorted(nb uintptr) uintptr {
+	h := a.h
+	ub := a.binAt(unsortedBin)
+	for iters := 0; iters < maxUnsorted; iters++ {
+		victim := bk(ub)
+		if victim == ub {
+			return 0
+		}
+		bck := bk(victim)
+		size := chunkSize(victim)
+		next := victim + size
+		if size < MinSize || size > a.system || !h.validHead(victim) {
+			a.corrupt("malloc(): invalid size (unsorted)", victim)
+		}
+		if chunkSize(next) < fenceSz || chunkSize(next) > a.system || !h.validHead(next) {
+			a.corrupt("malloc(): invalid next size (unsorted)", victim)
+		}
+		if prevSize(next) != size {
+			a.corrupt("malloc(): mismatching next->prev_size (unsorted)", victim)
+		}
+		if fd(bck) != victim || fd(victim) != ub {
+			a.corrupt("malloc(): unsorted double linked list corrupted", victim)
+		}
+		if prevInuse(next) {
+			a.corrupt("malloc(): invalid next->prev_inuse (unsorted)", victim)
+		}
+		if inSmallRange(nb) && bck == ub && victim == a.lastRemainder && size > nb+MinSize {
+			rem := victim + nb
+			rsize := size - nb
+			setBk(ub, rem)
+			setFd(ub, rem)
+			a.lastRemainder = rem
+			setFd(rem, ub)
+			setBk(rem, ub)
+			if !inSmallRange(rsize) {
+				setFdNextsize(rem, 0)
+				setBkNextsize(rem, 0)
+			}
+			h.setHead(victim, nb, flagP)
+			h.setHead(rem, rsize, flagP)
+			setFoot(rem, rsize)
+			return victim
+		}
+		setBk(ub, bck)
+		setFd(bck, ub)
+		if size == nb {
+			setInuseBit(victim)
+			return victim
+		}
+		a.placeInBin(victim)
+	}
+	return 0
+}
+
+// fromLargeBin serves large request nb from its own bin, best fit.
+func (a *Arena) fromLargeBin(idx int, nb uintptr) uintptr {
+	bin := a.binAt(idx)
+	victim := fd(bin)
+	if victim == bin || chunkSize(victim) < nb {
+		return 0
+	}
+	victim = bkNextsize(victim)
+	for chunkSize(victim) < nb {
+		victim = bkNextsize(victim)
+	}
+	// Avoid removing the first chunk of a size, so the nextsize list
+	// need not be rerouted.
+	if victim != bk(bin) && chunkSize(victim) == chunkSize(fd(victim)) {
+		victim = fd(victim)
+	}
+	return a.takeAndSplit(victim, nb, false)
+}
+
+// fromBinmap serves nb from the smallest non-empty bin at or above idx.
+func (a *Arena) fromBinmap(idx int, nb uintptr) uintptr {
+	for idx < nBins {
+		block := idx >> 5
+		m := a.binmap[block] &^ (1<<(uint(idx)&31) - 1)
+		if m == 0 {
+			idx = (block + 1) << 5
+			continue
+		}
+		i := block<<5 + bits.TrailingZeros32(m)
+		bin := a.binAt(i)
+		victim := bk(bin)
+		if victim == bin {
+			a.unmarkBin(i) // a false alarm: the bin emptied since
+			idx = i + 1
+			continue
+		}
+		return a.takeAndSplit(victim, nb, inSmallRange(nb))
+	}
+	return 0
+}
+
+// takeAndSplit unlinks free chunk victim (at least nb bytes), returns its
+// first nb bytes as an in-use chunk and puts the rest on the unsorted list.
+func (a *Arena) takeAndSplit(victim, nb uintptr, remember bool) uintptr {
+	size := chunkSize(victim)
+	a.unlink(victim)
+	rsize := size - nb
+	if rsize < MinSize {
+		setInuseBit(victim)
+		return victim
+	}
+	rem := victim + nb
+	a.h.setHead(victim, nb, flagP)
+	a.h.setHead(rem, rsize, flagP)
+	setFoot(rem, rsize)
+	a.insertUnsorted(rem)
+	if remember {
+		a.lastRemainder = rem
+	}
+	return victim
+}
+
+// freeLocked is glibc's _int_free for a heap chunk of this arena.
+func (a *Arena) freeLocked(p uintptr) {
+	h := a.h
+	a.stats.frees++
+	size := chunkSize(p)
+	if size < MinSize || size > a.system {
+		a.corrupt("free(): invalid size", p)
+	}
+	if isCached(p) {
+		a.corrupt("free(): double free detected", p)
+	}
+	next := p + size
+	if size <= a.fastLimit() {
+		if !h.validHead(next) || chunkSize(next) < fenceSz || chunkSize(next) > a.system {
+			a.corrupt("free(): invalid next size (fast)", p)
+		}
+		h.perturbFree(p)
+		idx := fastIndex(size)
+		old := a.fastbins[idx]
+		if old == p {
+			a.corrupt("double free or corruption (fasttop)", p)
+		}
+		setWord(p+16, protect(p+16, old))
+		SetCached(p, true)
+		a.fastbins[idx] = p
+		a.haveFast = true
+		return
+	}
+	if p == a.top {
+		a.corrupt("double free or corruption (top)", p)
+	}
+	if next > a.regionEnd(p) {
+		a.corrupt("double free or corruption (out)", p)
+	}
+	if !h.validHead(next) {
+		a.corrupt("free(): invalid next size (normal)", p)
+	}
+	if !prevInuse(next) {
+		a.corrupt("double free or corruption (!prev)", p)
+	}
+	nextsize := chunkSize(next)
+	if nextsize < fenceSz || nextsize > a.system {
+		a.corrupt("free(): invalid next size (normal)", p)
+	}
+	h.perturbFree(p)
+	size = a.coalesce(p, size)
+	if size >= fastConsolid {
+		if a.haveFast {
+			a.consolidate()
+		}
+		a.autoTrim()
+	}
+}
+
+// coalesce merges free chunk p (size bytes, not on any list) with its free
+// neighbours and puts the result on the unsorted list or into the top. It
+// returns the merged size.
+func (a *Arena) coalesce(p, size uintptr) uintptr {
+	h := a.h
+	next := p + size
+	nextsize := chunkSize(next)
+	if !prevInuse(p) {
+		ps := prevSize(p)
+		prev := p - ps
+		if ps < MinSize || ps > a.system || chunkSize(prev) != ps {
+			a.corrupt("corrupted size vs. prev_size while consolidating", p)
+		}
+		a.unlink(prev)
+		p = prev
+		size += ps
+	}
+	if next != a.top {
+		nextInuse := nextsize == fenceSz || prevInuse(next+nextsize)
+		if !nextInuse {
+			a.unlink(next)
+			size += nextsize
+		} else {
+			setWord(next+sizeSz, word(next+sizeSz)&^flagP)
+		}
+		h.setHead(p, size, flagP)
+		setFoot(p, size)
+		a.insertUnsorted(p)
+	} else {
+		size += nextsize
+		h.setHead(p, size, flagP)
+		a.top = p
+	}
+	return size
+}
+
+// consolidate is malloc_consolidate: empty the fastbins, coalescing each
+// chunk with its free neighbours.
+func (a *Arena) consolidate() {
+	a.haveFast = false
+	for i := range a.fastbins {
+		p := a.fastbins[i]
+		a.fastbins[i] = 0
+		for p != 0 {
+			if p&alignMask != 0 {
+				a.corrupt("malloc_consolidate(): unaligned fastbin chunk detected", p)
+			}
+			if !a.h.validHead(p) || fastIndex(chunkSize(p)) != i {
+				a.corrupt("malloc_consolidate(): invalid chunk size", p)
+			}
+			next := protect(p+16, word(p+16))
+			SetCached(p, false)
+			a.coalesce(p, chunkSize(p))
+			p = next
+		}
+	}
+}
+
+// regionEnd returns the end of the region that holds chunk p.
+func (a *Arena) regionEnd(p uintptr) uintptr {
+	if base := a.h.brkBase.Load(); a.index == 0 && base != 0 && p >= base && p < a.h.brkEnd.Load() {
+		return a.h.brkEnd.Load()
+	}
+	return heapEnd(p &^ (HeapSize - 1))
+}

@@ -1,0 +1,170 @@
+package arena
+
+import "unsafe"
+
+// Chunk layout (x86_64; all sizes in bytes, every chunk 16-aligned).
+//
+// An allocated chunk:
+//
+//	chunk-> +-----------------------------------------------------------+
+//	        | prev_size: size of the previous chunk, if it is free;     |
+//	        | otherwise the last 8 bytes of the previous chunk's data    |
+//	        +-----------------------------------------------------------+
+//	        | tag (16 bits) | size (44 bits)          | F | A | M | P |  |
+//	  mem-> +-----------------------------------------------------------+
+//	        | user data: size - 8 usable bytes (the last 8 overlap the   |
+//	        | next chunk's prev_size)                                    |
+//	        .                                                           .
+//	next->  +-----------------------------------------------------------+
+//	        | (prev_size: user data of this chunk)                       |
+//	        | tag | size of next chunk                  | F | A | M | 1 |
+//	        +-----------------------------------------------------------+
+//
+// A free chunk (in a bin):
+//
+//	chunk-> | prev_size                                                  |
+//	        | tag | size                                  | 0 | A | 0 | P |
+//	  mem-> | fd: next chunk in the bin list                            |
+//	        | bk: previous chunk in the bin list                        |
+//	        | fd_nextsize, bk_nextsize (large bins only)                |
+//	        | unused                                                    |
+//	next->  | prev_size == size (the "foot")                            |
+//	        | tag | size of next chunk                    | F | A | M | 0 |
+//
+// Flag bits of the size word:
+//   - P (1) PREV_INUSE: the previous chunk is in use (or does not exist:
+//     the first chunk of a region has P set). When P is clear, prev_size
+//     holds the previous chunk's size and the two are coalesced on free.
+//   - M (2) IS_MMAPPED: the chunk has its own mapping; prev_size then holds
+//     the offset from the mapping's start (for aligned allocations).
+//   - A (4) NON_MAIN_ARENA: informational; the owner is found from the
+//     chunk address (see Heap.owner), not from this bit.
+//   - F (8) CACHED: the chunk is held in a fastbin or in a front cache of
+//     the alloc package. glibc has no such bit (16-byte alignment leaves bit
+//     3 unused); offheap uses it to detect a double free exactly.
+//
+// The top 16 bits hold a tag: a hash of the chunk address, the size and a
+// per-heap secret. Every header is checked against it before it is trusted,
+// so a pointer that offheap never returned, an interior pointer or a header
+// overwritten by an overflow is detected with probability 1-2^-16 instead of
+// being taken at its word.
+//
+// Exceptions: the top chunk (the free space at the end of the current
+// region) is never in a bin and its P bit is always set; a region that the
+// arena has left ends in two 16-byte fenceposts (size 16, P set) that are
+// never freed.
+const (
+	sizeSz     = 8                        // one word
+	hdrSz      = 2 * sizeSz               // chunk start to user memory
+	align      = 16                       // MALLOC_ALIGNMENT
+	alignMask  = align - 1                //
+	MinSize    = 32                       // smallest chunk: header + fd + bk + foot
+	overhead   = sizeSz                   // bytes of a chunk not usable by the caller
+	fenceSz    = 16                       // one fencepost
+	minLarge   = nSmallBins * align       // 1024: first size of the large bins
+	maxSize    = uintptr(1)<<44 - 4096    // largest chunk size the header can hold
+	MaxRequest = maxSize - 4*4096 - hdrSz // larger requests fail at once
+
+	flagP    = 1
+	flagM    = 2
+	flagA    = 4
+	flagF    = 8
+	flagMask = 15
+	sizeBits = uintptr(1)<<48 - 1 // low 48 bits: size and flags
+	tagShift = 48
+)
+
+// Request2Size is glibc's request2size: the chunk size that serves a request
+// of n bytes, max(32, (n+8+15) &^ 15). n must be at most MaxRequest.
+func Request2Size(n uintptr) uintptr {
+	if n+overhead+alignMask < MinSize {
+		return MinSize
+	}
+	return (n + overhead + alignMask) &^ alignMask
+}
+
+// word reads the 8-byte word at address a.
+func word(a uintptr) uintptr { return *(*uintptr)(unsafe.Add(nil, a)) }
+
+// setWord writes the 8-byte word at address a.
+func setWord(a, v uintptr) { *(*uintptr)(unsafe.Add(nil, a)) = v }
+
+// Chunk header accessors. c is a chunk address (mem - 16).
+
+func head(c uintptr) uintptr       { return word(c + sizeSz) }
+func chunkSize(c uintptr) uintptr  { return word(c+sizeSz) & sizeBits &^ flagMask }
+func prevSize(c uintptr) uintptr   { return word(c) }
+func setPrevSize(c, s uintptr)     { setWord(c, s) }
+func prevInuse(c uintptr) bool     { return word(c+sizeSz)&flagP != 0 }
+func isMmapped(c uintptr) bool     { return word(c+sizeSz)&flagM != 0 }
+func isCached(c uintptr) bool      { return word(c+sizeSz)&flagF != 0 }
+func fd(c uintptr) uintptr         { return word(c + 16) }
+func bk(c uintptr) uintptr         { return word(c + 24) }
+func fdNextsize(c uintptr) uintptr { return word(c + 32) }
+func bkNextsize(c uintptr) uintptr { return word(c + 40) }
+func setFd(c, v uintptr)           { setWord(c+16, v) }
+func setBk(c, v uintptr)           { setWord(c+24, v) }
+func setFdNextsize(c, v uintptr)   { setWord(c+32, v) }
+func setBkNextsize(c, v uintptr)   { setWord(c+40, v) }
+
+// Mem converts a chunk address to the pointer handed to the caller.
+func Mem(c uintptr) uintptr { return c + hdrSz }
+
+// ChunkOf converts a caller's pointer to its chunk address.
+func ChunkOf(p uintptr) uintptr { return p - hdrSz }
+
+// inuse reports whether chunk c is in use, from the next chunk's P bit.
+func inuse(c uintptr) bool { return prevInuse(c + chunkSize(c)) }
+
+// setInuseBit and clearInuseBit change the P bit of the chunk that follows c.
+func setInuseBit(c uintptr) {
+	n := c + chunkSize(c)
+	setWord(n+sizeSz, word(n+sizeSz)|flagP)
+}
+func clearInuseBit(c uintptr) {
+	n := c + chunkSize(c)
+	setWord(n+sizeSz, word(n+sizeSz)&^flagP)
+}
+
+// setFoot writes the size of free chunk c into the next chunk's prev_size.
+func setFoot(c, size uintptr) { setWord(c+size, size) }
+
+// tag returns the 16-bit check value of a chunk header for chunk c of size s.
+func (h *Heap) tag(c, s uintptr) uintptr {
+	return (((c >> 4) ^ (s << 16) ^ h.secret) * 0x9E3779B97F4A7C15) >> 48 << tagShift
+}
+
+// setHead writes chunk c's size word: size s, flags f, and the tag.
+func (h *Heap) setHead(c, s, f uintptr) {
+	setWord(c+sizeSz, h.tag(c, s)|s|f)
+}
+
+// setHeadSize changes the size of c, keeping its flags.
+func (h *Heap) setHeadSize(c, s uintptr) {
+	h.setHead(c, s, word(c+sizeSz)&flagMask)
+}
+
+// validHead reports whether chunk c's size word carries the right tag.
+func (h *Heap) validHead(c uintptr) bool {
+	w := word(c + sizeSz)
+	return w>>tagShift<<tagShift == h.tag(c, w&sizeBits&^flagMask)
+}
+
+// SetCached sets or clears the F bit of chunk c (used by front caches, which
+// hold chunks that the arena regards as in use). The tag is unaffected.
+func SetCached(c uintptr, on bool) {
+	if on {
+		setWord(c+sizeSz, word(c+sizeSz)|flagF)
+	} else {
+		setWord(c+sizeSz, word(c+sizeSz)&^flagF)
+	}
+}
+
+// IsCached reports whether chunk c has its F bit set.
+func IsCached(c uintptr) bool { return isCached(c) }
+
+// ChunkSize returns the size of chunk c (flags and tag masked off).
+func ChunkSize(c uintptr) uintptr { return chunkSize(c) }
+
+// IsMmapped reports whether chunk c has a mapping of its own.
+func IsMmapped(c uintptr) bool { return isMmapped(c) }

@@ -1,0 +1,334 @@
+package arena
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Memory is what the arenas need from the operating system. All addresses
+// are page aligned and all sizes are multiples of PageSize. The alloc
+// package implements it with mmapper; tests implement it on plain memory.
+type Memory interface {
+	// PageSize returns the page size.
+	PageSize() uintptr
+	// Map returns n bytes of zeroed, readable and writable memory at a fresh
+	// address.
+	Map(n uintptr) (uintptr, error)
+	// Unmap gives back memory obtained from Map (or a part of it).
+	Unmap(addr, n uintptr) error
+	// Remap resizes a mapping from Map from oldN to newN bytes, keeping its
+	// contents; the mapping may move.
+	Remap(addr, oldN, newN uintptr) (uintptr, error)
+	// Reserve reserves n bytes of address space aligned to align; the bytes
+	// are not usable until committed.
+	Reserve(n, align uintptr) (uintptr, error)
+	// Commit makes reserved bytes usable; they read as zero.
+	Commit(addr, n uintptr) error
+	// Decommit returns committed bytes to the reserved state.
+	Decommit(addr, n uintptr) error
+	// Release discards the contents of committed pages, which stay usable
+	// and read as zero afterwards (MADV_DONTNEED).
+	Release(addr, n uintptr) error
+}
+
+// Break is a contiguous region that grows and shrinks at its end, like the
+// program break. The main arena grows it before anything else; without one
+// (or once it cannot grow) the main arena continues on heaps reserved
+// through Memory, non-contiguous, as glibc does when sbrk fails.
+type Break interface {
+	// Base returns the start of the region.
+	Base() uintptr
+	// Current returns the end of the region.
+	Current() uintptr
+	// Grow extends the region by n bytes and returns the old end.
+	Grow(n uintptr) (old uintptr, err error)
+	// Shrink cuts n bytes off the end of the region.
+	Shrink(n uintptr) error
+}
+
+// HeapSize is the size and alignment of a heap: the reserved, lazily
+// committed region that non-main arenas (and the main arena, when its break
+// cannot grow) allocate from. As glibc's HEAP_MAX_SIZE, twice the largest
+// dynamic mmap threshold.
+const HeapSize = 64 << 20
+
+const (
+	granuleShift = 26 // log2(HeapSize)
+	granules     = 1 << (47 - granuleShift)
+	heapHdrSz    = 48 // heap header: arena index, committed end, padding; keeps chunks 16-aligned
+)
+
+// MaxDynamicThreshold is the largest value the dynamic mmap threshold takes
+// (glibc's DEFAULT_MMAP_THRESHOLD_MAX on 64-bit).
+const MaxDynamicThreshold = 32 << 20
+
+// Params are the tunable parameters the arenas obey.
+type Params struct {
+	MmapThreshold    uintptr // requests of at least this size are mapped (if the top cannot serve them)
+	TrimThreshold    uintptr // the top is trimmed when it exceeds this
+	TopPad           uintptr // extra bytes asked for on growth, and left on trim
+	MmapMax          int     // most mapped chunks live at once
+	MXFast           uintptr // largest request served by fastbins (0 turns them off)
+	Perturb          byte    // when non-zero, fill allocated memory with ^Perturb and freed memory with Perturb
+	DynamicThreshold bool    // let freed mapped chunks raise MmapThreshold (glibc's default)
+}
+
+// DefaultParams returns glibc 2.36's defaults.
+func DefaultParams() Params {
+	return Params{
+		MmapThreshold:    128 << 10,
+		TrimThreshold:    128 << 10,
+		TopPad:           128 << 10,
+		MmapMax:          65536,
+		MXFast:           128,
+		DynamicThreshold: true,
+	}
+}
+
+// EventKind names what an Event reports.
+type EventKind int
+
+// Kinds of Event.
+const (
+	EventGrow      EventKind = iota // an arena's memory grew (Size bytes at Addr)
+	EventShrink                     // an arena gave back Size bytes at the end of a region
+	EventNewHeap                    // an arena reserved a new heap at Addr
+	EventMap                        // a chunk of Size bytes was mapped at Addr
+	EventUnmap                      // a mapped chunk of Size bytes at Addr was unmapped
+	EventRemap                      // a mapped chunk was resized to Size bytes (now at Addr)
+	EventRelease                    // Trim released Size bytes of free pages inside the heap
+	EventThreshold                  // the dynamic threshold rose to Size (trim threshold to 2 x Size)
+)
+
+var eventNames = [...]string{"grow", "shrink", "new-heap", "map", "unmap", "remap", "release", "threshold"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", int(k))
+}
+
+// Event reports a change in what the heap holds from the operating system.
+type Event struct {
+	Kind  EventKind
+	Arena int     // arena index (-1 for mapped chunks)
+	Addr  uintptr // where
+	Size  uintptr // how much
+}
+
+// Config configures a Heap.
+type Config struct {
+	Memory    Memory // required
+	Break     Break  // optional: the main arena's contiguous region
+	MaxArenas int    // capacity of the arena table; 0 means 1024
+	Params    Params
+	// OnEvent, if set, is called for every Event, with an arena lock held:
+	// it must not call back into the heap.
+	OnEvent func(Event)
+}
+
+// Heap is a whole allocator: the main arena, any further arenas, the mapped
+// chunks and the parameters they share.
+type Heap struct {
+	mem      Memory
+	brk      Break
+	pageSize uintptr
+	secret   uintptr
+	onEvent  func(Event)
+
+	mmapThreshold atomic.Uintptr
+	trimThreshold atomic.Uintptr
+	topPad        atomic.Uintptr
+	mmapMax       atomic.Int64
+	mxFast        atomic.Uintptr
+	perturb       atomic.Uint32
+	dynamic       atomic.Bool
+
+	// main is the break region, [brkBase, brkEnd): chunks there belong to
+	// arena 0. brkEnd moves under arena 0's lock and is read atomically.
+	brkBase, brkEnd atomic.Uintptr
+
+	arenas   []atomic.Pointer[Arena]
+	narenas  atomic.Int32
+	arenasMu sync.Mutex
+
+	// granule maps an address>>26 to 1+arena index for every heap.
+	granule uintptr
+
+	mapped mappedSet
+}
+
+// ErrNoMemory reports that the operating system refused memory.
+var ErrNoMemory = errors.New("arena: out of memory")
+
+// New creates a Heap with its main arena.
+func New(cfg Config) (*Heap, error) {
+	if cfg.Memory == nil {
+		return nil, errors.New("arena: Config.Memory is nil")
+	}
+	if cfg.MaxArenas <= 0 {
+		cfg.MaxArenas = 1024
+	}
+	h := &Heap{mem: cfg.Memory, brk: cfg.Break, pageSize: cfg.Memory.PageSize(), onEvent: cfg.OnEvent}
+	h.secret = uintptr(rand.Uint64())
+	h.SetParams(cfg.Params)
+	g, err := h.mem.Map(granules * 4)
+	if err != nil {
+		return nil, fmt.Errorf("arena: heap table: %w", err)
+	}
+	h.granule = g
+	h.arenas = make([]atomic.Pointer[Arena], cfg.MaxArenas)
+	h.mapped.init(h.mem)
+	if h.brk != nil {
+		b := h.brk.Current()
+		h.brkBase.Store(b)
+		h.brkEnd.Store(b)
+	}
+	if _, err := h.newArena(); err != nil {
+		h.mem.Unmap(g, granules*4)
+		return nil, err
+	}
+	return h, nil
+}
+
+// SetParams replaces all parameters at once.
+func (h *Heap) SetParams(p Params) {
+	if p.MXFast > maxFast {
+		p.MXFast = maxFast
+	}
+	h.mmapThreshold.Store(p.MmapThreshold)
+	h.trimThreshold.Store(p.TrimThreshold)
+	h.topPad.Store(p.TopPad)
+	h.mmapMax.Store(int64(p.MmapMax))
+	h.mxFast.Store(p.MXFast)
+	h.perturb.Store(uint32(p.Perturb))
+	h.dynamic.Store(p.DynamicThreshold)
+}
+
+// Params returns the parameters in force, including the effect of the
+// dynamic threshold.
+func (h *Heap) Params() Params {
+	return Params{
+		MmapThreshold:    h.mmapThreshold.Load(),
+		TrimThreshold:    h.trimThreshold.Load(),
+		TopPad:           h.topPad.Load(),
+		MmapMax:          int(h.mmapMax.Load()),
+		MXFast:           h.mxFast.Load(),
+		Perturb:          byte(h.perturb.Load()),
+		DynamicThreshold: h.dynamic.Load(),
+	}
+}
+
+// PageSize returns the page size of the heap's Memory.
+func (h *Heap) PageSize() uintptr { return h.pageSize }
+
+func (h *Heap) event(k EventKind, arena int, addr, size uintptr) {
+	if h.onEvent != nil {
+		h.onEvent(Event{Kind: k, Arena: arena, Addr: addr, Size: size})
+	}
+}
+
+// Arena returns arena i, or nil.
+func (h *Heap) Arena(i int) *Arena {
+	if i < 0 || i >= len(h.arenas) {
+		return nil
+	}
+	return h.arenas[i].Load()
+}
+
+// NumArenas returns how many arenas exist.
+func (h *Heap) NumArenas() int { return int(h.narenas.Load()) }
+
+// MaxArenas returns the capacity of the arena table.
+func (h *Heap) MaxArenas() int { return len(h.arenas) }
+
+// NewArena creates another arena (on heaps reserved through Memory).
+func (h *Heap) NewArena() (*Arena, error) { return h.newArena() }
+
+func (h *Heap) newArena() (*Arena, error) {
+	h.arenasMu.Lock()
+	defer h.arenasMu.Unlock()
+	n := int(h.narenas.Load())
+	if n >= len(h.arenas) {
+		return nil, fmt.Errorf("arena: all %d arenas in use", len(h.arenas))
+	}
+	page, err := h.mem.Map(h.pageSize)
+	if err != nil {
+		return nil, fmt.Errorf("arena: bin page: %w", err)
+	}
+	a := &Arena{h: h, index: n, binPage: page}
+	for i := 1; i < nBins; i++ {
+		b := a.binAt(i)
+		setFd(b, b)
+		setBk(b, b)
+	}
+	if n > 0 || h.brk == nil {
+		if err := a.newHeap(0); err != nil {
+			h.mem.Unmap(page, h.pageSize)
+			return nil, err
+		}
+	}
+	h.arenas[n].Store(a)
+	h.narenas.Store(int32(n + 1))
+	return a, nil
+}
+
+func (h *Heap) granuleSlot(addr uintptr) *uint32 {
+	return (*uint32)(unsafe.Add(nil, h.granule+(addr>>granuleShift)*4))
+}
+
+// heapOf returns the base of the heap that holds addr, or 0.
+func (h *Heap) heapOf(addr uintptr) (base uintptr, arena int) {
+	if addr>>granuleShift >= granules {
+		return 0, -1
+	}
+	v := atomic.LoadUint32(h.granuleSlot(addr))
+	if v == 0 {
+		return 0, -1
+	}
+	return addr &^ (HeapSize - 1), int(v) - 1
+}
+
+// heapEnd is the committed end of the heap at base, kept in its header.
+func heapEnd(base uintptr) uintptr {
+	return atomic.LoadUintptr((*uintptr)(unsafe.Add(nil, base+8)))
+}
+
+func setHeapEnd(base, end uintptr) {
+	atomic.StoreUintptr((*uintptr)(unsafe.Add(nil, base+8)), end)
+}
+
+// Kind of memory a pointer belongs to, as found by Lookup.
+const (
+	NotOurs  = iota // offheap never handed out this address
+	InHeap          // a chunk in an arena's heap or break region
+	InMapped        // a chunk with its own mapping
+)
+
+// Lookup classifies the user pointer p: which arena's memory it lies in,
+// or whether it is a mapped chunk. It reads no memory outside regions that
+// the heap owns, so it is safe on any address. It does not check headers.
+func (h *Heap) Lookup(p uintptr) (kind int, a *Arena) {
+	if p&alignMask != 0 || p < hdrSz {
+		return NotOurs, nil
+	}
+	c := p - hdrSz
+	if b := h.brkBase.Load(); c >= b && p+MinSize-hdrSz <= h.brkEnd.Load() && b != 0 {
+		return InHeap, h.arenas[0].Load()
+	}
+	if base, i := h.heapOf(c); base != 0 {
+		if c >= base+heapHdrSz && p+MinSize-hdrSz <= heapEnd(base) {
+			return InHeap, h.arenas[i].Load()
+		}
+		return NotOurs, nil
+	}
+	if h.mapped.contains(c) {
+		return InMapped, nil
+	}
+	return NotOurs, nil
+}

@@ -1,0 +1,92 @@
+package arena
+
+// Info is what one arena holds, as glibc's int_mallinfo counts it: free
+// space is found by walking the bins under the arena lock.
+type Info struct {
+	System     uintptr // bytes obtained from the OS (mallinfo2 arena)
+	MaxSystem  uintptr // peak of System
+	Free       uintptr // free bytes: bins, fastbins and the top (fordblks)
+	FreeChunks int     // free chunks in the bins, plus the top (ordblks)
+	FastChunks int     // chunks in fastbins (smblks)
+	FastBytes  uintptr // bytes in fastbins (fsmblks)
+	Top        uintptr // size of the top chunk (keepcost)
+	Regions    int     // the break and heaps the arena uses
+	Mallocs    uint64  // chunks the arena allocated (front caches hide most small ones)
+	Frees      uint64  // chunks freed into the arena
+	BinSizes   []BinSize
+}
+
+// BinSize summarizes the free chunks of one bin, for malloc_info.
+type BinSize struct {
+	Fast     bool    // a fastbin
+	From, To uintptr // chunk sizes in the bin
+	Count    int
+	Total    uintptr
+}
+
+// Info returns the arena's figures; withBins also fills BinSizes.
+func (a *Arena) Info(withBins bool) Info {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var in Info
+	in.System, in.MaxSystem = a.system, a.maxSystem
+	in.Regions = len(a.regions)
+	in.Mallocs, in.Frees = a.stats.mallocs, a.stats.frees
+	if a.top != 0 {
+		in.Top = chunkSize(a.top)
+		in.Free = in.Top
+		in.FreeChunks = 1
+	}
+	for i, p := range a.fastbins {
+		var bs BinSize
+		for ; p != 0; p = protect(p+16, word(p+16)) {
+			s := chunkSize(p)
+			in.FastChunks++
+			in.FastBytes += s
+			bs.Count++
+			bs.Total += s
+		}
+		if withBins && bs.Count > 0 {
+			bs.Fast = true
+			bs.From = uintptr(i+2) << 4
+			bs.To = bs.From
+			in.BinSizes = append(in.BinSizes, bs)
+		}
+	}
+	in.Free += in.FastBytes
+	for i := 1; i < nBins; i++ {
+		bin := a.binAt(i)
+		bs := BinSize{From: ^uintptr(0)}
+		for p := bk(bin); p != bin; p = bk(p) {
+			s := chunkSize(p)
+			in.FreeChunks++
+			in.Free += s
+			bs.Count++
+			bs.Total += s
+			bs.From = min(bs.From, s)
+			bs.To = max(bs.To, s)
+		}
+		if withBins && bs.Count > 0 {
+			in.BinSizes = append(in.BinSizes, bs)
+		}
+	}
+	return in
+}
+
+// MappedInfo reports the mapped chunks: how many, their bytes, and the
+// peak of those bytes.
+func (h *Heap) MappedInfo() (count int, bytes, peak uintptr) {
+	return int(h.mapped.live.Load()), uintptr(h.mapped.bytes.Load()), uintptr(h.mapped.peak.Load())
+}
+
+// Trim is malloc_trim(pad) over every arena; it reports whether any memory
+// went back to the operating system.
+func (h *Heap) Trim(pad uintptr) bool {
+	released := false
+	for i := 0; i < h.NumArenas(); i++ {
+		if h.arenas[i].Load().Trim(pad) {
+			released = true
+		}
+	}
+	return released
+}

@@ -1,0 +1,352 @@
+package arena
+
+import "sync/atomic"
+
+// Growing and shrinking: glibc's sysmalloc, systrim, heap_trim and mtrim.
+//
+// The main arena grows its top by moving the Break (nb + top_pad + MinSize
+// less the top it already has, page-rounded). When the break cannot grow,
+// or when there is no Break, it continues on heaps, as non-main arenas
+// always do: HeapSize reservations aligned to HeapSize, committed as the top
+// rises. Leaving a region, the arena ends it with two fenceposts and frees
+// what was left of its top.
+//
+// After a free that leaves at least 64 KiB (FASTBIN_CONSOLIDATION_THRESHOLD),
+// a top larger than the trim threshold is cut back to top_pad: the break is
+// lowered, or the heap's end decommitted; a heap that became entirely free
+// is given back and the previous region's top restored.
+
+// sysmalloc serves nb when the top is too small: a mapped chunk, or growth.
+func (a *Arena) sysmalloc(nb uintptr) uintptr {
+	h := a.h
+	tried := false
+	if nb >= h.mmapThreshold.Load() && h.mapped.live.Load() < h.mmapMax.Load() {
+		if c := h.mapChunk(nb, 0); c != 0 {
+			return c
+		}
+		tried = true
+	}
+	if a.growTop(nb) {
+		return a.carveTop(nb)
+	}
+	if !tried && h.mapped.live.Load() < h.mmapMax.Load() {
+		return h.mapChunk(nb, 0)
+	}
+	return 0
+}
+
+func (a *Arena) cur() *region { return &a.regions[len(a.regions)-1] }
+
+func (a *Arena) addSystem(n uintptr) {
+	a.system += n
+	if a.system > a.maxSystem {
+		a.maxSystem = a.system
+	}
+}
+
+// growTop makes the top at least nb + MinSize bytes.
+func (a *Arena) growTop(nb uintptr) bool {
+	h := a.h
+	if a.index == 0 && h.brk != nil && (len(a.regions) == 0 || a.cur().isBrk) {
+		if a.growBrk(nb) {
+			return true
+		}
+	} else if len(a.regions) > 0 && a.growHeap(nb) {
+		return true
+	}
+	return a.newHeap(nb) == nil
+}
+
+func (a *Arena) growBrk(nb uintptr) bool {
+	h := a.h
+	var topSize uintptr
+	if len(a.regions) > 0 {
+		topSize = chunkSize(a.top)
+	}
+	size := nb + h.topPad.Load() + MinSize
+	if size < nb {
+		return false
+	}
+	if size > topSize {
+		size -= topSize
+	}
+	size = roundUp(size, h.pageSize)
+	old, err := h.brk.Grow(size)
+	if err != nil {
+		return false
+	}
+	if len(a.regions) == 0 {
+		// The first growth: the break region begins here.
+		a.regions = append(a.regions, region{base: old, start: old, isBrk: true})
+		h.brkBase.Store(old)
+		a.top = old
+		a.freshFrom = old
+		h.brkEnd.Store(old + size)
+		a.addSystem(size)
+		h.setHead(a.top, size, flagP)
+		h.event(EventGrow, 0, old, size)
+		return true
+	}
+	if old != a.top+topSize {
+		// Someone else moved the break: give it back and use heaps.
+		h.brk.Shrink(size)
+		return false
+	}
+	h.brkEnd.Store(old + size)
+	a.addSystem(size)
+	h.setHead(a.top, topSize+size, flagP)
+	h.event(EventGrow, 0, old, size)
+	return true
+}
+
+// growHeap commits more of the current heap for the top.
+func (a *Arena) growHeap(nb uintptr) bool {
+	h := a.h
+	r := a.cur()
+	if r.isBrk {
+		return false
+	}
+	topSize := chunkSize(a.top)
+	end := heapEnd(r.base)
+	limit := r.base + HeapSize
+	if nb+MinSize > limit-a.top {
+		return false
+	}
+	need := roundUp(a.top+nb+MinSize-end, h.pageSize)
+	want := roundUp(need+h.topPad.Load(), h.pageSize)
+	if want > limit-end {
+		want = limit - end
+	}
+	if err := h.mem.Commit(end, want); err != nil {
+		if want == need || h.mem.Commit(end, need) != nil {
+			return false
+		}
+		want = need
+	}
+	setHeapEnd(r.base, end+want)
+	a.addSystem(want)
+	h.setHead(a.top, topSize+want, flagP)
+	h.event(EventGrow, a.index, end, want)
+	return true
+}
+
+// newHeap reserves a heap big enough for nb and moves the top there.
+func (a *Arena) newHeap(nb uintptr) error {
+	h := a.h
+	if nb+MinSize+heapHdrSz+2*fenceSz > HeapSize {
+		return ErrNoMemory
+	}
+	base, err := h.mem.Reserve(HeapSize, HeapSize)
+	if err != nil {
+		return err
+	}
+	if base&(HeapSize-1) != 0 || base>>granuleShift >= granules {
+		h.mem.Unmap(base, HeapSize)
+		return ErrNoMemory
+	}
+	size := roundUp(heapHdrSz+nb+MinSize+h.topPad.Load(), h.pageSize)
+	if size > HeapSize {
+		size = HeapSize
+	}
+	if err := h.mem.Commit(base, size); err != nil {
+		size = roundUp(heapHdrSz+nb+MinSize, h.pageSize)
+		if err := h.mem.Commit(base, size); err != nil {
+			h.mem.Unmap(base, HeapSize)
+			return err
+		}
+	}
+	setWord(base, uintptr(a.index))
+	setHeapEnd(base, base+size)
+	atomic.StoreUint32(h.granuleSlot(base), uint32(a.index+1))
+	a.addSystem(size)
+	h.event(EventNewHeap, a.index, base, size)
+
+	oldTop := a.top
+	hadTop := len(a.regions) > 0
+	a.regions = append(a.regions, region{base: base, start: base + heapHdrSz})
+	a.top = base + heapHdrSz
+	h.setHead(a.top, size-heapHdrSz, flagP)
+	a.freshFrom = a.top + hdrSz
+	if hadTop {
+		a.fencepost(oldTop)
+	}
+	return nil
+}
+
+// fencepost ends the region whose top was oldTop: two 16-byte fenceposts at
+// its end, and the rest of the old top freed.
+func (a *Arena) fencepost(oldTop uintptr) {
+	h := a.h
+	oldSize := chunkSize(oldTop) - 2*fenceSz
+	h.setHead(oldTop+oldSize, fenceSz, flagP)
+	h.setHead(oldTop+oldSize+fenceSz, fenceSz, flagP)
+	if oldSize >= MinSize {
+		h.setHead(oldTop, oldSize, flagP)
+		a.coalesce(oldTop, oldSize)
+	} else if oldSize != 0 {
+		h.setHead(oldTop, oldSize, flagP) // a 16-byte sliver: a third fencepost
+	}
+}
+
+// autoTrim is the trim after a large free: systrim for the break, heapTrim
+// for a heap.
+func (a *Arena) autoTrim() {
+	h := a.h
+	if chunkSize(a.top) < h.trimThreshold.Load() {
+		return
+	}
+	if a.cur().isBrk {
+		a.systrim(h.topPad.Load())
+	} else {
+		a.heapTrim(h.topPad.Load())
+	}
+}
+
+// topExtra is how much of the top can go, leaving pad (page-rounded down).
+func (a *Arena) topExtra(pad uintptr) uintptr {
+	top := chunkSize(a.top)
+	if top < MinSize+1 {
+		return 0
+	}
+	area := top - MinSize - 1
+	if area <= pad {
+		return 0
+	}
+	return (area - pad) &^ (a.h.pageSize - 1)
+}
+
+// systrim lowers the break to leave pad bytes in the top.
+func (a *Arena) systrim(pad uintptr) bool {
+	h := a.h
+	extra := a.topExtra(pad)
+	if extra == 0 {
+		return false
+	}
+	top := a.top
+	topSize := chunkSize(top)
+	end := top + topSize
+	if h.brk.Current() != end {
+		return false // someone else moved the break
+	}
+	if err := h.brk.Shrink(extra); err != nil {
+		return false
+	}
+	h.brkEnd.Store(end - extra)
+	a.system -= extra
+	h.setHead(top, topSize-extra, flagP)
+	if a.freshFrom > end-extra {
+		a.freshFrom = end - extra
+	}
+	h.event(EventShrink, 0, end-extra, extra)
+	return true
+}
+
+// heapTrim gives back whole free heaps at the end of the arena and
+// decommits the top of the current heap, leaving pad bytes.
+func (a *Arena) heapTrim(pad uintptr) bool {
+	h := a.h
+	released := false
+	for len(a.regions) > 1 && a.top == a.cur().start {
+		// The whole current heap is free: delete it and restore the
+		// previous region's top from its fenceposts.
+		r := *a.cur()
+		prev := a.regions[len(a.regions)-2]
+		var prevEnd uintptr
+		if prev.isBrk {
+			prevEnd = h.brkEnd.Load()
+		} else {
+			prevEnd = heapEnd(prev.base)
+		}
+		fence := prevEnd - 2*fenceSz
+		newTop, newSize := fence, uintptr(2*fenceSz)
+		if !prevInuse(fence) {
+			ps := prevSize(fence)
+			p := fence - ps
+			a.unlink(p)
+			newTop, newSize = p, ps+2*fenceSz
+		}
+		end := heapEnd(r.base)
+		atomic.StoreUint32(h.granuleSlot(r.base), 0)
+		a.system -= end - r.base
+		h.mem.Unmap(r.base, HeapSize)
+		h.event(EventShrink, a.index, r.base, end-r.base)
+		a.regions = a.regions[:len(a.regions)-1]
+		a.top = newTop
+		h.setHead(newTop, newSize, flagP)
+		if a.lastRemainder == newTop {
+			a.lastRemainder = 0
+		}
+		a.freshFrom = prevEnd // conservative: nothing of the old top is fresh
+		released = true
+	}
+	r := a.cur()
+	if r.isBrk {
+		return a.systrim(pad) || released
+	}
+	extra := a.topExtra(pad)
+	if extra == 0 {
+		return released
+	}
+	end := heapEnd(r.base)
+	if err := h.mem.Decommit(end-extra, extra); err != nil {
+		return released
+	}
+	setHeapEnd(r.base, end-extra)
+	a.system -= extra
+	h.setHead(a.top, chunkSize(a.top)-extra, flagP)
+	if a.freshFrom > end-extra {
+		a.freshFrom = end - extra
+	}
+	h.event(EventShrink, a.index, end-extra, extra)
+	return true
+}
+
+// Trim is malloc_trim for this arena: consolidate the fastbins, release
+// the whole pages inside every free chunk, then shrink the top to pad.
+// It reports whether any memory was released.
+func (a *Arena) Trim(pad uintptr) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.trimLocked(pad)
+}
+
+// TrimLocked is Trim with the lock already held.
+func (a *Arena) TrimLocked(pad uintptr) bool { return a.trimLocked(pad) }
+
+func (a *Arena) trimLocked(pad uintptr) bool {
+	h := a.h
+	if len(a.regions) == 0 {
+		return false
+	}
+	if a.haveFast {
+		a.consolidate()
+	}
+	psm1 := h.pageSize - 1
+	const keep = 48 // header and list links of a free chunk
+	released := false
+	var total uintptr
+	for i := 1; i < nBins; i++ {
+		bin := a.binAt(i)
+		for p := bk(bin); p != bin; p = bk(p) {
+			size := chunkSize(p)
+			if size <= psm1+keep {
+				continue
+			}
+			pm := (p + keep + psm1) &^ psm1
+			if p+size > pm {
+				n := (p + size - pm) &^ psm1
+				if n != 0 && h.mem.Release(pm, n) == nil {
+					released = true
+					total += n
+				}
+			}
+		}
+	}
+	if total != 0 {
+		h.event(EventRelease, a.index, 0, total)
+	}
+	if a.cur().isBrk {
+		return a.systrim(pad) || released
+	}
+	return a.heapTrim(pad) || released
+}
