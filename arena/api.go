@@ -252,3 +252,29 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 	}
 	return p
 }
+
+// FrontFree validates user pointer p for a front cache: it returns the
+// chunk and its size when p is an in-use chunk of an arena's heap with a
+// sound header, and 0 otherwise (a mapped chunk, or a bad pointer that Free
+// must report). A chunk already cached (F bit) panics with glibc's tcache
+// double-free message. It reads no memory outside the heap's regions.
+func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
+	c = p - hdrSz
+	if p&alignMask != 0 || p < hdrSz {
+		return 0, 0
+	}
+	if b := h.brkBase.Load(); b != 0 && c >= b && p+hdrSz <= h.brkEnd.Load() {
+		// in the break region
+	} else if base, _ := h.heapOf(c); base == 0 || c < base+heapHdrSz || p+hdrSz > heapEnd(base) {
+		return 0, 0
+	}
+	w := word(c + sizeSz)
+	size = w & sizeBits &^ flagMask
+	if w>>tagShift<<tagShift != h.tag(c, size) || w&flagM != 0 || size < MinSize {
+		return 0, 0
+	}
+	if w&flagF != 0 {
+		panicf("free(): double free detected in tcache 2", p)
+	}
+	return c, size
+}

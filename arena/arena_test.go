@@ -338,7 +338,7 @@ func TestCorruption(t *testing.T) {
 // filled with a pattern derived from its id, verified before free and after
 // realloc, with Check after each phase.
 var (
-	seedFlag  = flag.Uint64("seed", 0, "seed for the randomized tests (0: from the clock)")
+	seedFlag = flag.Uint64("seed", 0, "seed for the randomized tests (0: from the clock)")
 	paranoid = flag.Bool("paranoid", false, "run Check after every operation of the randomized tests")
 )
 

@@ -1,0 +1,66 @@
+// Package alloc is offheap's public API: malloc, free and friends for Go
+// programs, over memory outside the Go garbage-collected heap, with glibc
+// 2.36's semantics (ptmalloc) and its tuning knobs.
+//
+// # What it promises
+//
+//   - Malloc, Calloc, Realloc, AlignedAlloc, Free and UsableSize behave as
+//     glibc's malloc, calloc, realloc, aligned_alloc, free and
+//     malloc_usable_size on x86_64: 16-byte alignment, an 8-byte header,
+//     32-byte minimum chunks, requests at or above the mmap threshold on
+//     their own mapping with glibc's dynamic threshold, the top trimmed back
+//     to the OS. Mallopt, Mallinfo2 and Trim mirror mallopt, mallinfo2 and
+//     malloc_trim; Check walks every structure and names the first broken
+//     invariant.
+//   - Every function may be called from any goroutine, and memory
+//     allocated on one goroutine may be freed on another.
+//   - The memory is invisible to the garbage collector: it is never moved or
+//     scanned, and never freed until Free. It must not hold Go pointers:
+//     the collector does not see them there, frees what they point to, and
+//     the program later reads garbage. The generic helpers (New, MakeSlice)
+//     refuse types that contain pointers; for raw memory this is the
+//     caller's duty (GOEXPERIMENT=cgocheck2 catches a violation in tests).
+//   - Bad pointers passed to Free or Realloc, double frees and corrupted
+//     headers panic with glibc's message and the address, as an
+//     *arena.CorruptionError, after releasing every lock: a program that
+//     recovers can go on allocating.
+//
+// # Design
+//
+// One overview; each file holds one component.
+//
+//   - brk.Break: the program break (or, when C code shares the process, a
+//     reserved range standing in for it): the main arena's heap.
+//   - mmapper: mappings for other arenas' heaps and for large chunks.
+//   - arena.Heap: arenas with bins, fastbins, the top chunk, trimming, and
+//     the mapped chunks (package arena).
+//   - the per-P cache (cache.go): the fast path, as glibc's tcache.
+//   - tune: parameters from Mallopt and the environment (heap.go applies them).
+//
+// Allocation (Malloc):
+//
+//  1. A request up to M_TCACHE_MAX (64 KiB by default) takes a chunk of its
+//     size class from the calling P's cache: pinned to the P, no lock.
+//  2. An empty class is refilled with a batch from the P's arena (TryLock;
+//     another arena if that one is busy; a new arena while fewer than
+//     M_ARENA_MAX exist).
+//  3. Larger requests go to the arena: exact small bins, the unsorted list,
+//     sorted large bins, the binmap, the top; when the top cannot serve,
+//     either a mapping of its own (at or above the mmap threshold) or growth
+//     of the break or heap by the request plus M_TOP_PAD.
+//
+// Free:
+//
+//  1. The pointer is checked without trusting it: it must lie in a region
+//     offheap owns and carry a header whose tag matches its address and
+//     size.
+//  2. A chunk of a cached size goes to the calling P's cache; a full class
+//     first sends half its chunks back to their arenas.
+//  3. Other chunks go back to the arena that owns them (found from the
+//     address), coalesce with free neighbours, and a top above
+//     M_TRIM_THRESHOLD is trimmed; a mapped chunk is unmapped and may raise
+//     the dynamic threshold.
+//
+// The environment (OFFHEAP, GLIBC_TUNABLES, MALLOC_*) is read once, at the
+// first call; see package tune.
+package alloc

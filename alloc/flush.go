@@ -1,0 +1,158 @@
+package alloc
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// stealCaches replaces the cache of every P for which take returns true
+// with an empty one, waits until no goroutine can still be using the old
+// caches, and returns them: the caller owns them exclusively.
+func stealCaches(take func(pid int, c *pcache) bool) []*pcache {
+	cachesMu.Lock()
+	defer cachesMu.Unlock()
+	cs := caches.Load()
+	if cs == nil {
+		return nil
+	}
+	var stolen []*pcache
+	for pid := range *cs {
+		old := (*cs)[pid].Load()
+		if old != nil && take(pid, old) {
+			(*cs)[pid].Store(newCache(pid))
+			stolen = append(stolen, old)
+		}
+	}
+	if len(stolen) > 0 {
+		quiesce(stolen)
+	}
+	return stolen
+}
+
+// quiesce waits until no goroutine is inside a pinned section that may have
+// loaded one of the stolen caches. A pinned goroutine cannot be stopped, so
+// once the world has been stopped and restarted all such sections are over
+// (runtime.ReadMemStats stops the world). Under the race detector the
+// caches' mutexes serve instead, and make the hand-over visible to it.
+func quiesce(stolen []*pcache) {
+	if raceEnabled {
+		for _, c := range stolen {
+			c.mu.Lock()
+			c.mu.Unlock() //nolint:staticcheck // an empty critical section is the point
+		}
+		return
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+}
+
+// cachedChunks lists the chunks of stolen caches, checking that each sits
+// in the class its size belongs to.
+func cachedChunks(stolen []*pcache) ([]uintptr, error) {
+	var out []uintptr
+	for _, c := range stolen {
+		for cl := range c.bins {
+			n := 0
+			for ch := c.bins[cl].head; ch != 0; ch = arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16))) {
+				if ch&15 != 0 {
+					return out, fmt.Errorf("cache: class %d: unaligned chunk %#x (forged link?)", cl, ch)
+				}
+				if n++; n > int(c.bins[cl].count) {
+					return out, fmt.Errorf("cache: class %d holds more chunks than its count %d", cl, c.bins[cl].count)
+				}
+				if k, _ := heap.Lookup(ch + 16); k != arena.InHeap {
+					return out, fmt.Errorf("cache: class %d: chunk %#x is not in any arena", cl, ch)
+				}
+				if got := chunkClass(arena.ChunkSize(ch)); got != cl {
+					return out, fmt.Errorf("cache: chunk %#x of size %d sits in class %d, belongs in %d", ch, arena.ChunkSize(ch), cl, got)
+				}
+				out = append(out, ch)
+			}
+			if n != int(c.bins[cl].count) {
+				return out, fmt.Errorf("cache: class %d counts %d chunks, holds %d", cl, c.bins[cl].count, n)
+			}
+		}
+	}
+	return out, nil
+}
+
+// flushCache returns every chunk of a stolen cache to its arena.
+func flushCache(c *pcache) {
+	for cl := range c.bins {
+		b := &c.bins[cl]
+		var batch [refillBatch]uintptr
+		for b.head != 0 {
+			n := 0
+			for ; n < len(batch) && b.head != 0; n++ {
+				x := b.head
+				b.head = arena.Protect(x+16, *(*uintptr)(unsafe.Add(nil, x+16)))
+				batch[n] = x
+			}
+			b.count -= uint32(n)
+			freeChunks(batch[:n])
+		}
+	}
+}
+
+func flushAll() {
+	for _, c := range stealCaches(func(int, *pcache) bool { return true }) {
+		flushCache(c)
+	}
+}
+
+// idleFlushPeriod is how often the idle flusher looks at the caches: a
+// cache whose P made no allocation or free during a whole period is given
+// back to the arenas, so memory does not sit in the cache of an idle P, or
+// of a P that GOMAXPROCS took away.
+const idleFlushPeriod = time.Second
+
+var idleOnce sync.Once
+
+func startIdleFlusher() {
+	idleOnce.Do(func() { go idleFlusher() })
+}
+
+func idleFlusher() {
+	last := map[*pcache]uint64{}
+	for range time.Tick(idleFlushPeriod) {
+		seen := map[*pcache]uint64{}
+		stolen := stealCaches(func(pid int, c *pcache) bool {
+			ops := loadOps(c)
+			prev, ok := last[c]
+			seen[c] = ops
+			return ok && prev == ops && !c.empty()
+		})
+		for _, c := range stolen {
+			flushCache(c)
+		}
+		last = seen
+	}
+}
+
+// empty reports whether a cache holds no chunk; it may race with the
+// owner, which only makes the idle flusher look again next period.
+func (c *pcache) empty() bool {
+	if raceEnabled {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+	}
+	for i := range c.bins {
+		if loadUint32(&c.bins[i].count) != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// FlushCaches returns the chunks held in every per-P cache to their arenas.
+// Trim and Check do it first; programs rarely need it.
+func FlushCaches() {
+	if inited.Load() {
+		flushAll()
+	}
+}

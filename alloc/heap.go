@@ -1,0 +1,159 @@
+package alloc
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/offheap/offheap/arena"
+	"github.com/offheap/offheap/brk"
+	"github.com/offheap/offheap/mmapper"
+	"github.com/offheap/offheap/tune"
+)
+
+// The process-wide allocator: one arena.Heap over the program break (or its
+// reserved stand-in) and mmapper, configured from the environment at the
+// first allocation.
+var (
+	heap     *arena.Heap
+	inited   atomic.Bool
+	initMu   sync.Mutex
+	settings tune.Settings // guarded by initMu after init
+	brkUsed  *brk.Break
+
+	// arenaMax is the most arenas offheap creates (M_ARENA_MAX; 0 in the
+	// settings means 8 x GOMAXPROCS, as glibc's 8 x cores).
+	arenaMax atomic.Int32
+
+	// perturbByte mirrors M_PERTURB for the fast paths.
+	perturbByte atomic.Uint32
+
+	// eventHook receives arena events (the demo command prints them).
+	eventHook atomic.Pointer[func(arena.Event)]
+)
+
+// maxArenaTable is the capacity of the arena table.
+const maxArenaTable = 1024
+
+// theHeap returns the heap, initializing it on first use.
+func theHeap() *arena.Heap {
+	if !inited.Load() {
+		initHeap()
+	}
+	return heap
+}
+
+func initHeap() {
+	initMu.Lock()
+	defer initMu.Unlock()
+	if inited.Load() {
+		return
+	}
+	s, problems := tune.FromEnv(os.LookupEnv)
+	for _, err := range problems {
+		fmt.Fprintf(os.Stderr, "offheap: %v (the setting keeps its previous value)\n", err)
+	}
+	settings = s
+	b := brk.Default()
+	brkUsed = b
+	h, err := arena.New(arena.Config{
+		Memory:    osMemory{},
+		Break:     b,
+		MaxArenas: maxArenaTable,
+		Params:    paramsFrom(&s),
+		OnEvent:   onEvent,
+	})
+	if err != nil {
+		// Without even a bin page there is nothing to allocate from; every
+		// allocation returns nil and the reason is said once.
+		fmt.Fprintf(os.Stderr, "offheap: cannot start: %v\n", err)
+		panic(fmt.Sprintf("offheap: cannot start: %v", err))
+	}
+	heap = h
+	applyGlobals(&s)
+	inited.Store(true)
+}
+
+func onEvent(e arena.Event) {
+	if f := eventHook.Load(); f != nil {
+		(*f)(e)
+	}
+}
+
+// paramsFrom converts settings to the arena's parameters. As in glibc, an
+// explicit M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD or M_MMAP_MAX turns
+// the dynamic threshold off.
+func paramsFrom(s *tune.Settings) arena.Params {
+	return arena.Params{
+		MmapThreshold: uintptr(s.Get(tune.MmapThreshold)),
+		TrimThreshold: uintptr(s.Get(tune.TrimThreshold)),
+		TopPad:        uintptr(s.Get(tune.TopPad)),
+		MmapMax:       int(s.Get(tune.MmapMax)),
+		MXFast:        uintptr(s.Get(tune.MXFast)),
+		Perturb:       byte(s.Get(tune.Perturb)),
+		DynamicThreshold: !s.IsSet(tune.MmapThreshold) && !s.IsSet(tune.TrimThreshold) &&
+			!s.IsSet(tune.TopPad) && !s.IsSet(tune.MmapMax),
+	}
+}
+
+func applyGlobals(s *tune.Settings) {
+	am := s.Get(tune.ArenaMax)
+	if am == 0 {
+		am = 8 * int64(runtime.GOMAXPROCS(0))
+	}
+	arenaMax.Store(int32(min(am, maxArenaTable)))
+	perturbByte.Store(uint32(s.Get(tune.Perturb)))
+	configureCaches(s)
+}
+
+// Mallopt sets parameter param to value, like glibc's mallopt, but it
+// returns an error for an unknown parameter or a value out of range (the
+// error names the accepted range) and leaves the setting unchanged. Setting
+// tune.MmapThreshold, TrimThreshold, TopPad or MmapMax turns the dynamic
+// mmap threshold off for good. Mallopt wins over the environment.
+func Mallopt(param tune.Param, value int) error {
+	h := theHeap()
+	initMu.Lock()
+	defer initMu.Unlock()
+	if err := settings.Set(param, int64(value)); err != nil {
+		return err
+	}
+	p := h.Params()
+	switch param {
+	case tune.MmapThreshold:
+		p.MmapThreshold = uintptr(value)
+	case tune.TrimThreshold:
+		p.TrimThreshold = uintptr(value)
+	case tune.TopPad:
+		p.TopPad = uintptr(value)
+	case tune.MmapMax:
+		p.MmapMax = value
+	case tune.MXFast:
+		p.MXFast = uintptr(value)
+	case tune.Perturb:
+		p.Perturb = byte(value)
+	}
+	switch param {
+	case tune.MmapThreshold, tune.TrimThreshold, tune.TopPad, tune.MmapMax:
+		p.DynamicThreshold = false
+	}
+	h.SetParams(p)
+	applyGlobals(&settings)
+	return nil
+}
+
+// osMemory is the arena's Memory over mmapper.
+type osMemory struct{}
+
+func (osMemory) PageSize() uintptr                     { return mmapper.PageSize() }
+func (osMemory) Map(n uintptr) (uintptr, error)        { return mmapper.Map(n) }
+func (osMemory) Unmap(addr, n uintptr) error           { return mmapper.Unmap(addr, n) }
+func (osMemory) Commit(addr, n uintptr) error          { return mmapper.Commit(addr, n) }
+func (osMemory) Decommit(addr, n uintptr) error        { return mmapper.Decommit(addr, n) }
+func (osMemory) Release(addr, n uintptr) error         { return mmapper.DontNeed(addr, n) }
+func (osMemory) Reserve(n, a uintptr) (uintptr, error) { return mmapper.Reserve(n, a) }
+func (osMemory) Remap(addr, oldN, newN uintptr) (uintptr, error) {
+	return mmapper.Remap(addr, oldN, newN, true)
+}

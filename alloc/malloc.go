@@ -1,0 +1,402 @@
+package alloc
+
+import (
+	"math/bits"
+	"unsafe"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// Malloc returns a pointer to at least size bytes of memory outside the Go
+// heap, 16-byte aligned, or nil when size is negative, impossibly large, or
+// memory runs out. Malloc(0) returns a unique minimum chunk. The memory is
+// not zeroed, is invisible to the garbage collector and must not hold Go
+// pointers; free it with Free.
+func Malloc(size int) unsafe.Pointer {
+	if uint(size) <= midLimit {
+		if p := cachePop(uintptr(size)); p != 0 {
+			if perturbByte.Load() != 0 {
+				heap.PerturbAlloc(p - 16)
+			}
+			return unsafe.Add(nil, p)
+		}
+	}
+	return unsafe.Add(nil, mallocSlow(size))
+}
+
+// cachePop takes a chunk for a request of n bytes from this P's cache and
+// returns its user pointer, or 0.
+func cachePop(n uintptr) uintptr {
+	cl := requestClass(n)
+	pid := procPin()
+	c := cacheFor(pid)
+	if c == nil {
+		procUnpin()
+		return 0
+	}
+	if raceEnabled {
+		c.mu.Lock()
+	}
+	b := &c.bins[cl]
+	ch := b.head
+	if ch == 0 {
+		if raceEnabled {
+			c.mu.Unlock()
+		}
+		procUnpin()
+		return 0
+	}
+	next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
+	if next&15 != 0 {
+		if raceEnabled {
+			c.mu.Unlock()
+		}
+		procUnpin()
+		panic(&arena.CorruptionError{Op: "malloc(): unaligned tcache chunk detected", Addr: ch + 16})
+	}
+	b.head = next
+	b.count--
+	c.ops++
+	arena.SetCached(ch, false)
+	if raceEnabled {
+		c.mu.Unlock()
+	}
+	procUnpin()
+	return ch + 16
+}
+
+// mallocSlow serves what the cache could not: refill the class, or
+// allocate from an arena.
+func mallocSlow(size int) uintptr {
+	if size < 0 || uint64(size) > uint64(arena.MaxRequest) {
+		return 0
+	}
+	h := theHeap()
+	n := uintptr(size)
+	if n <= cacheMax.Load() {
+		if cl := requestClass(n); cl >= 0 {
+			if p := refill(cl); p != 0 {
+				h.PerturbAlloc(p - 16)
+				return p
+			}
+		}
+	}
+	c := myCache()
+	a := lockArena(c.arena)
+	p := mallocLocked(a, arena.Request2Size(n))
+	if p == 0 {
+		return 0
+	}
+	h.PerturbAlloc(p - 16)
+	return p
+}
+
+func mallocLocked(a *arena.Arena, nb uintptr) uintptr {
+	defer a.Unlock()
+	c := a.MallocChunkLocked(nb)
+	if c == 0 {
+		return 0
+	}
+	return arena.Mem(c)
+}
+
+// myCache returns the calling P's cache, creating it if needed. The result
+// is only used for its arena: the caller is not pinned.
+func myCache() *pcache {
+	pid := procPin()
+	c := cacheFor(pid)
+	procUnpin()
+	if c == nil {
+		ensureCache(pid)
+		c = cacheFor(pid)
+	}
+	return c
+}
+
+// lockArena locks pref, or another arena that is free at the moment, or a
+// new one while fewer than M_ARENA_MAX exist, as glibc's arena_get2 does;
+// failing all that it waits for pref.
+func lockArena(pref *arena.Arena) *arena.Arena {
+	if pref.TryLock() {
+		return pref
+	}
+	h := heap
+	n := h.NumArenas()
+	for i := 1; i < n; i++ {
+		if a := h.Arena((pref.Index() + i) % n); a.TryLock() {
+			return a
+		}
+	}
+	if n < int(arenaMax.Load()) {
+		if a, err := h.NewArena(); err == nil {
+			a.Lock()
+			return a
+		}
+	}
+	pref.Lock()
+	return pref
+}
+
+// refillBatch bounds how many chunks one refill takes.
+const refillBatch = 32
+
+// refill fills class cl of this P's cache from an arena and returns one
+// chunk's user pointer, or 0.
+func refill(cl int) uintptr {
+	c := myCache()
+	lim := cacheLimits.Load()[cl]
+	if lim == 0 {
+		return 0
+	}
+	k := min(max(int(lim)/2, 1), refillBatch)
+	var got [refillBatch]uintptr
+	nb := classChunk[cl]
+	a := lockArena(c.arena)
+	m := takeChunks(a, nb, got[:k])
+	if m == 0 {
+		return 0
+	}
+	// Keep all but the first in whatever P we are on now.
+	pushChunks(got[1:m], cl)
+	return got[0] + 16
+}
+
+func takeChunks(a *arena.Arena, nb uintptr, out []uintptr) int {
+	defer a.Unlock()
+	for i := range out {
+		ch := a.MallocChunkLocked(nb)
+		if ch == 0 {
+			return i
+		}
+		if arena.IsMmapped(ch) {
+			// Served by its own mapping (a small M_MMAP_THRESHOLD and a
+			// full top): hand it out if it is the first, never cache it.
+			if i == 0 {
+				out[0] = ch
+				return 1
+			}
+			a.Unlock()
+			heap.FreeChunk(ch, nil)
+			a.Lock()
+			return i
+		}
+		out[i] = ch
+	}
+	return len(out)
+}
+
+// pushChunks puts chunks of class cl into the current P's cache, and what
+// does not fit back to the arenas.
+func pushChunks(chs []uintptr, cl int) {
+	if len(chs) == 0 {
+		return
+	}
+	pid := procPin()
+	c := cacheFor(pid)
+	i := 0
+	if c != nil {
+		if raceEnabled {
+			c.mu.Lock()
+		}
+		b := &c.bins[cl]
+		for ; i < len(chs) && b.count < b.limit; i++ {
+			ch := chs[i]
+			arena.SetCached(ch, true)
+			*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
+			b.head = ch
+			b.count++
+		}
+		if raceEnabled {
+			c.mu.Unlock()
+		}
+	}
+	procUnpin()
+	if i < len(chs) {
+		freeChunks(chs[i:])
+	}
+}
+
+// Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
+// does nothing. A pointer that offheap did not return (Go heap, stack,
+// interior, misaligned), a second free of the same pointer and a corrupted
+// neighbouring header panic with a glibc-style message and the address
+// (an *arena.CorruptionError); the allocator stays usable after recover.
+func Free(ptr unsafe.Pointer) {
+	p := uintptr(ptr)
+	if p == 0 {
+		return
+	}
+	h := heap
+	if !inited.Load() {
+		h = theHeap()
+	}
+	ch, size := h.FrontFree(p)
+	if ch != 0 {
+		if cl := chunkClass(size); cl >= 0 {
+			if perturbByte.Load() != 0 {
+				h.PerturbFree(ch)
+			}
+			if cachePush(ch, cl) {
+				return
+			}
+		}
+	}
+	h.Free(p)
+}
+
+// cachePush puts chunk ch into class cl of this P's cache; when the class
+// is full it flushes half of it to the arenas first. It returns false when
+// the chunk was not taken (no cache yet, or the class is off).
+func cachePush(ch uintptr, cl int) bool {
+	pid := procPin()
+	c := cacheFor(pid)
+	if c == nil {
+		procUnpin()
+		ensureCache(pid)
+		return false
+	}
+	if raceEnabled {
+		c.mu.Lock()
+	}
+	b := &c.bins[cl]
+	var out [refillBatch]uintptr
+	nout := 0
+	if b.count >= b.limit {
+		if b.limit == 0 {
+			if raceEnabled {
+				c.mu.Unlock()
+			}
+			procUnpin()
+			return false
+		}
+		// Detach half (at most a batch) to free unpinned.
+		nout = min(max(int(b.limit)/2, 1), refillBatch)
+		for i := 0; i < nout; i++ {
+			x := b.head
+			b.head = arena.Protect(x+16, *(*uintptr)(unsafe.Add(nil, x+16)))
+			b.count--
+			out[i] = x
+		}
+	}
+	arena.SetCached(ch, true)
+	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
+	b.head = ch
+	b.count++
+	c.ops++
+	if raceEnabled {
+		c.mu.Unlock()
+	}
+	procUnpin()
+	if nout > 0 {
+		freeChunks(out[:nout])
+	}
+	return true
+}
+
+// freeChunks returns cached chunks (F bit set or not) to their arenas,
+// taking each arena's lock once per run of chunks it owns.
+func freeChunks(chs []uintptr) {
+	h := heap
+	for i := 0; i < len(chs); {
+		_, a := h.Lookup(chs[i] + 16)
+		i += freeRun(a, chs[i:])
+	}
+}
+
+func freeRun(a *arena.Arena, chs []uintptr) int {
+	h := heap
+	a.Lock()
+	defer a.Unlock()
+	n := 0
+	for _, ch := range chs {
+		if _, b := h.Lookup(ch + 16); b != a {
+			break
+		}
+		arena.SetCached(ch, false)
+		a.FreeChunkLocked(ch)
+		n++
+	}
+	return n
+}
+
+// Calloc returns zeroed memory for n elements of size bytes, or nil when n
+// or size is negative, n*size overflows, or memory runs out. Memory fresh
+// from the operating system is not cleared again.
+func Calloc(n, size int) unsafe.Pointer {
+	if n < 0 || size < 0 {
+		return nil
+	}
+	hi, total := bits.Mul64(uint64(n), uint64(size))
+	if hi != 0 || total > uint64(arena.MaxRequest) {
+		return nil
+	}
+	if total <= midLimit {
+		if p := cachePop(uintptr(total)); p != 0 {
+			clearUser(p)
+			return unsafe.Add(nil, p)
+		}
+		if uintptr(total) <= cacheMax.Load() {
+			if p := mallocSlow(int(total)); p != 0 {
+				clearUser(p)
+				return unsafe.Add(nil, p)
+			}
+			return nil
+		}
+	}
+	theHeap()
+	return unsafe.Add(nil, myCache().arena.Calloc(uintptr(total)))
+}
+
+func clearUser(p uintptr) {
+	n := arena.UsableSize(p - 16)
+	clear(unsafe.Slice((*byte)(unsafe.Add(nil, p)), n))
+}
+
+// Realloc changes the size of the block at p to size bytes, keeping its
+// contents up to the smaller of the two sizes, and returns the block's new
+// address. It grows in place when the next chunk is free or is the top, and
+// with mremap for a mapped chunk. Realloc(nil, size) is Malloc(size);
+// Realloc(p, 0) frees p and returns nil. When memory runs out, or size is
+// negative or impossibly large, it returns nil and p is left untouched.
+func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
+	if p == nil {
+		return Malloc(size)
+	}
+	if size == 0 {
+		Free(p)
+		return nil
+	}
+	if size < 0 || uint64(size) > uint64(arena.MaxRequest) {
+		return nil
+	}
+	h := theHeap()
+	ch, _ := h.Resolve("realloc()", uintptr(p))
+	if arena.IsCached(ch) {
+		panic(&arena.CorruptionError{Op: "realloc(): invalid pointer (already freed)", Addr: uintptr(p)})
+	}
+	return unsafe.Add(nil, h.Realloc(uintptr(p), uintptr(size), myCache().arena))
+}
+
+// AlignedAlloc returns size bytes aligned to alignment, which must be a
+// power of two (any, up to half the address space); nil otherwise or when
+// memory runs out.
+func AlignedAlloc(alignment, size int) unsafe.Pointer {
+	if alignment <= 0 || alignment&(alignment-1) != 0 || size < 0 {
+		return nil
+	}
+	if alignment <= 16 {
+		return Malloc(size)
+	}
+	theHeap()
+	return unsafe.Add(nil, myCache().arena.Memalign(uintptr(alignment), uintptr(size)))
+}
+
+// UsableSize returns how many bytes the block at p can hold (glibc's
+// malloc_usable_size): its chunk size less 8, less 16 for a mapped chunk,
+// and 0 for nil. It panics like Free on a pointer offheap did not return.
+func UsableSize(p unsafe.Pointer) int {
+	if p == nil {
+		return 0
+	}
+	return int(theHeap().Usable(uintptr(p)))
+}
