@@ -133,8 +133,8 @@ var table = [...]Spec{
 	},
 	{
 		Param: TcacheMax, Name: "tcache_max", Tunable: true,
-		Default: 1024, Min: 0, Max: 65536, Unit: Bytes,
-		Doc: "largest request held by the per-P cache",
+		Default: 65536, Min: 0, Max: 65536, Unit: Bytes,
+		Doc: "largest request held by the per-P cache (exact classes to 1 KiB, four per doubling above)",
 	},
 	{
 		Param: Limit, Name: "limit",
