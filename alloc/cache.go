@@ -1,7 +1,6 @@
 package alloc
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -86,7 +85,10 @@ var classChunk = func() (s [nClasses]uintptr) {
 // is rounded up to the class), or -1.
 func requestClass(n uintptr) int {
 	if n <= smallLimit {
-		return int(arena.Request2Size(n)-32) >> 4
+		if n <= 24 {
+			return 0
+		}
+		return int((n+23)>>4) - 2
 	}
 	if n <= midLimit {
 		return nSmall + int(midClassOf[(n-1)>>8])
@@ -126,15 +128,18 @@ type cacheBin struct {
 // pcache is one P's front cache.
 type pcache struct {
 	bins  [nClasses]cacheBin
-	arena *arena.Arena // the arena this P refills from
-	ops   uint64       // operations, read by the idle flusher
+	arena atomic.Pointer[arena.Arena] // the arena this P refills from
 	mu    sync.Mutex   // used only under the race detector
 	_     [64]byte     // keep neighbouring caches off this cache line
 }
 
+// maxCachedProcs bounds the Ps that get a cache; Ps beyond it (GOMAXPROCS
+// above 1024) allocate from the arenas directly.
+const maxCachedProcs = 1024
+
 var (
-	// caches holds one slot per P; it grows when GOMAXPROCS does.
-	caches   atomic.Pointer[[]atomic.Pointer[pcache]]
+	// caches holds one slot per P.
+	caches   [maxCachedProcs]atomic.Pointer[pcache]
 	cachesMu sync.Mutex
 
 	cacheLimits atomic.Pointer[[nClasses]uint32]
@@ -172,43 +177,31 @@ func configureCaches(s *tune.Settings) {
 	cacheMax.Store(maxReq)
 }
 
-// myCache returns the cache of P pid, creating it (and growing the slot
-// table) when needed. Called pinned; it may not block, so creation happens
-// unpinned in slowCache.
+// cacheFor returns the cache of P pid, or nil. Called pinned.
 func cacheFor(pid int) *pcache {
-	cs := caches.Load()
-	if cs == nil || pid >= len(*cs) {
+	if uint(pid) >= maxCachedProcs {
 		return nil
 	}
-	return (*cs)[pid].Load()
+	return caches[pid].Load()
 }
 
 // ensureCache makes sure P pid has a cache (called unpinned).
 func ensureCache(pid int) {
+	if uint(pid) >= maxCachedProcs {
+		return
+	}
 	cachesMu.Lock()
 	defer cachesMu.Unlock()
-	cs := caches.Load()
-	if cs == nil || pid >= len(*cs) {
-		n := max(pid+1, runtime.GOMAXPROCS(0))
-		ns := make([]atomic.Pointer[pcache], n)
-		if cs != nil {
-			for i := range *cs {
-				ns[i].Store((*cs)[i].Load())
-			}
-		}
-		caches.Store(&ns)
-		cs = &ns
+	if caches[pid].Load() == nil {
+		caches[pid].Store(newCache(pid))
 		startIdleFlusher()
-	}
-	if (*cs)[pid].Load() == nil {
-		(*cs)[pid].Store(newCache(pid))
 	}
 }
 
 func newCache(pid int) *pcache {
 	c := &pcache{}
 	c.refreshLimits()
-	c.arena = pickArena(pid)
+	c.arena.Store(theHeap().Arena(0))
 	return c
 }
 
@@ -219,18 +212,3 @@ func (c *pcache) refreshLimits() {
 	}
 }
 
-// pickArena chooses the arena for P pid: arena pid mod arena_max, created
-// on first use, as glibc gives threads arenas until M_ARENA_MAX.
-func pickArena(pid int) *arena.Arena {
-	h := theHeap()
-	want := pid % int(max(arenaMax.Load(), 1))
-	for h.NumArenas() <= want {
-		if _, err := h.NewArena(); err != nil {
-			break
-		}
-	}
-	if a := h.Arena(want); a != nil {
-		return a
-	}
-	return h.Arena(want % h.NumArenas())
-}

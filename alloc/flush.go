@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -16,15 +17,11 @@ import (
 func stealCaches(take func(pid int, c *pcache) bool) []*pcache {
 	cachesMu.Lock()
 	defer cachesMu.Unlock()
-	cs := caches.Load()
-	if cs == nil {
-		return nil
-	}
 	var stolen []*pcache
-	for pid := range *cs {
-		old := (*cs)[pid].Load()
+	for pid := range caches {
+		old := caches[pid].Load()
 		if old != nil && take(pid, old) {
-			(*cs)[pid].Store(newCache(pid))
+			caches[pid].Store(newCache(pid))
 			stolen = append(stolen, old)
 		}
 	}
@@ -118,14 +115,14 @@ func startIdleFlusher() {
 }
 
 func idleFlusher() {
-	last := map[*pcache]uint64{}
+	last := map[*pcache]uintptr{}
 	for range time.Tick(idleFlushPeriod) {
-		seen := map[*pcache]uint64{}
+		seen := map[*pcache]uintptr{}
 		stolen := stealCaches(func(pid int, c *pcache) bool {
-			ops := loadOps(c)
+			sig := c.signature()
 			prev, ok := last[c]
-			seen[c] = ops
-			return ok && prev == ops && !c.empty()
+			seen[c] = sig
+			return ok && prev == sig && sig != 0
 		})
 		for _, c := range stolen {
 			flushCache(c)
@@ -134,19 +131,28 @@ func idleFlusher() {
 	}
 }
 
-// empty reports whether a cache holds no chunk; it may race with the
-// owner, which only makes the idle flusher look again next period.
-func (c *pcache) empty() bool {
+// signature sums the heads of a cache's classes: 0 for an empty cache, and
+// unchanged over a period only if (almost surely) its P did not use it. It
+// reads the owner's fields without synchronisation: a torn or stale view
+// only makes the idle flusher look again next period.
+func (c *pcache) signature() uintptr {
 	if raceEnabled {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 	}
+	var sig uintptr
 	for i := range c.bins {
-		if loadUint32(&c.bins[i].count) != 0 {
-			return false
-		}
+		h := atomic.LoadUintptr(&c.bins[i].head)
+		sig += h ^ (h >> 7) ^ uintptr(i)*boolToUintptr(h != 0)
 	}
-	return true
+	return sig
+}
+
+func boolToUintptr(b bool) uintptr {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // FlushCaches returns the chunks held in every per-P cache to their arenas.

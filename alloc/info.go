@@ -1,19 +1,5 @@
 package alloc
 
-import (
-	"sync/atomic"
-)
-
-func loadOps(c *pcache) uint64 {
-	if raceEnabled {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-	}
-	return atomic.LoadUint64(&c.ops)
-}
-
-func loadUint32(p *uint32) uint32 { return atomic.LoadUint32(p) }
-
 // Mallinfo is glibc's struct mallinfo2: figures in bytes (counts where
 // named), summed over every arena.
 type Mallinfo struct {

@@ -14,7 +14,7 @@ import (
 // pointers; free it with Free.
 func Malloc(size int) unsafe.Pointer {
 	if uint(size) <= midLimit {
-		if p := cachePop(uintptr(size)); p != 0 {
+		if p := cachePop(requestClass(uintptr(size))); p != 0 {
 			if perturbByte.Load() != 0 {
 				heap.PerturbAlloc(p - 16)
 			}
@@ -24,10 +24,9 @@ func Malloc(size int) unsafe.Pointer {
 	return unsafe.Add(nil, mallocSlow(size))
 }
 
-// cachePop takes a chunk for a request of n bytes from this P's cache and
-// returns its user pointer, or 0.
-func cachePop(n uintptr) uintptr {
-	cl := requestClass(n)
+// cachePop takes a chunk of class cl from this P's cache and returns its
+// user pointer, or 0.
+func cachePop(cl int) uintptr {
 	pid := procPin()
 	c := cacheFor(pid)
 	if c == nil {
@@ -56,7 +55,6 @@ func cachePop(n uintptr) uintptr {
 	}
 	b.head = next
 	b.count--
-	c.ops++
 	arena.SetCached(ch, false)
 	if raceEnabled {
 		c.mu.Unlock()
@@ -82,7 +80,7 @@ func mallocSlow(size int) uintptr {
 		}
 	}
 	c := myCache()
-	a := lockArena(c.arena)
+	a := lockArena(c)
 	p := mallocLocked(a, arena.Request2Size(n))
 	if p == 0 {
 		return 0
@@ -113,10 +111,12 @@ func myCache() *pcache {
 	return c
 }
 
-// lockArena locks pref, or another arena that is free at the moment, or a
-// new one while fewer than M_ARENA_MAX exist, as glibc's arena_get2 does;
-// failing all that it waits for pref.
-func lockArena(pref *arena.Arena) *arena.Arena {
+// lockArena locks the arena of cache c; when another goroutine holds it,
+// it takes an arena that is free at the moment, or a new one while fewer
+// than M_ARENA_MAX exist (glibc's arena_get2 and reused_arena), and makes
+// that the P's arena from then on. Failing all that it waits.
+func lockArena(c *pcache) *arena.Arena {
+	pref := c.arena.Load()
 	if pref.TryLock() {
 		return pref
 	}
@@ -124,12 +124,14 @@ func lockArena(pref *arena.Arena) *arena.Arena {
 	n := h.NumArenas()
 	for i := 1; i < n; i++ {
 		if a := h.Arena((pref.Index() + i) % n); a.TryLock() {
+			c.arena.Store(a)
 			return a
 		}
 	}
 	if n < int(arenaMax.Load()) {
 		if a, err := h.NewArena(); err == nil {
 			a.Lock()
+			c.arena.Store(a)
 			return a
 		}
 	}
@@ -148,10 +150,15 @@ func refill(cl int) uintptr {
 	if lim == 0 {
 		return 0
 	}
+	// Small classes refill in batches; a mid-size class takes one chunk at
+	// a time, so no unused chunk sits between the blocks and the top.
 	k := min(max(int(lim)/2, 1), refillBatch)
+	if cl >= nSmall {
+		k = 1
+	}
 	var got [refillBatch]uintptr
 	nb := classChunk[cl]
-	a := lockArena(c.arena)
+	a := lockArena(c)
 	m := takeChunks(a, nb, got[:k])
 	if m == 0 {
 		return 0
@@ -223,30 +230,69 @@ func pushChunks(chs []uintptr, cl int) {
 // (an *arena.CorruptionError); the allocator stays usable after recover.
 func Free(ptr unsafe.Pointer) {
 	p := uintptr(ptr)
-	if p == 0 {
-		return
-	}
-	h := heap
 	if !inited.Load() {
-		h = theHeap()
+		if p == 0 {
+			return
+		}
+		theHeap()
 	}
-	ch, size := h.FrontFree(p)
+	ch, size := heap.FrontFree(p)
 	if ch != 0 {
 		if cl := chunkClass(size); cl >= 0 {
-			if perturbByte.Load() != 0 {
-				h.PerturbFree(ch)
+			if cl >= nSmall && arena.NextIsTop(ch, size) {
+				freeToTop(p, ch, cl)
+				return
 			}
 			if cachePush(ch, cl) {
 				return
 			}
 		}
 	}
-	h.Free(p)
+	freeSlow(p, ch)
 }
 
-// cachePush puts chunk ch into class cl of this P's cache; when the class
-// is full it flushes half of it to the arenas first. It returns false when
-// the chunk was not taken (no cache yet, or the class is off).
+// freeSlow frees what the cache did not take.
+func freeSlow(p, ch uintptr) {
+	if p == 0 {
+		return
+	}
+	if ch != 0 {
+		// A sound heap chunk that the cache did not take.
+		heap.PerturbFree(ch)
+	}
+	heap.Free(p)
+}
+
+// freeToTop frees a mid-size chunk that borders its arena's top to the
+// arena, and with it the chunks this P caches in the same class (likely its
+// neighbours): the top then grows back over them and is trimmed as glibc's
+// would be, instead of staying fenced in by cached chunks.
+func freeToTop(p, ch uintptr, cl int) {
+	freeSlow(p, ch)
+	var out [refillBatch]uintptr
+	n := 0
+	pid := procPin()
+	if c := cacheFor(pid); c != nil {
+		if raceEnabled {
+			c.mu.Lock()
+		}
+		b := &c.bins[cl]
+		for ; n < len(out) && b.head != 0; n++ {
+			x := b.head
+			b.head = arena.Protect(x+16, *(*uintptr)(unsafe.Add(nil, x+16)))
+			b.count--
+			out[n] = x
+		}
+		if raceEnabled {
+			c.mu.Unlock()
+		}
+	}
+	procUnpin()
+	freeChunks(out[:n])
+}
+
+// cachePush puts chunk ch into class cl of this P's cache. It returns
+// false when the chunk was not taken (no cache yet, or the class is off).
 func cachePush(ch uintptr, cl int) bool {
 	pid := procPin()
 	c := cacheFor(pid)
@@ -259,17 +305,52 @@ func cachePush(ch uintptr, cl int) bool {
 		c.mu.Lock()
 	}
 	b := &c.bins[cl]
+	if b.count >= b.limit {
+		if raceEnabled {
+			c.mu.Unlock()
+		}
+		procUnpin()
+		return cachePushFull(ch, cl)
+	}
+	if perturbByte.Load() != 0 {
+		heap.PerturbFree(ch)
+	}
+	arena.SetCached(ch, true)
+	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
+	b.head = ch
+	b.count++
+	if raceEnabled {
+		c.mu.Unlock()
+	}
+	procUnpin()
+	return true
+}
+
+// cachePushFull handles a full class: it detaches half of it, pushes ch,
+// and frees the detached chunks to their arenas unpinned.
+//
+//go:noinline
+func cachePushFull(ch uintptr, cl int) bool {
 	var out [refillBatch]uintptr
 	nout := 0
-	if b.count >= b.limit {
-		if b.limit == 0 {
-			if raceEnabled {
-				c.mu.Unlock()
-			}
-			procUnpin()
-			return false
+	pid := procPin()
+	c := cacheFor(pid)
+	if c == nil {
+		procUnpin()
+		return false
+	}
+	if raceEnabled {
+		c.mu.Lock()
+	}
+	b := &c.bins[cl]
+	if b.limit == 0 {
+		if raceEnabled {
+			c.mu.Unlock()
 		}
-		// Detach half (at most a batch) to free unpinned.
+		procUnpin()
+		return false
+	}
+	if b.count >= b.limit {
 		nout = min(max(int(b.limit)/2, 1), refillBatch)
 		for i := 0; i < nout; i++ {
 			x := b.head
@@ -278,18 +359,18 @@ func cachePush(ch uintptr, cl int) bool {
 			out[i] = x
 		}
 	}
+	if perturbByte.Load() != 0 {
+		heap.PerturbFree(ch)
+	}
 	arena.SetCached(ch, true)
 	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 	b.head = ch
 	b.count++
-	c.ops++
 	if raceEnabled {
 		c.mu.Unlock()
 	}
 	procUnpin()
-	if nout > 0 {
-		freeChunks(out[:nout])
-	}
+	freeChunks(out[:nout])
 	return true
 }
 
@@ -331,7 +412,7 @@ func Calloc(n, size int) unsafe.Pointer {
 		return nil
 	}
 	if total <= midLimit {
-		if p := cachePop(uintptr(total)); p != 0 {
+		if p := cachePop(requestClass(uintptr(total))); p != 0 {
 			clearUser(p)
 			return unsafe.Add(nil, p)
 		}
@@ -344,7 +425,7 @@ func Calloc(n, size int) unsafe.Pointer {
 		}
 	}
 	theHeap()
-	return unsafe.Add(nil, myCache().arena.Calloc(uintptr(total)))
+	return unsafe.Add(nil, myCache().arena.Load().Calloc(uintptr(total)))
 }
 
 func clearUser(p uintptr) {
@@ -374,7 +455,7 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	if arena.IsCached(ch) {
 		panic(&arena.CorruptionError{Op: "realloc(): invalid pointer (already freed)", Addr: uintptr(p)})
 	}
-	return unsafe.Add(nil, h.Realloc(uintptr(p), uintptr(size), myCache().arena))
+	return unsafe.Add(nil, h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load()))
 }
 
 // AlignedAlloc returns size bytes aligned to alignment, which must be a
@@ -388,7 +469,7 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 		return Malloc(size)
 	}
 	theHeap()
-	return unsafe.Add(nil, myCache().arena.Memalign(uintptr(alignment), uintptr(size)))
+	return unsafe.Add(nil, myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size)))
 }
 
 // UsableSize returns how many bytes the block at p can hold (glibc's

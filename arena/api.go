@@ -147,8 +147,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 		if next == a.top {
 			if ts := chunkSize(next); oldsize+ts >= nb+MinSize {
 				h.setHeadSize(oldp, nb)
-				a.top = oldp + nb
-				h.setHead(a.top, oldsize+ts-nb, flagP)
+				a.setTop(oldp+nb, oldsize+ts-nb)
 				if a.top+hdrSz > a.freshFrom {
 					a.freshFrom = a.top + hdrSz
 				}

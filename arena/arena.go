@@ -243,15 +243,27 @@ func (a *Arena) carveTop(nb uintptr) uintptr {
 	victim := a.top
 	size := chunkSize(victim)
 	rem := victim + nb
-	a.top = rem
 	a.h.setHead(victim, nb, flagP)
-	a.h.setHead(rem, size-nb, flagP)
+	a.setTop(rem, size-nb)
 	a.carved, a.carvedFresh = victim, a.freshFrom
 	if rem+hdrSz > a.freshFrom {
 		a.freshFrom = rem + hdrSz
 	}
 	return victim
 }
+
+// setTop makes p, of size bytes, the arena's top chunk: P set (the chunk
+// before the top is never free), T set.
+func (a *Arena) setTop(p, size uintptr) {
+	a.top = p
+	a.h.setHead(p, size, flagP|flagT)
+}
+
+// NextIsTop reports whether the chunk after chunk c (of size bytes) is its
+// arena's top. Front caches call it without the arena lock to leave chunks
+// that border the top to the arena, so the top can grow and be trimmed; a
+// stale answer is harmless either way.
+func NextIsTop(c, size uintptr) bool { return word(c+size+sizeSz)&flagT != 0 }
 
 // sortUnsorted takes chunks off the unsorted list, returning one of exactly
 // nb bytes (or a split of the last remainder for a small request), and
@@ -456,8 +468,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 		a.insertUnsorted(p)
 	} else {
 		size += nextsize
-		h.setHead(p, size, flagP)
-		a.top = p
+		a.setTop(p, size)
 	}
 	return size
 }

@@ -116,6 +116,9 @@ func (a *Arena) check(extCached int) error {
 				return fail("chunk %#x: P bit %v but previous chunk free=%v", p, prevInuse(p), prevFree)
 			}
 			first = false
+			if (head(p)&flagT != 0) != (p == a.top) {
+				return fail("chunk %#x: T (top) bit %v, but top is %#x", p, head(p)&flagT != 0, a.top)
+			}
 			if p == a.top {
 				if !last {
 					return fail("top %#x not in the last region", p)

@@ -10,26 +10,26 @@ import "unsafe"
 //	        | prev_size: size of the previous chunk, if it is free;     |
 //	        | otherwise the last 8 bytes of the previous chunk's data    |
 //	        +-----------------------------------------------------------+
-//	        | tag (16 bits) | size (44 bits)          | F | A | M | P |  |
+//	        | tag (16 bits) | size (44 bits)          | F | T | M | P |  |
 //	  mem-> +-----------------------------------------------------------+
 //	        | user data: size - 8 usable bytes (the last 8 overlap the   |
 //	        | next chunk's prev_size)                                    |
 //	        .                                                           .
 //	next->  +-----------------------------------------------------------+
 //	        | (prev_size: user data of this chunk)                       |
-//	        | tag | size of next chunk                  | F | A | M | 1 |
+//	        | tag | size of next chunk                  | F | T | M | 1 |
 //	        +-----------------------------------------------------------+
 //
 // A free chunk (in a bin):
 //
 //	chunk-> | prev_size                                                  |
-//	        | tag | size                                  | 0 | A | 0 | P |
+//	        | tag | size                                  | 0 | 0 | 0 | P |
 //	  mem-> | fd: next chunk in the bin list                            |
 //	        | bk: previous chunk in the bin list                        |
 //	        | fd_nextsize, bk_nextsize (large bins only)                |
 //	        | unused                                                    |
 //	next->  | prev_size == size (the "foot")                            |
-//	        | tag | size of next chunk                    | F | A | M | 0 |
+//	        | tag | size of next chunk                    | F | T | M | 0 |
 //
 // Flag bits of the size word:
 //   - P (1) PREV_INUSE: the previous chunk is in use (or does not exist:
@@ -37,8 +37,10 @@ import "unsafe"
 //     holds the previous chunk's size and the two are coalesced on free.
 //   - M (2) IS_MMAPPED: the chunk has its own mapping; prev_size then holds
 //     the offset from the mapping's start (for aligned allocations).
-//   - A (4) NON_MAIN_ARENA: informational; the owner is found from the
-//     chunk address (see Heap.owner), not from this bit.
+//   - T (4) TOP: the chunk is its arena's top. glibc uses this bit for
+//     NON_MAIN_ARENA; offheap finds a chunk's arena from its address (see
+//     Heap.Lookup) and marks the top instead, so that front caches can tell,
+//     without a lock, that a chunk borders the top (NextIsTop).
 //   - F (8) CACHED: the chunk is held in a fastbin or in a front cache of
 //     the alloc package. glibc has no such bit (16-byte alignment leaves bit
 //     3 unused); offheap uses it to detect a double free exactly.
@@ -67,7 +69,7 @@ const (
 
 	flagP    = 1
 	flagM    = 2
-	flagA    = 4
+	flagT    = 4
 	flagF    = 8
 	flagMask = 15
 	sizeBits = uintptr(1)<<48 - 1 // low 48 bits: size and flags

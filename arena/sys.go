@@ -79,11 +79,10 @@ func (a *Arena) growBrk(nb uintptr) bool {
 		// The first growth: the break region begins here.
 		a.regions = append(a.regions, region{base: old, start: old, isBrk: true})
 		h.brkBase.Store(old)
-		a.top = old
 		a.freshFrom = old
 		h.brkEnd.Store(old + size)
 		a.addSystem(size)
-		h.setHead(a.top, size, flagP)
+		a.setTop(old, size)
 		h.event(EventGrow, 0, old, size)
 		return true
 	}
@@ -94,7 +93,7 @@ func (a *Arena) growBrk(nb uintptr) bool {
 	}
 	h.brkEnd.Store(old + size)
 	a.addSystem(size)
-	h.setHead(a.top, topSize+size, flagP)
+	a.setTop(a.top, topSize+size)
 	h.event(EventGrow, 0, old, size)
 	return true
 }
@@ -125,7 +124,7 @@ func (a *Arena) growHeap(nb uintptr) bool {
 	}
 	setHeapEnd(r.base, end+want)
 	a.addSystem(want)
-	h.setHead(a.top, topSize+want, flagP)
+	a.setTop(a.top, topSize+want)
 	h.event(EventGrow, a.index, end, want)
 	return true
 }
@@ -164,8 +163,7 @@ func (a *Arena) newHeap(nb uintptr) error {
 	oldTop := a.top
 	hadTop := len(a.regions) > 0
 	a.regions = append(a.regions, region{base: base, start: base + heapHdrSz})
-	a.top = base + heapHdrSz
-	h.setHead(a.top, size-heapHdrSz, flagP)
+	a.setTop(base+heapHdrSz, size-heapHdrSz)
 	a.freshFrom = a.top + hdrSz
 	if hadTop {
 		a.fencepost(oldTop)
@@ -233,7 +231,7 @@ func (a *Arena) systrim(pad uintptr) bool {
 	}
 	h.brkEnd.Store(end - extra)
 	a.system -= extra
-	h.setHead(top, topSize-extra, flagP)
+	a.setTop(top, topSize-extra)
 	if a.freshFrom > end-extra {
 		a.freshFrom = end - extra
 	}
@@ -271,8 +269,7 @@ func (a *Arena) heapTrim(pad uintptr) bool {
 		h.mem.Unmap(r.base, HeapSize)
 		h.event(EventShrink, a.index, r.base, end-r.base)
 		a.regions = a.regions[:len(a.regions)-1]
-		a.top = newTop
-		h.setHead(newTop, newSize, flagP)
+		a.setTop(newTop, newSize)
 		if a.lastRemainder == newTop {
 			a.lastRemainder = 0
 		}
@@ -293,7 +290,7 @@ func (a *Arena) heapTrim(pad uintptr) bool {
 	}
 	setHeapEnd(r.base, end-extra)
 	a.system -= extra
-	h.setHead(a.top, chunkSize(a.top)-extra, flagP)
+	a.setTop(a.top, chunkSize(a.top)-extra)
 	if a.freshFrom > end-extra {
 		a.freshFrom = end - extra
 	}
