@@ -129,8 +129,8 @@ type cacheBin struct {
 type pcache struct {
 	bins  [nClasses]cacheBin
 	arena atomic.Pointer[arena.Arena] // the arena this P refills from
-	mu    sync.Mutex   // used only under the race detector
-	_     [64]byte     // keep neighbouring caches off this cache line
+	mu    sync.Mutex                  // used only under the race detector
+	_     [64]byte                    // keep neighbouring caches off this cache line
 }
 
 // maxCachedProcs bounds the Ps that get a cache; Ps beyond it (GOMAXPROCS
@@ -211,4 +211,3 @@ func (c *pcache) refreshLimits() {
 		c.bins[i].limit = l[i]
 	}
 }
-
