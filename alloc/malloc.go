@@ -193,7 +193,8 @@ func takeChunks(a *arena.Arena, nb uintptr, out []uintptr) int {
 }
 
 // pushChunks puts chunks of class cl into the current P's cache, and what
-// does not fit back to the arenas.
+// does not fit back to the arenas (so does a chunk larger than the class,
+// which a refill gets when splitting would leave less than MinSize).
 func pushChunks(chs []uintptr, cl int) {
 	if len(chs) == 0 {
 		return
@@ -206,7 +207,7 @@ func pushChunks(chs []uintptr, cl int) {
 			c.mu.Lock()
 		}
 		b := &c.bins[cl]
-		for ; i < len(chs) && b.count < b.limit; i++ {
+		for ; i < len(chs) && b.count < b.limit && chunkClass(arena.ChunkSize(chs[i])) == cl; i++ {
 			ch := chs[i]
 			arena.SetCached(ch, true)
 			*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
