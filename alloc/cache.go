@@ -129,8 +129,11 @@ type cacheBin struct {
 type pcache struct {
 	bins  [nClasses]cacheBin
 	arena atomic.Pointer[arena.Arena] // the arena this P refills from
-	mu    sync.Mutex                  // used only under the race detector
-	_     [64]byte                    // keep neighbouring caches off this cache line
+	// sampleLeft counts down the bytes this P allocates until the next
+	// heap-profile sample (see sample.go).
+	sampleLeft int64
+	mu         sync.Mutex // used only under the race detector
+	_          [64]byte   // keep neighbouring caches off this cache line
 }
 
 // maxCachedProcs bounds the Ps that get a cache; Ps beyond it (GOMAXPROCS
@@ -199,7 +202,7 @@ func ensureCache(pid int) {
 }
 
 func newCache(pid int) *pcache {
-	c := &pcache{}
+	c := &pcache{sampleLeft: nextSampleGap()}
 	c.refreshLimits()
 	c.arena.Store(theHeap().Arena(0))
 	return c

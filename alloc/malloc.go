@@ -14,24 +14,30 @@ import (
 // pointers; free it with Free.
 func Malloc(size int) unsafe.Pointer {
 	if uint(size) <= midLimit {
-		if p := cachePop(requestClass(uintptr(size))); p != 0 {
+		if p, sample := cachePop(requestClass(uintptr(size)), size); p != 0 {
 			if perturbByte.Load() != 0 {
 				heap.PerturbAlloc(p - 16)
+			}
+			if sample {
+				recordSample(p, size, 2)
 			}
 			return unsafe.Add(nil, p)
 		}
 	}
-	return unsafe.Add(nil, mallocSlow(size))
+	p := mallocSlow(size)
+	sampleAlloc(p, size)
+	return unsafe.Add(nil, p)
 }
 
 // cachePop takes a chunk of class cl from this P's cache and returns its
-// user pointer, or 0.
-func cachePop(cl int) uintptr {
+// user pointer, or 0; sample reports that the P's profiling countdown ran
+// out with these size bytes.
+func cachePop(cl int, size int) (p uintptr, sample bool) {
 	pid := procPin()
 	c := cacheFor(pid)
 	if c == nil {
 		procUnpin()
-		return 0
+		return 0, false
 	}
 	if raceEnabled {
 		c.mu.Lock()
@@ -43,7 +49,7 @@ func cachePop(cl int) uintptr {
 			c.mu.Unlock()
 		}
 		procUnpin()
-		return 0
+		return 0, false
 	}
 	next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 	if next&15 != 0 {
@@ -56,11 +62,16 @@ func cachePop(cl int) uintptr {
 	b.head = next
 	b.count--
 	arena.SetCached(ch, false)
+	c.sampleLeft -= int64(size)
+	if c.sampleLeft < 0 {
+		c.sampleLeft = nextSampleGap()
+		sample = true
+	}
 	if raceEnabled {
 		c.mu.Unlock()
 	}
 	procUnpin()
-	return ch + 16
+	return ch + 16, sample
 }
 
 // mallocSlow serves what the cache could not: refill the class, or
@@ -240,11 +251,12 @@ func Free(ptr unsafe.Pointer) {
 	ch, size := heap.FrontFree(p)
 	if ch != 0 {
 		if cl := chunkClass(size); cl >= 0 {
-			if cl >= nSmall && arena.NextIsTop(ch, size) {
-				freeToTop(p, ch, cl)
+			top := cl >= nSmall && arena.NextIsTop(ch, size)
+			if cachePush(ch, cl, top) {
 				return
 			}
-			if cachePush(ch, cl) {
+			if top {
+				freeToTop(p, ch, cl)
 				return
 			}
 		}
@@ -257,6 +269,13 @@ func freeSlow(p, ch uintptr) {
 	if p == 0 {
 		return
 	}
+	if ch == 0 && samples.count.Load() != 0 {
+		// Perhaps a sampled block (FrontFree leaves those to us).
+		if c, _ := heap.Resolve("free()", p); arena.IsSampled(c) && !arena.IsCached(c) {
+			forgetSample(p)
+			arena.SetSampled(c, false)
+		}
+	}
 	if ch != 0 {
 		// A sound heap chunk that the cache did not take.
 		heap.PerturbFree(ch)
@@ -267,7 +286,9 @@ func freeSlow(p, ch uintptr) {
 // freeToTop frees a mid-size chunk that borders its arena's top to the
 // arena, and with it the chunks this P caches in the same class (likely its
 // neighbours): the top then grows back over them and is trimmed as glibc's
-// would be, instead of staying fenced in by cached chunks.
+// would be, instead of staying fenced in by cached chunks. cachePush sends
+// such a chunk here only when the class already holds chunks, which a
+// malloc/free loop of one block never does.
 func freeToTop(p, ch uintptr, cl int) {
 	freeSlow(p, ch)
 	var out [refillBatch]uintptr
@@ -293,8 +314,9 @@ func freeToTop(p, ch uintptr, cl int) {
 }
 
 // cachePush puts chunk ch into class cl of this P's cache. It returns
-// false when the chunk was not taken (no cache yet, or the class is off).
-func cachePush(ch uintptr, cl int) bool {
+// false when the chunk was not taken (no cache yet, the class is off, or
+// the chunk borders the top and the class is not empty).
+func cachePush(ch uintptr, cl int, top bool) bool {
 	pid := procPin()
 	c := cacheFor(pid)
 	if c == nil {
@@ -306,12 +328,12 @@ func cachePush(ch uintptr, cl int) bool {
 		c.mu.Lock()
 	}
 	b := &c.bins[cl]
-	if b.count >= b.limit {
+	if b.count >= b.limit || (top && b.count > 0) {
 		if raceEnabled {
 			c.mu.Unlock()
 		}
 		procUnpin()
-		return cachePushFull(ch, cl)
+		return !top && cachePushFull(ch, cl)
 	}
 	if perturbByte.Load() != 0 {
 		heap.PerturbFree(ch)
@@ -413,20 +435,27 @@ func Calloc(n, size int) unsafe.Pointer {
 		return nil
 	}
 	if total <= midLimit {
-		if p := cachePop(requestClass(uintptr(total))); p != 0 {
+		if p, sample := cachePop(requestClass(uintptr(total)), int(total)); p != 0 {
 			clearUser(p)
+			if sample {
+				recordSample(p, int(total), 2)
+			}
 			return unsafe.Add(nil, p)
 		}
 		if uintptr(total) <= cacheMax.Load() {
-			if p := mallocSlow(int(total)); p != 0 {
-				clearUser(p)
-				return unsafe.Add(nil, p)
+			p := mallocSlow(int(total))
+			if p == 0 {
+				return nil
 			}
-			return nil
+			clearUser(p)
+			sampleAlloc(p, int(total))
+			return unsafe.Add(nil, p)
 		}
 	}
 	theHeap()
-	return unsafe.Add(nil, myCache().arena.Load().Calloc(uintptr(total)))
+	p := myCache().arena.Load().Calloc(uintptr(total))
+	sampleAlloc(p, int(total))
+	return unsafe.Add(nil, p)
 }
 
 func clearUser(p uintptr) {
@@ -456,7 +485,17 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	if arena.IsCached(ch) {
 		panic(&arena.CorruptionError{Op: "realloc(): invalid pointer (already freed)", Addr: uintptr(p)})
 	}
-	return unsafe.Add(nil, h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load()))
+	sampled := arena.IsSampled(ch)
+	np := h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
+	if np != 0 {
+		if sampled {
+			// The old block leaves the profile; the new one may enter it.
+			forgetSample(uintptr(p))
+			arena.SetSampled(np-16, false)
+		}
+		sampleAlloc(np, size)
+	}
+	return unsafe.Add(nil, np)
 }
 
 // AlignedAlloc returns size bytes aligned to alignment, which must be a
@@ -470,7 +509,9 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 		return Malloc(size)
 	}
 	theHeap()
-	return unsafe.Add(nil, myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size)))
+	p := myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size))
+	sampleAlloc(p, size)
+	return unsafe.Add(nil, p)
 }
 
 // UsableSize returns how many bytes the block at p can hold (glibc's

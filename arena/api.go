@@ -254,8 +254,8 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 
 // FrontFree validates user pointer p for a front cache: it returns the
 // chunk and its size when p is an in-use chunk of an arena's heap with a
-// sound header, and 0 otherwise (a mapped chunk, or a bad pointer that Free
-// must report). A chunk already cached (F bit) panics with glibc's tcache
+// sound header, and 0 otherwise (a mapped or sampled chunk, or a bad pointer
+// that Free must report). A chunk already cached (F bit) panics with glibc's tcache
 // double-free message. It reads no memory outside the heap's regions.
 func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	c = p - hdrSz
@@ -269,8 +269,8 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	}
 	w := word(c + sizeSz)
 	size = w & sizeBits &^ flagMask
-	if w>>tagShift<<tagShift != h.tag(c, size) || w&flagM != 0 || size < MinSize {
-		return 0, 0
+	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagS) != 0 || size < MinSize {
+		return 0, 0 // mapped, sampled or bad: the slow path decides
 	}
 	if w&flagF != 0 {
 		panicf("free(): double free detected in tcache 2", p)

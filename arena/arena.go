@@ -395,6 +395,7 @@ func (a *Arena) freeLocked(p uintptr) {
 	if isCached(p) {
 		a.corrupt("free(): double free detected", p)
 	}
+	setWord(p+sizeSz, word(p+sizeSz)&^flagS) // no longer a sampled block
 	next := p + size
 	if size <= a.fastLimit() {
 		if !h.validHead(next) || chunkSize(next) < fenceSz || chunkSize(next) > a.system {

@@ -45,7 +45,9 @@ import "unsafe"
 //     the alloc package. glibc has no such bit (16-byte alignment leaves bit
 //     3 unused); offheap uses it to detect a double free exactly.
 //
-// The top 16 bits hold a tag: a hash of the chunk address, the size and a
+// Bit 44 (S, SAMPLED) marks an in-use block recorded by the heap profiler
+// of package alloc, so that freeing it updates the profile; sizes never
+// reach it. The top 16 bits hold a tag: a hash of the chunk address, the size and a
 // per-heap secret. Every header is checked against it before it is trusted,
 // so a pointer that offheap never returned, an interior pointer or a header
 // overwritten by an overflow is detected with probability 1-2^-16 instead of
@@ -72,7 +74,8 @@ const (
 	flagT    = 4
 	flagF    = 8
 	flagMask = 15
-	sizeBits = uintptr(1)<<48 - 1 // low 48 bits: size and flags
+	flagS    = uintptr(1) << 44 // SAMPLED: the block is in the heap profile
+	sizeBits = uintptr(1)<<44 - 1 // size and flags P, M, T, F
 	tagShift = 48
 )
 
@@ -141,9 +144,9 @@ func (h *Heap) setHead(c, s, f uintptr) {
 	setWord(c+sizeSz, h.tag(c, s)|s|f)
 }
 
-// setHeadSize changes the size of c, keeping its flags.
+// setHeadSize changes the size of c, keeping its flags (S included).
 func (h *Heap) setHeadSize(c, s uintptr) {
-	h.setHead(c, s, word(c+sizeSz)&flagMask)
+	h.setHead(c, s, word(c+sizeSz)&(flagMask|flagS))
 }
 
 // validHead reports whether chunk c's size word carries the right tag.
@@ -161,6 +164,19 @@ func SetCached(c uintptr, on bool) {
 		setWord(c+sizeSz, word(c+sizeSz)&^flagF)
 	}
 }
+
+// SetSampled sets or clears the S bit of in-use chunk c (the heap
+// profiler's mark). The tag is unaffected.
+func SetSampled(c uintptr, on bool) {
+	if on {
+		setWord(c+sizeSz, word(c+sizeSz)|flagS)
+	} else {
+		setWord(c+sizeSz, word(c+sizeSz)&^flagS)
+	}
+}
+
+// IsSampled reports whether chunk c has its S bit set.
+func IsSampled(c uintptr) bool { return word(c+sizeSz)&flagS != 0 }
 
 // IsCached reports whether chunk c has its F bit set.
 func IsCached(c uintptr) bool { return isCached(c) }

@@ -98,16 +98,25 @@ func (s *mappedSet) remove(c, n uintptr) bool {
 	return true
 }
 
-// resize changes the recorded size of a mapped chunk that moved from c to nc.
+// move records that a mapped chunk moved from c to nc and its mapping
+// changed from oldN to newN bytes.
 func (s *mappedSet) move(c, nc, oldN, newN uintptr) {
 	s.mu.Lock()
+	s.moveLocked(c, nc, oldN, newN)
+	s.mu.Unlock()
+}
+
+func (s *mappedSet) moveLocked(c, nc, oldN, newN uintptr) {
 	if i, ok := s.find(c); ok && c != nc {
 		*s.slot(i) = 1
-		j, _ := s.find(nc)
-		*s.slot(j) = nc
-		s.used++
+		if (s.used+1)*2 > s.slots {
+			s.grow() // drops the tombstones; on failure the table still has room
+		}
+		if j, found := s.find(nc); !found {
+			*s.slot(j) = nc
+			s.used++
+		}
 	}
-	s.mu.Unlock()
 	b := s.bytes.Add(int64(newN) - int64(oldN))
 	if b > s.peak.Load() {
 		s.peak.Store(b)
@@ -221,12 +230,18 @@ func (h *Heap) remapChunk(c, nb uintptr) uintptr {
 	if newTotal == off+size {
 		return c
 	}
+	// The set stays locked across mremap: once the old range is released,
+	// another thread's mmap may return that address and add it to the set,
+	// which must not happen before the old entry is gone.
+	h.mapped.mu.Lock()
 	m, err := h.mem.Remap(c-off, off+size, newTotal)
 	if err != nil {
+		h.mapped.mu.Unlock()
 		return 0
 	}
 	nc := m + off
-	h.mapped.move(c, nc, off+size, newTotal)
+	h.mapped.moveLocked(c, nc, off+size, newTotal)
+	h.mapped.mu.Unlock()
 	h.setHead(nc, newTotal-off, flagM)
 	h.event(EventRemap, -1, m, newTotal)
 	return nc

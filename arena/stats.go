@@ -19,6 +19,7 @@ type Info struct {
 // BinSize summarizes the free chunks of one bin, for malloc_info.
 type BinSize struct {
 	Fast     bool    // a fastbin
+	Unsorted bool    // the unsorted list (malloc_info prints it as <unsorted>)
 	From, To uintptr // chunk sizes in the bin
 	Count    int
 	Total    uintptr
@@ -28,6 +29,12 @@ type BinSize struct {
 func (a *Arena) Info(withBins bool) Info {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	return a.InfoLocked(withBins)
+}
+
+// InfoLocked is Info with the arena lock already held, so that a caller
+// can hold every arena's lock and read figures that add up.
+func (a *Arena) InfoLocked(withBins bool) Info {
 	var in Info
 	in.System, in.MaxSystem = a.system, a.maxSystem
 	in.Regions = len(a.regions)
@@ -56,7 +63,7 @@ func (a *Arena) Info(withBins bool) Info {
 	in.Free += in.FastBytes
 	for i := 1; i < nBins; i++ {
 		bin := a.binAt(i)
-		bs := BinSize{From: ^uintptr(0)}
+		bs := BinSize{From: ^uintptr(0), Unsorted: i == unsortedBin}
 		for p := bk(bin); p != bin; p = bk(p) {
 			s := chunkSize(p)
 			in.FreeChunks++
