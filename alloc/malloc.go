@@ -1,7 +1,9 @@
 package alloc
 
 import (
+	"math"
 	"math/bits"
+	"sync"
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
@@ -117,9 +119,27 @@ func myCache() *pcache {
 	procUnpin()
 	if c == nil {
 		ensureCache(pid)
-		c = cacheFor(pid)
+		if c = cacheFor(pid); c == nil {
+			// A P beyond maxCachedProcs: no cache, only an arena choice.
+			return spareCache()
+		}
 	}
 	return c
+}
+
+var (
+	spareOnce sync.Once
+	spare     *pcache
+)
+
+// spareCache is the arena chooser of Ps that have no cache; its classes
+// are all off.
+func spareCache() *pcache {
+	spareOnce.Do(func() {
+		spare = &pcache{sampleLeft: math.MaxInt64}
+		spare.arena.Store(theHeap().Arena(0))
+	})
+	return spare
 }
 
 // lockArena locks the arena of cache c; when another goroutine holds it,
