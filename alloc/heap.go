@@ -141,6 +141,9 @@ func Mallopt(param tune.Param, value int) error {
 	}
 	h.SetParams(p)
 	applyGlobals(&settings)
+	if param == tune.TcacheCount || param == tune.TcacheMax {
+		flushAll() // fresh caches take the new limits
+	}
 	return nil
 }
 
