@@ -136,7 +136,10 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 	h := a.h
 	oldsize := chunkSize(oldp)
 	next := oldp + oldsize
-	if next > a.regionEnd(oldp) || !h.validHead(next) || !prevInuse(next) {
+	if oldp == a.top {
+		a.corrupt("realloc(): invalid pointer", Mem(oldp))
+	}
+	if next+hdrSz > a.regionEnd(oldp) || !h.validHead(next) || !prevInuse(next) {
 		a.corrupt("realloc(): invalid next size", Mem(oldp))
 	}
 	if isCached(oldp) {
@@ -262,10 +265,13 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	if p&alignMask != 0 || p < hdrSz {
 		return 0, 0
 	}
+	var end uintptr
 	if b := h.brkBase.Load(); b != 0 && c >= b && p+hdrSz <= h.brkEnd.Load() {
-		// in the break region
+		end = h.brkEnd.Load() // in the break region
 	} else if base, _ := h.heapOf(c); base == 0 || c < base+heapHdrSz || p+hdrSz > heapEnd(base) {
 		return 0, 0
+	} else {
+		end = heapEnd(base)
 	}
 	w := word(c + sizeSz)
 	size = w & sizeBits &^ flagMask
@@ -274,6 +280,12 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	}
 	if w&flagF != 0 {
 		panicf("free(): double free detected in tcache 2", p)
+	}
+	// The next chunk must have a sound header that says this one is in use.
+	// Otherwise (a chunk that went back to its arena and is freed again, an
+	// overflow into the next header) the slow path finds and reports it.
+	if next := c + size; next+hdrSz > end || !h.validHead(next) || word(next+sizeSz)&flagP == 0 {
+		return 0, 0
 	}
 	return c, size
 }

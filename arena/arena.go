@@ -396,10 +396,21 @@ func (a *Arena) freeLocked(p uintptr) {
 		a.corrupt("free(): double free detected", p)
 	}
 	setWord(p+sizeSz, word(p+sizeSz)&^flagS) // no longer a sampled block
+	if p == a.top {
+		a.corrupt("double free or corruption (top)", p)
+	}
 	next := p + size
+	if next+hdrSz > a.regionEnd(p) {
+		// A stale chunk inside the top, or a size pointing past the region.
+		a.corrupt("double free or corruption (out)", p)
+	}
 	if size <= a.fastLimit() {
 		if !h.validHead(next) || chunkSize(next) < fenceSz || chunkSize(next) > a.system {
 			a.corrupt("free(): invalid next size (fast)", p)
+		}
+		if !prevInuse(next) {
+			// Free in a bin already (fastbin chunks keep the P bit).
+			a.corrupt("double free or corruption (!prev)", p)
 		}
 		h.perturbFree(p)
 		idx := fastIndex(size)
@@ -412,12 +423,6 @@ func (a *Arena) freeLocked(p uintptr) {
 		a.fastbins[idx] = p
 		a.haveFast = true
 		return
-	}
-	if p == a.top {
-		a.corrupt("double free or corruption (top)", p)
-	}
-	if next > a.regionEnd(p) {
-		a.corrupt("double free or corruption (out)", p)
 	}
 	if !h.validHead(next) {
 		a.corrupt("free(): invalid next size (normal)", p)
