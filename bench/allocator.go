@@ -1,0 +1,67 @@
+package bench
+
+import (
+	"unsafe"
+
+	"github.com/offheap/offheap/alloc"
+	"github.com/offheap/offheap/brk"
+	"github.com/offheap/offheap/mmapper"
+)
+
+// Allocator is the malloc/free pair a Go-side workload loop calls. Every
+// peer driven from Go (offheap, Go's heap, a C allocator through cgo) is
+// reached through this one interface, so they all pay the same dynamic call
+// (about 1 ns; BenchmarkDirectPair shows offheap without it).
+type Allocator interface {
+	// Malloc returns at least n bytes, 16-byte aligned; never nil (the
+	// loops write the first byte, so an out-of-memory nil faults).
+	Malloc(n int) unsafe.Pointer
+	// Free releases a block from Malloc of the same Allocator.
+	Free(p unsafe.Pointer)
+}
+
+// Offheap is offheap's alloc.Malloc and alloc.Free.
+type Offheap struct{}
+
+// Malloc calls alloc.Malloc.
+func (Offheap) Malloc(n int) unsafe.Pointer { return alloc.Malloc(n) }
+
+// Free calls alloc.Free.
+func (Offheap) Free(p unsafe.Pointer) { alloc.Free(p) }
+
+// OffheapSyscalls returns how many memory system calls offheap has made
+// so far: every call counted by brk.ReadCounters and mmapper.ReadCounters
+// (brk, mmap, munmap, mremap, mprotect, madvise, mincore), failed ones
+// included. The Go runtime's own calls are not in it.
+func OffheapSyscalls() uint64 {
+	b, m := brk.ReadCounters(), mmapper.ReadCounters()
+	return b.Brk.Calls + b.Mmap.Calls + b.Mprotect.Calls + b.Madvise.Calls +
+		m.Mmap.Calls + m.Munmap.Calls + m.Mremap.Calls + m.Madvise.Calls + m.Mprotect.Calls + m.Mincore.Calls
+}
+
+// goSinkSize is how many recent blocks a GoHeap keeps reachable.
+const goSinkSize = 64
+
+// GoHeap allocates from Go's own heap with make([]byte, n). Free does
+// nothing: the block stays reachable from a ring of the goSinkSize most
+// recent allocations (and from the workload's slots while it holds it), so
+// the compiler cannot keep it on the stack and it really is allocated, then
+// the garbage collector reclaims it once the ring has moved on. The
+// collector's work is paid as it falls: by the allocating goroutine
+// (assists) and by the background workers on any idle P. Blocks are zeroed,
+// which Go cannot skip. Use one GoHeap per goroutine.
+type GoHeap struct {
+	ring [goSinkSize][]byte
+	next uint
+}
+
+// Malloc returns the data pointer of a new make([]byte, n).
+func (g *GoHeap) Malloc(n int) unsafe.Pointer {
+	b := make([]byte, n)
+	g.ring[g.next%goSinkSize] = b
+	g.next++
+	return unsafe.Pointer(unsafe.SliceData(b))
+}
+
+// Free does nothing; the collector reclaims the block when unreachable.
+func (g *GoHeap) Free(unsafe.Pointer) {}

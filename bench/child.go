@@ -1,0 +1,120 @@
+package bench
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// childLine is one line of a child's output: a peer it offers, a sample,
+// or an error.
+type childLine struct {
+	Peer     string  `json:"peer"`
+	About    string  `json:"about,omitempty"`
+	Workload string  `json:"workload,omitempty"`
+	Sample   *Sample `json:"sample,omitempty"`
+	Error    string  `json:"error,omitempty"`
+}
+
+// ChildMain is the main function of a peer binary that Main runs as a
+// child process (bench/cpeer/cmd/cpeer): it measures the given peers on
+// the workloads selected by its flags and writes one JSON object per line
+// to stdout, first {"peer","about"} for every peer, then {"peer",
+// "workload","sample"} for every measurement. peersErr, when not nil,
+// says why the binary has no peers (say, its malloc is not the allocator
+// it names); ChildMain writes it as {"error"} and returns 3. It returns
+// the process's exit status.
+//
+// Flags: -benchtime d (each sample), -count n (samples per workload,
+// interleaved), -run regexp (workload names), -peers a,b (peer names).
+func ChildMain(args []string, peers []Peer, peersErr error) int {
+	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
+	benchTime := fs.Duration("benchtime", 100*time.Millisecond, "time of each sample")
+	count := fs.Int("count", 1, "samples of each workload")
+	run := fs.String("run", "", "run only the workloads whose names match this regexp")
+	only := fs.String("peers", "", "comma-separated peer names (default: all)")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	out := json.NewEncoder(os.Stdout)
+	if peersErr != nil {
+		out.Encode(childLine{Error: peersErr.Error()})
+		return 3
+	}
+	re, err := regexp.Compile(*run)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "peer: -run: %v\n", err)
+		return 2
+	}
+	peers = selectPeers(peers, *only)
+	for _, p := range peers {
+		out.Encode(childLine{Peer: p.Name, About: p.About})
+	}
+	err = measureAll(peers, selectWorkloads(re), *count, *benchTime, nil, func(p Peer, w *Workload, s Sample) {
+		out.Encode(childLine{Peer: p.Name, Workload: w.Name, Sample: &s})
+	})
+	if err != nil {
+		out.Encode(childLine{Error: err.Error()})
+		return 1
+	}
+	return 0
+}
+
+// measureAll measures every workload on every peer count times, the
+// repetitions outermost, so slow drift of the machine spreads over all.
+func measureAll(peers []Peer, ws []*Workload, count int, d time.Duration, progress io.Writer, got func(Peer, *Workload, Sample)) error {
+	for rep := 0; rep < count; rep++ {
+		for _, p := range peers {
+			start := time.Now()
+			for _, w := range ws {
+				s, err := Measure(p, w, d)
+				if err != nil {
+					return err
+				}
+				got(p, w, s)
+			}
+			if progress != nil {
+				fmt.Fprintf(progress, "  %s: %d workloads in %.1fs\n", p.Name, len(ws), time.Since(start).Seconds())
+			}
+		}
+	}
+	return nil
+}
+
+func selectPeers(peers []Peer, only string) []Peer {
+	if only == "" {
+		return peers
+	}
+	var out []Peer
+	for _, p := range peers {
+		if nameIn(p.Name, only) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// nameIn reports whether name is in the comma-separated list.
+func nameIn(name, list string) bool {
+	for _, s := range strings.Split(list, ",") {
+		if strings.TrimSpace(s) == name {
+			return true
+		}
+	}
+	return false
+}
+
+func selectWorkloads(re *regexp.Regexp) []*Workload {
+	var out []*Workload
+	for _, w := range Workloads() {
+		if re.MatchString(w.Name) {
+			out = append(out, w)
+		}
+	}
+	return out
+}

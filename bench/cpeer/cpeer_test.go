@@ -1,0 +1,106 @@
+//go:build cgo
+
+package cpeer
+
+import (
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/offheap/offheap/bench"
+)
+
+// The C peers of issue 3's suite: glibc by default, jemalloc or mimalloc
+// with that build tag.
+// go test -run '^$' -bench . [-tags jemalloc] ./bench/cpeer
+
+func TestConstants(t *testing.T) {
+	ms, mo, rs, rp := constants()
+	if ms != bench.MixSizes || mo != bench.MixOffsets || rs != bench.RingSize || rp != bench.RingPublish {
+		t.Fatalf("native.h has %d %d %d %d, bench has %d %d %d %d", ms, mo, rs, rp,
+			bench.MixSizes, bench.MixOffsets, bench.RingSize, bench.RingPublish)
+	}
+}
+
+func TestIdentify(t *testing.T) {
+	about, err := Identify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(about, Lib+" ") {
+		t.Fatalf("Identify() = %q, want it to name %s", about, Lib)
+	}
+	t.Log(about)
+}
+
+type liveCount struct {
+	bench.Allocator
+	live *atomic.Int64
+}
+
+func (c liveCount) Malloc(n int) unsafe.Pointer {
+	c.live.Add(1)
+	return c.Allocator.Malloc(n)
+}
+
+func (c liveCount) Free(p unsafe.Pointer) {
+	c.live.Add(-1)
+	c.Allocator.Free(p)
+}
+
+// TestWorkloads runs every workload briefly on both peers; through cgo the
+// blocks are counted, and every one must be freed when the workers close.
+func TestWorkloads(t *testing.T) {
+	peers, err := Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var live atomic.Int64
+	peers[0] = bench.GoPeer(peers[0].Name, peers[0].About,
+		func() bench.Allocator { return liveCount{CgoMalloc{}, &live} }, nil)
+	for _, p := range peers {
+		for _, w := range bench.Workloads() {
+			s, err := bench.Measure(p, w, time.Millisecond)
+			if err != nil {
+				t.Fatalf("%s %s: %v", p.Name, w.Name, err)
+			}
+			if s.Ops < 100 || s.NsPerOp <= 0 || s.Syscalls != -1 {
+				t.Errorf("%s %s: %+v", p.Name, w.Name, s)
+			}
+			if n := live.Load(); n != 0 {
+				t.Errorf("%s %s: %d blocks not freed", p.Name, w.Name, n)
+			}
+		}
+	}
+}
+
+var peers = func() []bench.Peer {
+	p, err := Peers()
+	if err != nil {
+		panic(err)
+	}
+	return p
+}()
+
+// BenchmarkPair: same-size malloc+free pairs, one sub-benchmark per size.
+func BenchmarkPair(b *testing.B) { bench.BenchKind(b, "pair", peers...) }
+
+// BenchmarkRandomLive: 1,000 live blocks of 16-1024 bytes.
+func BenchmarkRandomLive(b *testing.B) { bench.BenchKind(b, "random-live", peers...) }
+
+// BenchmarkThreadShape: glibc's bench-malloc-thread working set.
+func BenchmarkThreadShape(b *testing.B) { bench.BenchKind(b, "thread-shape", peers...) }
+
+// BenchmarkPairParallel: BenchmarkPair under b.RunParallel.
+func BenchmarkPairParallel(b *testing.B) { bench.BenchKind(b, "pair-par", peers...) }
+
+// BenchmarkRandomLiveParallel: BenchmarkRandomLive under b.RunParallel.
+func BenchmarkRandomLiveParallel(b *testing.B) { bench.BenchKind(b, "random-live-par", peers...) }
+
+// BenchmarkThreadShapeParallel: BenchmarkThreadShape under b.RunParallel.
+func BenchmarkThreadShapeParallel(b *testing.B) { bench.BenchKind(b, "thread-shape-par", peers...) }
+
+// BenchmarkProdCons: one goroutine (thread) allocates, another frees.
+func BenchmarkProdCons(b *testing.B) { bench.BenchKind(b, "prodcons", peers...) }

@@ -1,0 +1,128 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/metrics"
+	"syscall"
+	"time"
+)
+
+// Sample is one timed run of a workload on a peer.
+type Sample struct {
+	Ops     int64   `json:"ops"`       // operations (malloc+free pairs)
+	Seconds float64 `json:"seconds"`   // wall time of the run
+	NsPerOp float64 `json:"ns_per_op"` // wall ns per pair, all goroutines together
+	// Syscalls is the allocator's memory system calls during the run, -1
+	// when the peer does not count them (only offheap does).
+	Syscalls int64 `json:"syscalls"`
+	// MinorFaults is the process's minor page faults during the run
+	// (getrusage), whoever caused them.
+	MinorFaults int64 `json:"minor_faults"`
+	// GCCycles and GCCPUSeconds are the Go collector's cycles and CPU time
+	// (runtime/metrics) during the run.
+	GCCycles     int64   `json:"gc_cycles"`
+	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+}
+
+// AllocsPerSecond is the throughput of the sample: pairs per second.
+func (s Sample) AllocsPerSecond() float64 {
+	if s.Seconds == 0 {
+		return 0
+	}
+	return float64(s.Ops) / s.Seconds
+}
+
+// counters is what Measure reads before and after a run.
+type counters struct {
+	at       time.Time
+	syscalls uint64
+	minflt   int64
+	gcCycles uint64
+	gcCPU    float64
+}
+
+var gcMetrics = []string{"/gc/cycles/total:gc-cycles", "/cpu/classes/gc/total:cpu-seconds"}
+
+func readCounters(p *Peer) counters {
+	var c counters
+	if p.Syscalls != nil {
+		c.syscalls = p.Syscalls()
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		c.minflt = ru.Minflt
+	}
+	ms := []metrics.Sample{{Name: gcMetrics[0]}, {Name: gcMetrics[1]}}
+	metrics.Read(ms)
+	if ms[0].Value.Kind() == metrics.KindUint64 {
+		c.gcCycles = ms[0].Value.Uint64()
+	}
+	if ms[1].Value.Kind() == metrics.KindFloat64 {
+		c.gcCPU = ms[1].Value.Float64()
+	}
+	c.at = time.Now()
+	return c
+}
+
+func diff(p *Peer, before, after counters, ops int) Sample {
+	s := Sample{
+		Ops:          int64(ops),
+		Seconds:      after.at.Sub(before.at).Seconds(),
+		Syscalls:     -1,
+		MinorFaults:  after.minflt - before.minflt,
+		GCCycles:     int64(after.gcCycles - before.gcCycles),
+		GCCPUSeconds: after.gcCPU - before.gcCPU,
+	}
+	if p.Syscalls != nil {
+		s.Syscalls = int64(after.syscalls - before.syscalls)
+	}
+	if ops > 0 {
+		s.NsPerOp = s.Seconds * 1e9 / float64(ops)
+	}
+	return s
+}
+
+// Measure times workload w on peer p for about d: it makes the workers
+// (filling their live sets, untimed), calibrates the count of operations
+// on growing trial runs (which also warm the allocator up: its caches are
+// full and its heap grown when the timed run starts), collects garbage,
+// and times one run of about d.
+func Measure(p Peer, w *Workload, d time.Duration) (Sample, error) {
+	n := 1
+	if w.Parallel {
+		n = runtime.GOMAXPROCS(0)
+	}
+	ws := make([]Worker, 0, n)
+	defer func() {
+		for _, wk := range ws {
+			wk.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		wk, err := p.NewWorker(w, i)
+		if err != nil {
+			return Sample{}, fmt.Errorf("%s %s: %w", p.Name, w.Name, err)
+		}
+		ws = append(ws, wk)
+	}
+	ops := 100
+	for {
+		start := time.Now()
+		runWorkers(ws, ops)
+		el := time.Since(start)
+		if el >= d/20 || ops >= 1<<40 {
+			if el <= 0 {
+				el = 1
+			}
+			ops = int(max(float64(ops)*float64(d)/float64(el), 100))
+			break
+		}
+		ops *= 10
+	}
+	runtime.GC()
+	before := readCounters(&p)
+	runWorkers(ws, ops)
+	after := readCounters(&p)
+	return diff(&p, before, after, ops), nil
+}

@@ -1,0 +1,260 @@
+package bench
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Worker runs a workload's operations for one goroutine (a ProdCons worker
+// starts its consumer itself). It keeps its live set between calls of Run.
+type Worker interface {
+	// Run performs n operations (malloc+free pairs).
+	Run(n int)
+	// Close frees every block the worker still holds.
+	Close()
+}
+
+// Peer is one allocator under comparison: offheap, Go's heap, a C
+// allocator through cgo, or a C allocator running the loop natively.
+type Peer struct {
+	Name  string // "offheap", "go-heap", "glibc-cgo", "glibc-native", ...
+	About string // what exactly is measured, one line
+	// NewWorker returns worker number worker (0, 1, ... for the Ps of a
+	// parallel workload) for w, or an error when the peer cannot run w.
+	NewWorker func(w *Workload, worker int) (Worker, error)
+	// Syscalls, when not nil, returns the allocator's memory system calls so
+	// far; Measure reports the difference per 1,000 operations.
+	Syscalls func() uint64
+}
+
+// GoPeer returns a peer whose workloads are Go loops calling the
+// allocators that newAlloc returns (one per worker).
+func GoPeer(name, about string, newAlloc func() Allocator, syscalls func() uint64) Peer {
+	return Peer{
+		Name:  name,
+		About: about,
+		NewWorker: func(w *Workload, worker int) (Worker, error) {
+			return NewGoWorker(newAlloc(), w, worker)
+		},
+		Syscalls: syscalls,
+	}
+}
+
+// OffheapPeer is offheap through alloc.Malloc and alloc.Free.
+func OffheapPeer() Peer {
+	return GoPeer("offheap", "offheap alloc.Malloc/alloc.Free from Go (syscalls: brk and mmapper counters)",
+		func() Allocator { return Offheap{} }, OffheapSyscalls)
+}
+
+// GoHeapPeer is Go's heap: make([]byte, n), reclaimed by the collector.
+func GoHeapPeer() Peer {
+	return GoPeer("go-heap", "make([]byte, n) kept in a 64-block ring, reclaimed by the GC (GOGC as set)",
+		func() Allocator { return new(GoHeap) }, nil)
+}
+
+// Sink receives the last block of every loop, so that no compiler can
+// prove the blocks unused.
+var Sink unsafe.Pointer
+
+// NewGoWorker returns the Go loop of workload w over allocator a, as worker
+// number worker.
+func NewGoWorker(a Allocator, w *Workload, worker int) (Worker, error) {
+	switch w.Kind {
+	case Pair:
+		return &pairWorker{a: a, size: w.Size}, nil
+	case Mixed:
+		m := &mixWorker{a: a, mix: w.Mix, slots: make([]unsafe.Pointer, w.Mix.Slots)}
+		m.offState, m.sizeState = Seeds(worker)
+		m.fill()
+		return m, nil
+	case ProdCons:
+		return &prodConsWorker{a: a, size: w.Size, ring: new(Ring)}, nil
+	}
+	return nil, fmt.Errorf("bench: unknown workload kind %d", w.Kind)
+}
+
+type pairWorker struct {
+	a    Allocator
+	size int
+}
+
+func (w *pairWorker) Run(n int) {
+	a, size := w.a, w.size
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		p = a.Malloc(size)
+		*(*byte)(p) = byte(i)
+		a.Free(p)
+	}
+	Sink = p
+}
+
+func (w *pairWorker) Close() {}
+
+type mixWorker struct {
+	a                   Allocator
+	mix                 *Mix
+	slots               []unsafe.Pointer
+	offState, sizeState uint32
+}
+
+// fill allocates every slot (glibc's loop starts from empty slots and
+// frees NULL at first; starting full measures the steady state at once).
+func (w *mixWorker) fill() {
+	for j := range w.slots {
+		w.sizeState = LCGNext(w.sizeState)
+		p := w.a.Malloc(int(w.mix.Sizes[(w.sizeState>>16)&(MixSizes-1)]))
+		*(*byte)(p) = byte(j)
+		w.slots[j] = p
+	}
+}
+
+func (w *mixWorker) Run(n int) {
+	a, slots, sizes, offsets := w.a, w.slots, w.mix.Sizes, w.mix.Offsets
+	offs, ss := w.offState, w.sizeState
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		offs = LCGNext(offs)
+		j := offsets[(offs>>16)&(MixOffsets-1)]
+		ss = LCGNext(ss)
+		size := sizes[(ss>>16)&(MixSizes-1)]
+		a.Free(slots[j])
+		p = a.Malloc(int(size))
+		*(*byte)(p) = byte(i)
+		slots[j] = p
+	}
+	w.offState, w.sizeState = offs, ss
+	Sink = p
+}
+
+func (w *mixWorker) Close() {
+	for j, p := range w.slots {
+		w.a.Free(p)
+		w.slots[j] = nil
+	}
+}
+
+type prodConsWorker struct {
+	a    Allocator
+	size int
+	ring *Ring
+}
+
+// Run allocates n blocks on the calling goroutine and frees them on a
+// second one.
+func (w *prodConsWorker) Run(n int) {
+	r := w.ring
+	r.Reset()
+	done := make(chan struct{})
+	go func() {
+		r.Consume(w.a, n)
+		close(done)
+	}()
+	r.Produce(w.a, w.size, n)
+	<-done
+}
+
+func (w *prodConsWorker) Close() {}
+
+// The single-producer single-consumer ring of the ProdCons workload. The
+// producer publishes its tail, and the consumer its head, once per
+// RingPublish blocks, so the indices' cache lines travel between the cores
+// once per batch, not once per block; the C peers use the same ring.
+const (
+	RingSize    = 1024 // slots (a power of two)
+	RingPublish = 64   // blocks per published index update
+	ringSpins   = 128  // failed polls before yielding the P
+)
+
+// Ring is a single-producer single-consumer ring of blocks.
+type Ring struct {
+	_    [64]byte
+	tail atomic.Int64 // blocks published by the producer
+	_    [56]byte
+	head atomic.Int64 // blocks released by the consumer
+	_    [56]byte
+	slot [RingSize]unsafe.Pointer
+}
+
+// Reset empties the ring; neither side may be running.
+func (r *Ring) Reset() {
+	r.tail.Store(0)
+	r.head.Store(0)
+}
+
+// Produce allocates n blocks of size bytes from a, writes the first byte
+// of each and puts them into the ring, waiting while it is full.
+func (r *Ring) Produce(a Allocator, size, n int) {
+	head := int64(0)
+	spins := 0
+	for i := int64(0); i < int64(n); i++ {
+		for i-head >= RingSize {
+			if head = r.head.Load(); i-head >= RingSize {
+				if spins++; spins%ringSpins == 0 {
+					runtime.Gosched()
+				}
+			}
+		}
+		p := a.Malloc(size)
+		*(*byte)(p) = byte(i)
+		r.slot[i&(RingSize-1)] = p
+		if (i+1)&(RingPublish-1) == 0 {
+			r.tail.Store(i + 1)
+		}
+	}
+	r.tail.Store(int64(n))
+}
+
+// Consume takes n blocks from the ring, in order, and frees them with a,
+// waiting while the ring is empty.
+func (r *Ring) Consume(a Allocator, n int) {
+	spins := 0
+	for h := int64(0); h < int64(n); {
+		t := r.tail.Load()
+		if t == h {
+			if spins++; spins%ringSpins == 0 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		for ; h < t; h++ {
+			a.Free(r.slot[h&(RingSize-1)])
+			if (h+1)&(RingPublish-1) == 0 {
+				r.head.Store(h + 1)
+			}
+		}
+	}
+	r.head.Store(int64(n))
+}
+
+// parallelGrain is how many operations a goroutine of a parallel workload
+// takes at a time from the shared count.
+const parallelGrain = 1024
+
+// runWorkers performs n operations with the workers, one goroutine each,
+// handing out the operations in grains so a fast goroutine does more.
+func runWorkers(ws []Worker, n int) {
+	if len(ws) == 1 {
+		ws[0].Run(n)
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for _, wk := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				start := next.Add(parallelGrain) - parallelGrain
+				if start >= int64(n) {
+					return
+				}
+				wk.Run(int(min(parallelGrain, int64(n)-start)))
+			}
+		}()
+	}
+	wg.Wait()
+}

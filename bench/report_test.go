@@ -1,0 +1,182 @@
+package bench_test
+
+import (
+	"bytes"
+	"math"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/offheap/offheap/bench"
+)
+
+// samples makes one Sample per ns value, each of 1,000,000 operations with
+// the given system calls and faults.
+func samples(syscalls, faults int64, ns ...float64) []bench.Sample {
+	var out []bench.Sample
+	for _, v := range ns {
+		out = append(out, bench.Sample{Ops: 1e6, Seconds: v * 1e6 / 1e9, NsPerOp: v,
+			Syscalls: syscalls, MinorFaults: faults, GCCPUSeconds: v * 1e6 / 1e9 / 4})
+	}
+	return out
+}
+
+func TestSummary(t *testing.T) {
+	for _, c := range []struct {
+		name                  string
+		in                    []bench.Sample
+		median, min, max, sys float64
+		faults, gc            float64
+	}{
+		{"odd", samples(2, 10, 30, 10, 20), 20, 10, 30, 0.002, 0.01, 0.25},
+		{"even", samples(0, 0, 40, 10, 20, 30), 25, 10, 40, 0, 0, 0.25},
+		{"one", samples(-1, 3, 7), 7, 7, 7, -1, 0.003, 0.25},
+		{"uncounted in one sample", append(samples(5, 0, 1), samples(-1, 0, 1)...), 1, 1, 1, -1, 0, 0.25},
+	} {
+		s := (&bench.Result{Samples: c.in}).Summary()
+		if s.NsPerOp != c.median || s.MinNs != c.min || s.MaxNs != c.max {
+			t.Errorf("%s: median/min/max %v %v %v, want %v %v %v", c.name, s.NsPerOp, s.MinNs, s.MaxNs, c.median, c.min, c.max)
+		}
+		if math.Abs(s.SyscallsPerKop-c.sys) > 1e-12 || math.Abs(s.MinorFaultsPerKop-c.faults) > 1e-12 {
+			t.Errorf("%s: syscalls/kop %v, faults/kop %v, want %v, %v", c.name, s.SyscallsPerKop, s.MinorFaultsPerKop, c.sys, c.faults)
+		}
+		if math.Abs(s.GCCPU-c.gc) > 1e-9 || math.Abs(s.AllocsPerSecond-1e9/c.median) > 1e-6 {
+			t.Errorf("%s: GC CPU %v, allocs/s %v", c.name, s.GCCPU, s.AllocsPerSecond)
+		}
+	}
+}
+
+// report builds a report with the given median ns per peer and workload.
+func report(procs int, ns map[string]map[string]float64, syscalls int64) *bench.Report {
+	r := &bench.Report{Count: 1, BenchTime: "1ms", GOMAXPROCS: procs}
+	for _, w := range bench.Workloads() {
+		r.Workloads = append(r.Workloads, bench.WorkInfo{Name: w.Name})
+	}
+	for _, p := range bench.PeerNames() {
+		if ns[p] == nil {
+			continue
+		}
+		r.Peers = append(r.Peers, bench.PeerInfo{Name: p, About: "about " + p})
+		for w, v := range ns[p] {
+			sys := int64(-1)
+			if p == "offheap" {
+				sys = syscalls
+			}
+			r.Results = append(r.Results, &bench.Result{Peer: p, Workload: w, Samples: samples(sys, 0, v)})
+		}
+	}
+	return r
+}
+
+func TestTargets(t *testing.T) {
+	good := map[string]map[string]float64{
+		"offheap": {"pair/64": 7, "pair-par/64": 3.5, "random-live": 20, "random-live-par": 10,
+			"thread-shape": 20, "thread-shape-par": 11, "pair/4096": 10, "prodcons/64": 14},
+		"glibc-cgo":    {"pair/64": 50, "pair/4096": 20},
+		"glibc-native": {"random-live": 14},
+	}
+	status := func(r *bench.Report) string {
+		var s []string
+		for _, t := range r.Targets() {
+			s = append(s, t.Status())
+		}
+		return strings.Join(s, " ")
+	}
+	if got, want := status(report(2, good, 0)), "MET MET MET MET MET MET MET MET MET"; got != want {
+		t.Errorf("all targets met: %s, want %s", got, want)
+	}
+	// Just over every limit.
+	bad := map[string]map[string]float64{
+		"offheap": {"pair/64": 10.01, "pair-par/64": 5.6, "random-live": 21.01, "random-live-par": 11.7,
+			"thread-shape": 20, "thread-shape-par": 20, "pair/4096": 10.01, "prodcons/64": 20.03},
+		"glibc-cgo":    {"pair/64": 50, "pair/4096": 20},
+		"glibc-native": {"random-live": 14},
+	}
+	if got, want := status(report(2, bad, 1)), "MISS MISS MISS MISS MISS MISS MISS MISS MISS"; got != want {
+		t.Errorf("all targets missed: %s, want %s", got, want)
+	}
+	// Without the glibc peers, or with one P, those targets cannot be judged.
+	only := map[string]map[string]float64{"offheap": good["offheap"]}
+	if got, want := status(report(1, only, 0)), "MET n/a n/a n/a n/a n/a n/a MET MET"; got != want {
+		t.Errorf("offheap alone on one P: %s, want %s", got, want)
+	}
+}
+
+func TestWriteTable(t *testing.T) {
+	r := report(2, map[string]map[string]float64{
+		"offheap":   {"pair/64": 8, "random-live": 20},
+		"go-heap":   {"pair/64": 20},
+		"glibc-cgo": {"pair/64": 60},
+	}, 0)
+	r.Skipped = []bench.SkipReason{{Peer: "jemalloc", Reason: "libjemalloc.so not found"}}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	out := b.String()
+	for _, want := range []string{
+		"| workload ", "| offheap |", " go-heap |", " glibc-cgo |",
+		"| pair/64 ", "8.00 |", "20.00 (2.50x) |", "60.00 (7.50x) |",
+		"| random-live ", "20.00 |",
+		"jemalloc         skipped: libjemalloc.so not found",
+		"about glibc-cgo",
+		"MET  pair/64 on one goroutine: 8.00 ns, at most 8 ns",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// Every row of the first table has as many cells as its header.
+	lines := strings.Split(out, "\n")
+	i := 0
+	for i < len(lines) && !strings.HasPrefix(lines[i], "| workload") {
+		i++
+	}
+	if i == len(lines) {
+		t.Fatalf("no table:\n%s", out)
+	}
+	cells := strings.Count(lines[i], "|")
+	for _, l := range lines[i+1:] {
+		if l == "" {
+			break
+		}
+		if strings.Count(l, "|") != cells {
+			t.Errorf("row %q has %d bars, the header %d", l, strings.Count(l, "|"), cells)
+		}
+	}
+}
+
+// TestRun runs the whole runner on one workload: offheap in process and
+// glibc's native loop in a child binary that Run builds with the go
+// command.
+func TestRun(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no C compiler: the glibc child cannot be built")
+	}
+	var progress bytes.Buffer
+	r, err := bench.Run(bench.Options{Count: 2, BenchTime: time.Millisecond, Run: "^pair/64$",
+		Peers: "offheap,glibc-native", Progress: &progress})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	if len(r.Skipped) > 0 {
+		t.Fatalf("skipped: %+v\n%s", r.Skipped, progress.String())
+	}
+	for _, p := range []string{"offheap", "glibc-native"} {
+		x := r.Result(p, "pair/64")
+		if x == nil || len(x.Samples) != 2 {
+			t.Fatalf("%s pair/64: %+v, want 2 samples\n%s", p, x, progress.String())
+		}
+		if s := x.Summary(); s.NsPerOp <= 0 {
+			t.Errorf("%s: %+v", p, s)
+		}
+	}
+	if len(r.Results) != 2 || len(r.Peers) != 2 {
+		t.Errorf("results %d, peers %+v: want only the two asked for", len(r.Results), r.Peers)
+	}
+	if !strings.Contains(r.Peers[1].About, "glibc 2.") {
+		t.Errorf("the glibc child says %q", r.Peers[1].About)
+	}
+	if _, err := bench.Run(bench.Options{Peers: "tcmalloc-cgo"}); err == nil || !strings.Contains(err.Error(), "unknown peer") {
+		t.Errorf("an unknown peer: %v", err)
+	}
+}

@@ -1,0 +1,336 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+)
+
+// Summary condenses the samples of a Result.
+type Summary struct {
+	Samples int     // how many
+	NsPerOp float64 // median ns per pair
+	MinNs   float64 // fastest sample
+	MaxNs   float64 // slowest sample
+	// AllocsPerSecond is pairs per second at the median.
+	AllocsPerSecond float64
+	// SyscallsPerKop is the allocator's memory system calls per 1,000
+	// pairs over all samples together (-1: not counted for this peer).
+	SyscallsPerKop float64
+	// MinorFaultsPerKop is the process's minor faults per 1,000 pairs over
+	// all samples together.
+	MinorFaultsPerKop float64
+	// GCCPU is the Go collector's CPU time over the wall time of all
+	// samples (0.5: half a core busy collecting).
+	GCCPU float64
+}
+
+// Summary returns the median and totals of the result's samples.
+func (x *Result) Summary() Summary {
+	var s Summary
+	s.Samples = len(x.Samples)
+	if s.Samples == 0 {
+		return s
+	}
+	ns := make([]float64, 0, s.Samples)
+	var ops, sys, flt int64
+	var secs, gc float64
+	counted := true
+	for _, v := range x.Samples {
+		ns = append(ns, v.NsPerOp)
+		ops += v.Ops
+		secs += v.Seconds
+		flt += v.MinorFaults
+		gc += v.GCCPUSeconds
+		if v.Syscalls < 0 {
+			counted = false
+		}
+		sys += v.Syscalls
+	}
+	s.NsPerOp = median(ns)
+	s.MinNs, s.MaxNs = slices.Min(ns), slices.Max(ns)
+	if s.NsPerOp > 0 {
+		s.AllocsPerSecond = 1e9 / s.NsPerOp
+	}
+	s.SyscallsPerKop = -1
+	if ops > 0 {
+		if counted {
+			s.SyscallsPerKop = float64(sys) * 1000 / float64(ops)
+		}
+		s.MinorFaultsPerKop = float64(flt) * 1000 / float64(ops)
+	}
+	if secs > 0 {
+		s.GCCPU = gc / secs
+	}
+	return s
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// ns returns the median ns per pair of workload on peer, or NaN.
+func (r *Report) ns(peer, workload string) float64 {
+	x := r.Result(peer, workload)
+	if x == nil || len(x.Samples) == 0 {
+		return math.NaN()
+	}
+	return x.Summary().NsPerOp
+}
+
+// peerOrder returns the peers of the report in PeerNames order, unknown
+// names last.
+func (r *Report) peerOrder() []string {
+	var out []string
+	for _, n := range PeerNames() {
+		for _, p := range r.Peers {
+			if p.Name == n {
+				out = append(out, n)
+			}
+		}
+	}
+	for _, p := range r.Peers {
+		if !slices.Contains(out, p.Name) {
+			out = append(out, p.Name)
+		}
+	}
+	return out
+}
+
+// WriteTable writes the report for people: a header with the machine and
+// the command, the table of median ns per pair with each peer's ratio to
+// offheap, offheap's own figures, the peers, what was skipped and why, and
+// issue 3's targets. The tables are Markdown, aligned for a terminal.
+func (r *Report) WriteTable(w io.Writer) {
+	fmt.Fprintf(w, "%s · %s · %s · GOMAXPROCS=%d · GOGC=%s", r.Date.Format("2006-01-02 15:04 MST"), r.Machine, r.GoVersion, r.GOMAXPROCS, r.GOGC)
+	if r.OffheapBreak != "" {
+		fmt.Fprintf(w, " · offheap main heap: %s", r.OffheapBreak)
+	}
+	fmt.Fprintln(w)
+	if r.Command != "" {
+		fmt.Fprintf(w, "command: %s\n", r.Command)
+	}
+	fmt.Fprintf(w, "Median ns per malloc+free pair over %d samples of %s; (x) = peer / offheap, above 1 offheap is faster.\n\n", r.Count, r.BenchTime)
+
+	peers := r.peerOrder()
+	rows := [][]string{append([]string{"workload"}, peers...)}
+	for _, wi := range r.Workloads {
+		row := []string{wi.Name}
+		base := r.ns("offheap", wi.Name)
+		for _, p := range peers {
+			v := r.ns(p, wi.Name)
+			switch {
+			case math.IsNaN(v):
+				row = append(row, "-")
+			case p == "offheap" || math.IsNaN(base):
+				row = append(row, fmtNs(v))
+			default:
+				row = append(row, fmt.Sprintf("%s (%s)", fmtNs(v), fmtRatio(v/base)))
+			}
+		}
+		rows = append(rows, row)
+	}
+	writeMarkdown(w, rows)
+
+	if slices.Contains(peers, "offheap") || slices.Contains(peers, "go-heap") {
+		fmt.Fprintln(w)
+		rows = [][]string{{"workload", "offheap pairs/s", "spread", "syscalls/kop", "minflt/kop", "go-heap pairs/s", "go-heap GC CPU", "go-heap minflt/kop"}}
+		for _, wi := range r.Workloads {
+			row := []string{wi.Name}
+			if x := r.Result("offheap", wi.Name); x != nil {
+				s := x.Summary()
+				row = append(row, fmtRate(s.AllocsPerSecond), fmt.Sprintf("%.0f%%", 100*(s.MaxNs-s.MinNs)/s.NsPerOp),
+					fmtCount(s.SyscallsPerKop), fmtCount(s.MinorFaultsPerKop))
+			} else {
+				row = append(row, "-", "-", "-", "-")
+			}
+			if x := r.Result("go-heap", wi.Name); x != nil {
+				s := x.Summary()
+				row = append(row, fmtRate(s.AllocsPerSecond), fmt.Sprintf("%.0f%%", 100*s.GCCPU), fmtCount(s.MinorFaultsPerKop))
+			} else {
+				row = append(row, "-", "-", "-")
+			}
+			rows = append(rows, row)
+		}
+		writeMarkdown(w, rows)
+		fmt.Fprintln(w, "spread: (slowest - fastest) / median of offheap's samples; syscalls: offheap's brk and mmapper counters; minflt: the whole process (getrusage); GC CPU: collector CPU over wall time (runtime/metrics).")
+	}
+
+	fmt.Fprintln(w, "\nPeers:")
+	for _, p := range peers {
+		for _, pi := range r.Peers {
+			if pi.Name == p {
+				fmt.Fprintf(w, "  %-16s %s\n", p, pi.About)
+			}
+		}
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(w, "  %-16s skipped: %s\n", s.Peer, s.Reason)
+	}
+
+	if ts := r.Targets(); len(ts) > 0 {
+		fmt.Fprintln(w, "\nTargets (issue 3):")
+		for _, t := range ts {
+			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
+		}
+	}
+}
+
+func fmtNs(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "?"
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 100:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func fmtRatio(x float64) string {
+	if math.IsNaN(x) {
+		return "?x"
+	}
+	if x >= 10 {
+		return fmt.Sprintf("%.0fx", x)
+	}
+	return fmt.Sprintf("%.2fx", x)
+}
+
+func fmtRate(v float64) string {
+	switch {
+	case v >= 1e6:
+		return fmt.Sprintf("%.1fM", v/1e6)
+	case v >= 1e3:
+		return fmt.Sprintf("%.1fk", v/1e3)
+	}
+	return fmt.Sprintf("%.0f", v)
+}
+
+func fmtCount(v float64) string {
+	switch {
+	case v < 0 || math.IsNaN(v):
+		return "-"
+	case v == 0:
+		return "0"
+	case v < 0.01:
+		return fmt.Sprintf("%.1e", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// writeMarkdown writes rows as a Markdown table with padded columns; the
+// first row is the header, the first column left-aligned, the rest right.
+func writeMarkdown(w io.Writer, rows [][]string) {
+	width := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], len(c))
+		}
+	}
+	line := func(row []string) {
+		var b strings.Builder
+		b.WriteString("|")
+		for i, c := range row {
+			pad := strings.Repeat(" ", width[i]-len(c))
+			if i == 0 {
+				b.WriteString(" " + c + pad + " |")
+			} else {
+				b.WriteString(" " + pad + c + " |")
+			}
+		}
+		fmt.Fprintln(w, b.String())
+	}
+	line(rows[0])
+	sep := make([]string, len(width))
+	for i, n := range width {
+		if i == 0 {
+			sep[i] = strings.Repeat("-", n)
+		} else {
+			sep[i] = strings.Repeat("-", n-1) + ":"
+		}
+	}
+	fmt.Fprintln(w, "| "+strings.Join(sep, " | ")+" |")
+	for _, row := range rows[1:] {
+		line(row)
+	}
+}
+
+// Target is one of issue 3's goals checked against a report.
+type Target struct {
+	Text string // what is compared, with the figures
+	// Met is nil when the report lacks a figure the target needs.
+	Met *bool
+}
+
+// Status is "MET", "MISS" or "n/a".
+func (t Target) Status() string {
+	switch {
+	case t.Met == nil:
+		return "n/a"
+	case *t.Met:
+		return "MET"
+	}
+	return "MISS"
+}
+
+// Targets checks issue 3's targets on the medians of the report.
+func (r *Report) Targets() []Target {
+	var ts []Target
+	check := func(text string, value, limit float64, atMost bool) {
+		t := Target{Text: text}
+		if !math.IsNaN(value) && !math.IsNaN(limit) {
+			ok := value <= limit
+			if !atMost {
+				ok = value >= limit
+			}
+			t.Met = &ok
+		}
+		ts = append(ts, t)
+	}
+	off := func(w string) float64 { return r.ns("offheap", w) }
+
+	p64, cgo64 := off("pair/64"), r.ns("glibc-cgo", "pair/64")
+	check(fmt.Sprintf("pair/64 on one goroutine: %s ns, at most 8 ns", fmtNs(p64)), p64, 8, true)
+	check(fmt.Sprintf("pair/64: %s glibc through cgo (%s ns vs %s ns), at most 0.2x", fmtRatio(p64/cgo64), fmtNs(p64), fmtNs(cgo64)), p64/cgo64, 0.2, true)
+	rl, rlNative := off("random-live"), r.ns("glibc-native", "random-live")
+	check(fmt.Sprintf("random-live: %s native glibc (%s ns vs %s ns), at most 1.5x", fmtRatio(rl/rlNative), fmtNs(rl), fmtNs(rlNative)), rl/rlNative, 1.5, true)
+	p4k, cgo4k := off("pair/4096"), r.ns("glibc-cgo", "pair/4096")
+	check(fmt.Sprintf("pair/4096: %s glibc through cgo (%s ns vs %s ns), at most 0.5x", fmtRatio(p4k/cgo4k), fmtNs(p4k), fmtNs(cgo4k)), p4k/cgo4k, 0.5, true)
+	for _, w := range []string{"pair/64", "random-live", "thread-shape"} {
+		par := strings.Replace(w, "/", "-par/", 1)
+		if !strings.Contains(w, "/") {
+			par = w + "-par"
+		}
+		speedup := off(w) / off(par)
+		if r.GOMAXPROCS < 2 {
+			speedup = math.NaN() // one P: nothing to scale to
+		}
+		check(fmt.Sprintf("%s: %d goroutines give %s the throughput of one, at least 1.8x", w, r.GOMAXPROCS, fmtRatio(speedup)), speedup, 1.8, false)
+	}
+	pc := off("prodcons/64")
+	check(fmt.Sprintf("prodcons/64: %s the same-goroutine pair/64 (%s ns vs %s ns), at most 2x", fmtRatio(pc/p64), fmtNs(pc), fmtNs(p64)), pc/p64, 2, true)
+
+	worst, worstName := math.NaN(), ""
+	for _, wi := range r.Workloads {
+		if x := r.Result("offheap", wi.Name); x != nil {
+			if s := x.Summary(); s.SyscallsPerKop >= 0 && (math.IsNaN(worst) || s.SyscallsPerKop > worst) {
+				worst, worstName = s.SyscallsPerKop, wi.Name
+			}
+		}
+	}
+	check(fmt.Sprintf("system calls per 1,000 pairs in steady state: at most %s (%s), want 0", fmtCount(worst), worstName), worst, 0, true)
+	return ts
+}

@@ -1,0 +1,89 @@
+package bench
+
+import (
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// Bench runs workload w on peer p as a Go benchmark: b.N operations, on
+// one goroutine, on two for ProdCons, or under b.RunParallel for a
+// parallel workload (one worker per goroutine, made before the timer
+// starts). Besides ns/op it reports ns/pair (the same figure: an operation
+// is a pair), allocs/s, minflt/kop and, for a peer that counts them,
+// syscalls/kop (per 1,000 operations).
+func Bench(b *testing.B, p Peer, w *Workload) {
+	n := 1
+	if w.Parallel {
+		n = runtime.GOMAXPROCS(0)
+	}
+	ws := make([]Worker, 0, n)
+	defer func() {
+		for _, wk := range ws {
+			wk.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		wk, err := p.NewWorker(w, i)
+		if err != nil {
+			b.Skip(err)
+		}
+		ws = append(ws, wk)
+	}
+	before := readCounters(&p)
+	b.ResetTimer()
+	if w.Parallel {
+		var taken atomic.Int32
+		b.RunParallel(func(pb *testing.PB) {
+			i := int(taken.Add(1)) - 1
+			if i >= len(ws) {
+				// RunParallel starts GOMAXPROCS goroutines; a GOMAXPROCS
+				// change in between would leave this one without a worker.
+				for pb.Next() {
+				}
+				return
+			}
+			wk, k := ws[i], 0
+			for pb.Next() {
+				if k++; k == parallelGrain {
+					wk.Run(k)
+					k = 0
+				}
+			}
+			wk.Run(k)
+		})
+	} else {
+		ws[0].Run(b.N)
+	}
+	b.StopTimer()
+	s := diff(&p, before, readCounters(&p), b.N)
+	s.NsPerOp = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	s.Seconds = b.Elapsed().Seconds()
+	b.ReportMetric(s.NsPerOp, "ns/pair")
+	b.ReportMetric(s.AllocsPerSecond(), "allocs/s")
+	b.ReportMetric(float64(s.MinorFaults)*1000/float64(b.N), "minflt/kop")
+	if s.Syscalls >= 0 {
+		b.ReportMetric(float64(s.Syscalls)*1000/float64(b.N), "syscalls/kop")
+	}
+}
+
+// BenchKind runs, as sub-benchmarks "<rest>/<peer>", every workload whose
+// name is kind or starts with kind+"/" (so BenchKind(b, "pair", ...) gives
+// one sub-benchmark per size, and "pair" does not match "pair-par").
+func BenchKind(b *testing.B, kind string, peers ...Peer) {
+	for _, w := range Workloads() {
+		rest, ok := strings.CutPrefix(w.Name, kind)
+		if !ok || (rest != "" && rest[0] != '/') {
+			continue
+		}
+		rest = strings.TrimPrefix(rest, "/")
+		for _, p := range peers {
+			name := p.Name
+			if rest != "" {
+				name = rest + "/" + p.Name
+			}
+			b.Run(name, func(b *testing.B) { Bench(b, p, w) })
+		}
+	}
+}

@@ -1,0 +1,226 @@
+package bench_test
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/offheap/offheap/alloc"
+	"github.com/offheap/offheap/bench"
+	"github.com/offheap/offheap/brk"
+)
+
+// TestPureGo: offheap is measured on the real program break, which needs a
+// test binary (and a runner) without C code; nothing in bench may import
+// cgo (bench/cpeer holds the C peers).
+func TestPureGo(t *testing.T) {
+	if raceEnabled {
+		t.Skip("a -race binary links C: offheap runs on the reserved stand-in")
+	}
+	if k := brk.Default().Kind(); k != brk.Real {
+		t.Fatalf("offheap's break in the bench test binary is %v, want brk: something in bench links C", k)
+	}
+}
+
+// liveCount wraps an allocator and counts the blocks it holds.
+type liveCount struct {
+	bench.Allocator
+	live *atomic.Int64
+}
+
+func (c liveCount) Malloc(n int) unsafe.Pointer {
+	c.live.Add(1)
+	return c.Allocator.Malloc(n)
+}
+
+func (c liveCount) Free(p unsafe.Pointer) {
+	c.live.Add(-1)
+	c.Allocator.Free(p)
+}
+
+// TestWorkloads runs every workload briefly through Measure on offheap and
+// on Go's heap, and checks that the workers give back every block they
+// took and that offheap's heap is sound afterwards.
+func TestWorkloads(t *testing.T) {
+	peers := []bench.Peer{bench.OffheapPeer(), bench.GoHeapPeer()}
+	for _, p := range peers {
+		var live atomic.Int64
+		newAlloc := map[string]func() bench.Allocator{
+			"offheap": func() bench.Allocator { return liveCount{bench.Offheap{}, &live} },
+			"go-heap": func() bench.Allocator { return liveCount{new(bench.GoHeap), &live} },
+		}[p.Name]
+		counted := bench.GoPeer(p.Name, p.About, newAlloc, p.Syscalls)
+		for _, w := range bench.Workloads() {
+			s, err := bench.Measure(counted, w, 2*time.Millisecond)
+			if err != nil {
+				t.Fatalf("%s %s: %v", p.Name, w.Name, err)
+			}
+			if s.Ops < 100 || s.NsPerOp <= 0 || s.Seconds <= 0 {
+				t.Errorf("%s %s: sample %+v: want at least 100 operations and a time", p.Name, w.Name, s)
+			}
+			if counted := s.Syscalls >= 0; counted != (p.Syscalls != nil) {
+				t.Errorf("%s %s: syscalls %d, counted %v: want counted exactly for offheap", p.Name, w.Name, s.Syscalls, p.Syscalls != nil)
+			}
+			if n := live.Load(); n != 0 {
+				t.Errorf("%s %s: %d blocks still held after the workers closed", p.Name, w.Name, n)
+			}
+		}
+	}
+	if err := alloc.Check(); err != nil {
+		t.Fatalf("alloc.Check after the workloads: %v", err)
+	}
+	// The uncounted peers themselves run too.
+	for _, p := range peers {
+		if _, err := bench.Measure(p, bench.Workloads()[1], time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// seqAlloc hands out consecutive words of buf and records the order of
+// frees; Malloc and Free may run on two goroutines, one each.
+type seqAlloc struct {
+	buf            []uint64
+	next           int
+	mallocs, frees atomic.Int64
+	order          []int
+}
+
+func (a *seqAlloc) Malloc(n int) unsafe.Pointer {
+	a.mallocs.Add(1)
+	p := unsafe.Pointer(&a.buf[a.next%len(a.buf)])
+	a.next++
+	return p
+}
+
+func (a *seqAlloc) Free(p unsafe.Pointer) {
+	a.frees.Add(1)
+	if a.order != nil {
+		a.order = append(a.order, int((uintptr(p)-uintptr(unsafe.Pointer(&a.buf[0])))/8))
+	}
+}
+
+// TestProdConsRing: every block the producer allocates is freed once by
+// the consumer, in order, with the byte the producer wrote, including a
+// last batch shorter than RingPublish and runs longer than the ring.
+func TestProdConsRing(t *testing.T) {
+	for _, n := range []int{1, bench.RingPublish - 1, bench.RingSize, 3*bench.RingSize + 7} {
+		a := &seqAlloc{buf: make([]uint64, n), order: []int{}}
+		w := &bench.Workload{Name: "prodcons", Kind: bench.ProdCons, Size: 8}
+		wk, err := bench.NewGoWorker(a, w, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wk.Run(n)
+		wk.Close()
+		if len(a.order) != n {
+			t.Fatalf("n=%d: %d frees", n, len(a.order))
+		}
+		for i, j := range a.order {
+			if j != i {
+				t.Fatalf("n=%d: free %d was block %d", n, i, j)
+			}
+			if got := byte(a.buf[i]); got != byte(i) {
+				t.Fatalf("n=%d: block %d holds %d, the producer wrote %d", n, i, got, byte(i))
+			}
+		}
+	}
+}
+
+// TestOperationCounts: n operations are n mallocs and n frees, on one
+// worker or shared between several, and a mixed worker frees its live set
+// on Close.
+func TestOperationCounts(t *testing.T) {
+	for _, w := range bench.Workloads() {
+		a := &seqAlloc{buf: make([]uint64, 4096)}
+		p := bench.GoPeer("count", "", func() bench.Allocator { return a }, nil)
+		if w.Parallel || w.Kind == bench.ProdCons {
+			continue // seqAlloc is not safe for concurrent Mallocs
+		}
+		wk, err := p.NewWorker(w, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := int64(0)
+		if w.Mix != nil {
+			live = int64(w.Mix.Slots)
+		}
+		if got := a.mallocs.Load(); got != live {
+			t.Errorf("%s: %d mallocs to fill, want %d", w.Name, got, live)
+		}
+		const n = 5000
+		wk.Run(n)
+		if m, f := a.mallocs.Load(), a.frees.Load(); m != n+live || f != n {
+			t.Errorf("%s: %d operations made %d mallocs and %d frees, want %d and %d", w.Name, n, m, f, n+live, n)
+		}
+		wk.Close()
+		if m, f := a.mallocs.Load(), a.frees.Load(); m != f {
+			t.Errorf("%s: after Close %d mallocs, %d frees", w.Name, m, f)
+		}
+	}
+}
+
+// TestMixTables: the tables follow the distributions they claim, and are
+// the same on every call.
+func TestMixTables(t *testing.T) {
+	check := func(name string, m *bench.Mix, lo, hi uint32) {
+		for i, s := range m.Sizes {
+			if s < lo || s > hi {
+				t.Fatalf("%s: size %d = %d, outside [%d, %d]", name, i, s, lo, hi)
+			}
+		}
+		seen := make([]bool, m.Slots)
+		for i, o := range m.Offsets {
+			if int(o) >= m.Slots {
+				t.Fatalf("%s: offset %d = %d, not below %d slots", name, i, o, m.Slots)
+			}
+			seen[o] = true
+		}
+		hit := 0
+		for _, s := range seen {
+			if s {
+				hit++
+			}
+		}
+		// 4096 draws over ~1000 slots leave about e^-4 of them out.
+		if hit < m.Slots*9/10 {
+			t.Errorf("%s: the offsets reach only %d of %d slots", name, hit, m.Slots)
+		}
+	}
+	rl, ts := bench.RandomLiveMix(), bench.ThreadShapeMix()
+	if rl.Slots != 1000 || ts.Slots != 1024 {
+		t.Fatalf("slots: random-live %d, thread-shape %d; want 1000 and 1024", rl.Slots, ts.Slots)
+	}
+	check("random-live", rl, 16, 1024)
+	check("thread-shape", ts, 4, 32768)
+
+	frac := func(m *bench.Mix, keep func(uint32) bool) float64 {
+		k := 0
+		for _, s := range m.Sizes {
+			if keep(s) {
+				k++
+			}
+		}
+		return float64(k) / float64(len(m.Sizes))
+	}
+	// Inverse square on [4, 32768], truncated: P(size <= 8) = P(x < 9) =
+	// (1/4 - 1/9) / (1/4 - 1/32768) = 0.556; P(size > 200) = 0.0199.
+	if f := frac(ts, func(s uint32) bool { return s <= 8 }); f < 0.53 || f > 0.58 {
+		t.Errorf("thread-shape: %.3f of the sizes are at most 8 bytes, want about 0.556", f)
+	}
+	if f := frac(ts, func(s uint32) bool { return s > 200 }); f < 0.014 || f > 0.026 {
+		t.Errorf("thread-shape: %.4f of the sizes exceed 200 bytes, want about 0.02", f)
+	}
+	// Uniform on [16, 1024]: the mean is 520.
+	sum := 0.0
+	for _, s := range rl.Sizes {
+		sum += float64(s)
+	}
+	if mean := sum / float64(len(rl.Sizes)); mean < 500 || mean > 540 {
+		t.Errorf("random-live: mean size %.1f, want about 520", mean)
+	}
+	if *bench.RandomLiveMix().Sizes != *rl.Sizes || *bench.ThreadShapeMix().Offsets != *ts.Offsets {
+		t.Error("the tables changed between calls")
+	}
+}
