@@ -12,7 +12,8 @@ import (
 )
 
 // childLine is one line of a child's output: a peer it offers, a sample,
-// or an error.
+// a workload that failed on a peer (Error with Peer and Workload), or the
+// child's own failure (Error alone).
 type childLine struct {
 	Peer     string  `json:"peer"`
 	About    string  `json:"about,omitempty"`
@@ -55,35 +56,43 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 	for _, p := range peers {
 		out.Encode(childLine{Peer: p.Name, About: p.About})
 	}
-	err = measureAll(peers, selectWorkloads(re), *count, *benchTime, nil, func(p Peer, w *Workload, s Sample) {
+	measureAll(peers, selectWorkloads(re), *count, *benchTime, nil, func(p Peer, w *Workload, s Sample, err error) {
+		if err != nil {
+			out.Encode(childLine{Peer: p.Name, Workload: w.Name, Error: err.Error()})
+			return
+		}
 		out.Encode(childLine{Peer: p.Name, Workload: w.Name, Sample: &s})
 	})
-	if err != nil {
-		out.Encode(childLine{Error: err.Error()})
-		return 1
-	}
 	return 0
 }
 
 // measureAll measures every workload on every peer count times, the
-// repetitions outermost, so slow drift of the machine spreads over all.
-func measureAll(peers []Peer, ws []*Workload, count int, d time.Duration, progress io.Writer, got func(Peer, *Workload, Sample)) error {
+// repetitions outermost, so slow drift of the machine spreads over all. A
+// workload that fails on a peer is reported to got once and not run again
+// on that peer.
+func measureAll(peers []Peer, ws []*Workload, count int, d time.Duration, progress io.Writer, got func(Peer, *Workload, Sample, error)) {
+	failed := map[[2]string]bool{}
 	for rep := 0; rep < count; rep++ {
 		for _, p := range peers {
 			start := time.Now()
 			for _, w := range ws {
+				if failed[[2]string{p.Name, w.Name}] {
+					continue
+				}
 				s, err := Measure(p, w, d)
 				if err != nil {
-					return err
+					failed[[2]string{p.Name, w.Name}] = true
+					if progress != nil {
+						fmt.Fprintf(progress, "  %s %s: FAILED: %v\n", p.Name, w.Name, err)
+					}
 				}
-				got(p, w, s)
+				got(p, w, s, err)
 			}
 			if progress != nil {
 				fmt.Fprintf(progress, "  %s: %d workloads in %.1fs\n", p.Name, len(ws), time.Since(start).Seconds())
 			}
 		}
 	}
-	return nil
 }
 
 func selectPeers(peers []Peer, only string) []Peer {

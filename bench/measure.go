@@ -87,8 +87,15 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 // (filling their live sets, untimed), calibrates the count of operations
 // on growing trial runs (which also warm the allocator up: its caches are
 // full and its heap grown when the timed run starts), collects garbage,
-// and times one run of about d.
-func Measure(p Peer, w *Workload, d time.Duration) (Sample, error) {
+// and times one run of about d. A panic in the allocator (offheap's
+// corruption checks, say) is returned as an error, so that a runner can go
+// on with the next workload.
+func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
+	defer func() {
+		if e := recover(); e != nil {
+			err = fmt.Errorf("%s %s: panic: %v", p.Name, w.Name, e)
+		}
+	}()
 	n := 1
 	if w.Parallel {
 		n = runtime.GOMAXPROCS(0)
@@ -96,7 +103,7 @@ func Measure(p Peer, w *Workload, d time.Duration) (Sample, error) {
 	ws := make([]Worker, 0, n)
 	defer func() {
 		for _, wk := range ws {
-			wk.Close()
+			closeWorker(wk)
 		}
 	}()
 	for i := 0; i < n; i++ {
@@ -125,4 +132,11 @@ func Measure(p Peer, w *Workload, d time.Duration) (Sample, error) {
 	runWorkers(ws, ops)
 	after := readCounters(&p)
 	return diff(&p, before, after, ops), nil
+}
+
+// closeWorker closes wk; a panic there (a heap already found corrupt) is
+// dropped, the first one has been reported.
+func closeWorker(wk Worker) {
+	defer func() { recover() }()
+	wk.Close()
 }

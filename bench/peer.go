@@ -55,9 +55,10 @@ func GoHeapPeer() Peer {
 		func() Allocator { return new(GoHeap) }, nil)
 }
 
-// Sink receives the last block of every loop, so that no compiler can
-// prove the blocks unused.
-var Sink unsafe.Pointer
+// Sink receives the last block of every Run, so that no compiler can
+// prove the blocks unused; it is atomic because parallel workers all store
+// to it (once per Run, not per operation).
+var Sink atomic.Pointer[byte]
 
 // NewGoWorker returns the Go loop of workload w over allocator a, as worker
 // number worker.
@@ -89,7 +90,7 @@ func (w *pairWorker) Run(n int) {
 		*(*byte)(p) = byte(i)
 		a.Free(p)
 	}
-	Sink = p
+	Sink.Store((*byte)(p))
 }
 
 func (w *pairWorker) Close() {}
@@ -127,7 +128,7 @@ func (w *mixWorker) Run(n int) {
 		slots[j] = p
 	}
 	w.offState, w.sizeState = offs, ss
-	Sink = p
+	Sink.Store((*byte)(p))
 }
 
 func (w *mixWorker) Close() {
@@ -144,17 +145,33 @@ type prodConsWorker struct {
 }
 
 // Run allocates n blocks on the calling goroutine and frees them on a
-// second one.
+// second one. A panic on either side stops the other and is raised again
+// here.
 func (w *prodConsWorker) Run(n int) {
 	r := w.ring
 	r.Reset()
-	done := make(chan struct{})
+	done := make(chan any, 1)
 	go func() {
+		defer func() {
+			e := recover()
+			if e != nil {
+				r.abort.Store(true)
+			}
+			done <- e
+		}()
 		r.Consume(w.a, n)
-		close(done)
+	}()
+	defer func() {
+		if e := recover(); e != nil {
+			r.abort.Store(true)
+			<-done
+			panic(e)
+		}
+		if e := <-done; e != nil {
+			panic(e)
+		}
 	}()
 	r.Produce(w.a, w.size, n)
-	<-done
 }
 
 func (w *prodConsWorker) Close() {}
@@ -177,16 +194,20 @@ type Ring struct {
 	head atomic.Int64 // blocks released by the consumer
 	_    [56]byte
 	slot [RingSize]unsafe.Pointer
+	// abort tells a waiting side that the other has failed.
+	abort atomic.Bool
 }
 
 // Reset empties the ring; neither side may be running.
 func (r *Ring) Reset() {
 	r.tail.Store(0)
 	r.head.Store(0)
+	r.abort.Store(false)
 }
 
 // Produce allocates n blocks of size bytes from a, writes the first byte
-// of each and puts them into the ring, waiting while it is full.
+// of each and puts them into the ring, waiting while it is full. It gives
+// up when the consumer has failed.
 func (r *Ring) Produce(a Allocator, size, n int) {
 	head := int64(0)
 	spins := 0
@@ -194,6 +215,9 @@ func (r *Ring) Produce(a Allocator, size, n int) {
 		for i-head >= RingSize {
 			if head = r.head.Load(); i-head >= RingSize {
 				if spins++; spins%ringSpins == 0 {
+					if r.abort.Load() {
+						return
+					}
 					runtime.Gosched()
 				}
 			}
@@ -209,13 +233,17 @@ func (r *Ring) Produce(a Allocator, size, n int) {
 }
 
 // Consume takes n blocks from the ring, in order, and frees them with a,
-// waiting while the ring is empty.
+// waiting while the ring is empty. It gives up when the producer has
+// failed.
 func (r *Ring) Consume(a Allocator, n int) {
 	spins := 0
 	for h := int64(0); h < int64(n); {
 		t := r.tail.Load()
 		if t == h {
 			if spins++; spins%ringSpins == 0 {
+				if r.abort.Load() {
+					return
+				}
 				runtime.Gosched()
 			}
 			continue
@@ -235,7 +263,9 @@ func (r *Ring) Consume(a Allocator, n int) {
 const parallelGrain = 1024
 
 // runWorkers performs n operations with the workers, one goroutine each,
-// handing out the operations in grains so a fast goroutine does more.
+// handing out the operations in grains so a fast goroutine does more. A
+// panic in a worker stops the others at their next grain and is raised
+// again on the calling goroutine.
 func runWorkers(ws []Worker, n int) {
 	if len(ws) == 1 {
 		ws[0].Run(n)
@@ -243,10 +273,18 @@ func runWorkers(ws []Worker, n int) {
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	var failOnce sync.Once
+	var failure any
 	for _, wk := range ws {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer func() {
+				if e := recover(); e != nil {
+					failOnce.Do(func() { failure = e })
+					next.Store(int64(n))
+				}
+			}()
 			for {
 				start := next.Add(parallelGrain) - parallelGrain
 				if start >= int64(n) {
@@ -257,4 +295,7 @@ func runWorkers(ws []Worker, n int) {
 		}()
 	}
 	wg.Wait()
+	if failure != nil {
+		panic(failure)
+	}
 }

@@ -93,6 +93,16 @@ type Report struct {
 	Peers        []PeerInfo   `json:"peers"`
 	Skipped      []SkipReason `json:"skipped,omitempty"`
 	Results      []*Result    `json:"results"`
+	// Failures lists the workloads that failed on a peer (a panic in the
+	// allocator), each run no more after its failure.
+	Failures []Failure `json:"failures,omitempty"`
+}
+
+// Failure is a workload that failed on a peer.
+type Failure struct {
+	Peer     string `json:"peer"`
+	Workload string `json:"workload"`
+	Error    string `json:"error"`
 }
 
 // WorkInfo describes a workload in a Report.
@@ -138,6 +148,25 @@ func (r *Report) add(peer, workload string, s Sample) {
 		r.Results = append(r.Results, x)
 	}
 	x.Samples = append(x.Samples, s)
+}
+
+func (r *Report) fail(peer, workload, msg string) {
+	for _, f := range r.Failures {
+		if f.Peer == peer && f.Workload == workload {
+			return
+		}
+	}
+	r.Failures = append(r.Failures, Failure{peer, workload, msg})
+}
+
+// Failed returns the failure of workload on peer, or nil.
+func (r *Report) Failed(peer, workload string) *Failure {
+	for i := range r.Failures {
+		if f := &r.Failures[i]; f.Peer == peer && f.Workload == workload {
+			return f
+		}
+	}
+	return nil
 }
 
 func (r *Report) addPeer(name, about string) {
@@ -214,12 +243,13 @@ func Run(opts Options) (*Report, error) {
 
 	for i := 0; i < opts.Count; i++ {
 		fmt.Fprintf(progress, "repetition %d/%d\n", i+1, opts.Count)
-		err := measureAll(local, ws, 1, opts.BenchTime, progress, func(p Peer, w *Workload, s Sample) {
+		measureAll(local, ws, 1, opts.BenchTime, progress, func(p Peer, w *Workload, s Sample, err error) {
+			if err != nil {
+				rep.fail(p.Name, w.Name, err.Error())
+				return
+			}
 			rep.add(p.Name, w.Name, s)
 		})
-		if err != nil {
-			return rep, err
-		}
 		for _, c := range children {
 			if c.failed {
 				continue
@@ -363,6 +393,8 @@ func (c *child) run(rep *Report, opts Options) error {
 			continue
 		}
 		switch {
+		case l.Error != "" && l.Workload != "":
+			rep.fail(l.Peer, l.Workload, l.Error)
 		case l.Error != "":
 			childErr = errors.New(l.Error)
 		case l.Sample != nil:

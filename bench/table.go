@@ -131,6 +131,8 @@ func (r *Report) WriteTable(w io.Writer) {
 		for _, p := range peers {
 			v := r.ns(p, wi.Name)
 			switch {
+			case r.Failed(p, wi.Name) != nil:
+				row = append(row, "FAILED")
 			case math.IsNaN(v):
 				row = append(row, "-")
 			case p == "offheap" || math.IsNaN(base):
@@ -177,6 +179,13 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(w, "  %-16s skipped: %s\n", s.Peer, s.Reason)
+	}
+
+	if len(r.Failures) > 0 {
+		fmt.Fprintln(w, "\nFailures (the workload was not run again on that peer):")
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "  %s\n", f.Error)
+		}
 	}
 
 	if ts := r.Targets(); len(ts) > 0 {

@@ -1,6 +1,8 @@
 package bench_test
 
 import (
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -222,5 +224,56 @@ func TestMixTables(t *testing.T) {
 	}
 	if *bench.RandomLiveMix().Sizes != *rl.Sizes || *bench.ThreadShapeMix().Offsets != *ts.Offsets {
 		t.Error("the tables changed between calls")
+	}
+}
+
+// failingAlloc allocates from Go's heap and panics at its limit-th Malloc,
+// or at its limit-th Free when onFree is set.
+type failingAlloc struct {
+	calls  *atomic.Int64
+	limit  int64
+	onFree bool
+}
+
+func (a failingAlloc) Malloc(n int) unsafe.Pointer {
+	if !a.onFree && a.calls.Add(1) == a.limit {
+		panic("failingAlloc: malloc")
+	}
+	return unsafe.Pointer(unsafe.SliceData(make([]byte, n)))
+}
+
+func (a failingAlloc) Free(unsafe.Pointer) {
+	if a.onFree && a.calls.Add(1) == a.limit {
+		panic("failingAlloc: free")
+	}
+}
+
+// TestMeasureContainsPanics: a panic in the allocator, on whichever
+// goroutine, becomes Measure's error; nothing hangs and the process lives.
+func TestMeasureContainsPanics(t *testing.T) {
+	for _, w := range bench.Workloads() {
+		if w.Name != "pair/64" && w.Name != "random-live-par" && w.Kind != bench.ProdCons {
+			continue
+		}
+		for _, onFree := range []bool{false, true} {
+			// Fail during the second trial run (1,000 operations), after
+			// the workers have filled their live sets.
+			limit := int64(150)
+			if w.Mix != nil && !onFree {
+				limit += int64(w.Mix.Slots * w.Threads(runtime.GOMAXPROCS(0)))
+			}
+			var calls atomic.Int64
+			p := bench.GoPeer("failing", "", func() bench.Allocator {
+				return failingAlloc{calls: &calls, limit: limit, onFree: onFree}
+			}, nil)
+			_, err := bench.Measure(p, w, 10*time.Millisecond)
+			want := "failingAlloc: malloc"
+			if onFree {
+				want = "failingAlloc: free"
+			}
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s, panic on free %v: error %v, want one naming %q", w.Name, onFree, err, want)
+			}
+		}
 	}
 }
