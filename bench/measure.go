@@ -1,9 +1,12 @@
 package bench
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"runtime"
 	"runtime/metrics"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -23,6 +26,10 @@ type Sample struct {
 	// (runtime/metrics) during the run.
 	GCCycles     int64   `json:"gc_cycles"`
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
+	// RSS is the process's resident memory at the end of the run
+	// (/proc/self/statm), MaxRSS its peak so far (getrusage), in bytes.
+	RSS    int64 `json:"rss"`
+	MaxRSS int64 `json:"max_rss"`
 }
 
 // AllocsPerSecond is the throughput of the sample: pairs per second.
@@ -38,6 +45,7 @@ type counters struct {
 	at       time.Time
 	syscalls uint64
 	minflt   int64
+	maxRSS   int64
 	gcCycles uint64
 	gcCPU    float64
 }
@@ -52,6 +60,7 @@ func readCounters(p *Peer) counters {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		c.minflt = ru.Minflt
+		c.maxRSS = ru.Maxrss * 1024
 	}
 	ms := []metrics.Sample{{Name: gcMetrics[0]}, {Name: gcMetrics[1]}}
 	metrics.Read(ms)
@@ -73,6 +82,8 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 		MinorFaults:  after.minflt - before.minflt,
 		GCCycles:     int64(after.gcCycles - before.gcCycles),
 		GCCPUSeconds: after.gcCPU - before.gcCPU,
+		RSS:          residentBytes(),
+		MaxRSS:       after.maxRSS,
 	}
 	if p.Syscalls != nil {
 		s.Syscalls = int64(after.syscalls - before.syscalls)
@@ -139,4 +150,22 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 func closeWorker(wk Worker) {
 	defer func() { recover() }()
 	wk.Close()
+}
+
+// residentBytes returns the process's resident memory from /proc/self/statm
+// (its second field, in pages), or -1.
+func residentBytes() int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return -1
+	}
+	f := bytes.Fields(b)
+	if len(f) < 2 {
+		return -1
+	}
+	pages, err := strconv.ParseInt(string(f[1]), 10, 64)
+	if err != nil {
+		return -1
+	}
+	return pages * int64(os.Getpagesize())
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +172,9 @@ func TestRun(t *testing.T) {
 		if s := x.Summary(); s.NsPerOp <= 0 {
 			t.Errorf("%s: %+v", p, s)
 		}
+		if s := x.Samples[0]; s.RSS <= 0 || s.MaxRSS < s.RSS/2 {
+			t.Errorf("%s: RSS %d, peak %d", p, s.RSS, s.MaxRSS)
+		}
 	}
 	if len(r.Results) != 2 || len(r.Peers) != 2 {
 		t.Errorf("results %d, peers %+v: want only the two asked for", len(r.Results), r.Peers)
@@ -180,5 +184,32 @@ func TestRun(t *testing.T) {
 	}
 	if _, err := bench.Run(bench.Options{Peers: "tcmalloc-cgo"}); err == nil || !strings.Contains(err.Error(), "unknown peer") {
 		t.Errorf("an unknown peer: %v", err)
+	}
+}
+
+// TestRunSkipsMissingLibrary: a C allocator whose library is not
+// installed is skipped with a message naming the package to install, and
+// the run goes on without it.
+func TestRunSkipsMissingLibrary(t *testing.T) {
+	saved := bench.CLibs
+	defer func() { bench.CLibs = saved }()
+	bench.CLibs = append(slices.Clone(saved), bench.CLib{Name: "nolib", Tag: "nolib",
+		SO: "libnolib-offheap-test.so", Deb: "libnolib-dev"})
+	r, err := bench.Run(bench.Options{Count: 1, BenchTime: time.Millisecond, Run: "^pair/64$", Peers: "offheap,nolib-cgo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Skipped) != 1 || r.Skipped[0].Peer != "nolib" ||
+		!strings.Contains(r.Skipped[0].Reason, "libnolib-offheap-test.so not found") ||
+		!strings.Contains(r.Skipped[0].Reason, "apt-get install libnolib-dev") {
+		t.Errorf("skipped: %+v", r.Skipped)
+	}
+	if r.Result("offheap", "pair/64") == nil || len(r.Results) != 1 {
+		t.Errorf("results: %+v, want offheap's alone", r.Results)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	if !strings.Contains(b.String(), "nolib            skipped: libnolib-offheap-test.so not found") {
+		t.Errorf("the table does not say why nolib is missing:\n%s", b.String())
 	}
 }

@@ -397,6 +397,8 @@ func (c *child) run(rep *Report, opts Options) error {
 			rep.fail(l.Peer, l.Workload, l.Error)
 		case l.Error != "":
 			childErr = errors.New(l.Error)
+		case !strings.HasPrefix(l.Peer, c.lib.Name+"-"):
+			childErr = fmt.Errorf("the %s binary measures peer %q: its build tag did not take effect", c.lib.Name, l.Peer)
 		case l.Sample != nil:
 			rep.add(l.Peer, l.Workload, *l.Sample)
 		default:
