@@ -16,6 +16,10 @@ type Sample struct {
 	Ops     int64   `json:"ops"`       // operations (malloc+free pairs)
 	Seconds float64 `json:"seconds"`   // wall time of the run
 	NsPerOp float64 `json:"ns_per_op"` // wall ns per pair, all goroutines together
+	// CPUSeconds is the CPU time of the whole process (user and system,
+	// getrusage) during the run: the collector's included, and less
+	// disturbed than wall time when other programs share the machine.
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// Syscalls is the allocator's memory system calls during the run, -1
 	// when the peer does not count them (only offheap does).
 	Syscalls int64 `json:"syscalls"`
@@ -46,6 +50,7 @@ type counters struct {
 	syscalls uint64
 	minflt   int64
 	maxRSS   int64
+	cpu      float64
 	gcCycles uint64
 	gcCPU    float64
 }
@@ -61,6 +66,7 @@ func readCounters(p *Peer) counters {
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		c.minflt = ru.Minflt
 		c.maxRSS = ru.Maxrss * 1024
+		c.cpu = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 	}
 	ms := []metrics.Sample{{Name: gcMetrics[0]}, {Name: gcMetrics[1]}}
 	metrics.Read(ms)
@@ -78,6 +84,7 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 	s := Sample{
 		Ops:          int64(ops),
 		Seconds:      after.at.Sub(before.at).Seconds(),
+		CPUSeconds:   after.cpu - before.cpu,
 		Syscalls:     -1,
 		MinorFaults:  after.minflt - before.minflt,
 		GCCycles:     int64(after.gcCycles - before.gcCycles),

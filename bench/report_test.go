@@ -17,7 +17,7 @@ import (
 func samples(syscalls, faults int64, ns ...float64) []bench.Sample {
 	var out []bench.Sample
 	for _, v := range ns {
-		out = append(out, bench.Sample{Ops: 1e6, Seconds: v * 1e6 / 1e9, NsPerOp: v,
+		out = append(out, bench.Sample{Ops: 1e6, Seconds: v * 1e6 / 1e9, NsPerOp: v, CPUSeconds: 2 * v * 1e6 / 1e9,
 			Syscalls: syscalls, MinorFaults: faults, GCCPUSeconds: v * 1e6 / 1e9 / 4})
 	}
 	return out
@@ -44,6 +44,9 @@ func TestSummary(t *testing.T) {
 		}
 		if math.Abs(s.GCCPU-c.gc) > 1e-9 || math.Abs(s.AllocsPerSecond-1e9/c.median) > 1e-6 {
 			t.Errorf("%s: GC CPU %v, allocs/s %v", c.name, s.GCCPU, s.AllocsPerSecond)
+		}
+		if math.Abs(s.CPUNsPerOp-2*c.median) > 1e-9 {
+			t.Errorf("%s: CPU ns/pair %v, want %v (two cores busy)", c.name, s.CPUNsPerOp, 2*c.median)
 		}
 	}
 }

@@ -85,14 +85,18 @@ type Report struct {
 	GOGC       string    `json:"gogc"`
 	// OffheapBreak is the kind of break offheap's main arena used: "brk"
 	// in a pure Go binary, as it should be.
-	OffheapBreak string       `json:"offheap_break,omitempty"`
-	Command      string       `json:"command,omitempty"`
-	Count        int          `json:"count"`
-	BenchTime    string       `json:"benchtime"`
-	Workloads    []WorkInfo   `json:"workloads"`
-	Peers        []PeerInfo   `json:"peers"`
-	Skipped      []SkipReason `json:"skipped,omitempty"`
-	Results      []*Result    `json:"results"`
+	OffheapBreak string `json:"offheap_break,omitempty"`
+	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute figure when
+	// the run started and ended.
+	LoadBefore string       `json:"load_before,omitempty"`
+	LoadAfter  string       `json:"load_after,omitempty"`
+	Command    string       `json:"command,omitempty"`
+	Count      int          `json:"count"`
+	BenchTime  string       `json:"benchtime"`
+	Workloads  []WorkInfo   `json:"workloads"`
+	Peers      []PeerInfo   `json:"peers"`
+	Skipped    []SkipReason `json:"skipped,omitempty"`
+	Results    []*Result    `json:"results"`
 	// Failures lists the workloads that failed on a peer (a panic in the
 	// allocator), each run no more after its failure.
 	Failures []Failure `json:"failures,omitempty"`
@@ -219,7 +223,9 @@ func Run(opts Options) (*Report, error) {
 		GOGC:       os.Getenv("GOGC"),
 		Count:      opts.Count,
 		BenchTime:  opts.BenchTime.String(),
+		LoadBefore: loadAverage(),
 	}
+	defer func() { rep.LoadAfter = loadAverage() }()
 	if rep.GOGC == "" {
 		rep.GOGC = "100 (default)"
 	}
@@ -427,4 +433,16 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%s, %d CPUs, %s/%s", model, runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
+}
+
+// loadAverage returns the 1-minute load average, or "".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }

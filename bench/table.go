@@ -25,6 +25,8 @@ type Summary struct {
 	// GCCPU is the Go collector's CPU time over the wall time of all
 	// samples (0.5: half a core busy collecting).
 	GCCPU float64
+	// CPUNsPerOp is the median of the samples' process CPU time per pair.
+	CPUNsPerOp float64
 }
 
 // Summary returns the median and totals of the result's samples.
@@ -35,11 +37,15 @@ func (x *Result) Summary() Summary {
 		return s
 	}
 	ns := make([]float64, 0, s.Samples)
+	cpu := make([]float64, 0, s.Samples)
 	var ops, sys, flt int64
 	var secs, gc float64
 	counted := true
 	for _, v := range x.Samples {
 		ns = append(ns, v.NsPerOp)
+		if v.Ops > 0 {
+			cpu = append(cpu, v.CPUSeconds*1e9/float64(v.Ops))
+		}
 		ops += v.Ops
 		secs += v.Seconds
 		flt += v.MinorFaults
@@ -50,6 +56,7 @@ func (x *Result) Summary() Summary {
 		sys += v.Syscalls
 	}
 	s.NsPerOp = median(ns)
+	s.CPUNsPerOp = median(cpu)
 	s.MinNs, s.MaxNs = slices.Min(ns), slices.Max(ns)
 	if s.NsPerOp > 0 {
 		s.AllocsPerSecond = 1e9 / s.NsPerOp
@@ -117,6 +124,9 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.OffheapBreak != "" {
 		fmt.Fprintf(w, " · offheap main heap: %s", r.OffheapBreak)
 	}
+	if r.LoadBefore != "" {
+		fmt.Fprintf(w, "load average before and after: %s / %s (other programs on the machine inflate wall times)\n", r.LoadBefore, r.LoadAfter)
+	}
 	fmt.Fprintln(w)
 	if r.Command != "" {
 		fmt.Fprintf(w, "command: %s\n", r.Command)
@@ -147,15 +157,15 @@ func (r *Report) WriteTable(w io.Writer) {
 
 	if slices.Contains(peers, "offheap") || slices.Contains(peers, "go-heap") {
 		fmt.Fprintln(w)
-		rows = [][]string{{"workload", "offheap pairs/s", "spread", "syscalls/kop", "minflt/kop", "go-heap pairs/s", "go-heap GC CPU", "go-heap minflt/kop"}}
+		rows = [][]string{{"workload", "offheap pairs/s", "spread", "cpu ns/pair", "syscalls/kop", "minflt/kop", "go-heap pairs/s", "go-heap GC CPU", "go-heap minflt/kop"}}
 		for _, wi := range r.Workloads {
 			row := []string{wi.Name}
 			if x := r.Result("offheap", wi.Name); x != nil {
 				s := x.Summary()
 				row = append(row, fmtRate(s.AllocsPerSecond), fmt.Sprintf("%.0f%%", 100*(s.MaxNs-s.MinNs)/s.NsPerOp),
-					fmtCount(s.SyscallsPerKop), fmtCount(s.MinorFaultsPerKop))
+					fmtNs(s.CPUNsPerOp), fmtCount(s.SyscallsPerKop), fmtCount(s.MinorFaultsPerKop))
 			} else {
-				row = append(row, "-", "-", "-", "-")
+				row = append(row, "-", "-", "-", "-", "-")
 			}
 			if x := r.Result("go-heap", wi.Name); x != nil {
 				s := x.Summary()
@@ -166,7 +176,8 @@ func (r *Report) WriteTable(w io.Writer) {
 			rows = append(rows, row)
 		}
 		writeMarkdown(w, rows)
-		fmt.Fprintln(w, "spread: (slowest - fastest) / median of offheap's samples; syscalls: offheap's brk and mmapper counters; minflt: the whole process (getrusage); GC CPU: collector CPU over wall time (runtime/metrics).")
+		fmt.Fprintln(w, "spread: (slowest - fastest) / median of offheap's samples; cpu: the process's user+system time (getrusage) per pair, all goroutines;")
+		fmt.Fprintln(w, "syscalls: offheap's brk and mmapper counters; minflt: the whole process (getrusage); GC CPU: collector CPU over wall time (runtime/metrics).")
 	}
 
 	fmt.Fprintln(w, "\nPeers:")
