@@ -124,10 +124,10 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.OffheapBreak != "" {
 		fmt.Fprintf(w, " · offheap main heap: %s", r.OffheapBreak)
 	}
+	fmt.Fprintln(w)
 	if r.LoadBefore != "" {
 		fmt.Fprintf(w, "load average before and after: %s / %s (other programs on the machine inflate wall times)\n", r.LoadBefore, r.LoadAfter)
 	}
-	fmt.Fprintln(w)
 	if r.Command != "" {
 		fmt.Fprintf(w, "command: %s\n", r.Command)
 	}
