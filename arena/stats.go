@@ -86,6 +86,24 @@ func (h *Heap) MappedInfo() (count int, bytes, peak uintptr) {
 	return int(h.mapped.live.Load()), uintptr(h.mapped.bytes.Load()), uintptr(h.mapped.peak.Load())
 }
 
+// EachMapped calls f with the mapping (start and size in bytes) of every
+// mapped chunk, under the lock of the mapped-chunk table: f must not call
+// into the heap. It reads each chunk's header and skips one that fails its
+// tag check. A chunk that Realloc is moving with mremap at that moment may
+// be gone from its old address, so reading its header can fault: a caller
+// running while other goroutines may Realloc mapped chunks must guard
+// against that (runtime/debug.SetPanicOnFault), as offheap's residency
+// measurement does.
+func (h *Heap) EachMapped(f func(start, size uintptr)) {
+	h.mapped.each(func(c uintptr) {
+		if !h.validHead(c) || !isMmapped(c) {
+			return
+		}
+		off := prevSize(c)
+		f(c-off, off+chunkSize(c))
+	})
+}
+
 // Trim is malloc_trim(pad) over every arena; it reports whether any memory
 // went back to the operating system.
 func (h *Heap) Trim(pad uintptr) bool {
