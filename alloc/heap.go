@@ -9,7 +9,6 @@ import (
 
 	"github.com/offheap/offheap/arena"
 	"github.com/offheap/offheap/brk"
-	"github.com/offheap/offheap/mmapper"
 	"github.com/offheap/offheap/tune"
 )
 
@@ -51,16 +50,15 @@ func initHeap() {
 	if inited.Load() {
 		return
 	}
+	startStats()
+	initAccount()
 	s, problems := tune.FromEnv(os.LookupEnv)
-	for _, err := range problems {
-		fmt.Fprintf(os.Stderr, "offheap: %v (the setting keeps its previous value)\n", err)
-	}
 	settings = s
 	b := brk.Default()
 	brkUsed = b
 	h, err := arena.New(arena.Config{
 		Memory:    osMemory{},
-		Break:     b,
+		Break:     countedBreak{b},
 		MaxArenas: maxArenaTable,
 		Params:    paramsFrom(&s),
 		OnEvent:   onEvent,
@@ -73,10 +71,16 @@ func initHeap() {
 	}
 	heap = h
 	applyGlobals(&s)
+	problems = append(problems, applyLimitsLocked()...)
+	for _, err := range problems {
+		fmt.Fprintf(os.Stderr, "offheap: %v (the setting keeps its previous value)\n", err)
+	}
+	envProblems = problems
 	inited.Store(true)
 }
 
 func onEvent(e arena.Event) {
+	countEvent(e)
 	if f := eventHook.Load(); f != nil {
 		(*f)(e)
 	}
@@ -112,13 +116,35 @@ func applyGlobals(s *tune.Settings) {
 // returns an error for an unknown parameter or a value out of range (the
 // error names the accepted range) and leaves the setting unchanged. Setting
 // tune.MmapThreshold, TrimThreshold, TopPad or MmapMax turns the dynamic
-// mmap threshold off for good. Mallopt wins over the environment.
+// mmap threshold off for good. Setting tune.Limit sets the memory limit
+// (see SetMemoryLimit); tune.GoMemLimit 1 (auto) or 0 (off) is
+// CoupleGoMemoryLimit(0) or (-1), and fails like it. Mallopt wins over the
+// environment, read at the first allocation or by ReadEnv.
 func Mallopt(param tune.Param, value int) error {
 	h := theHeap()
 	initMu.Lock()
 	defer initMu.Unlock()
+	if err := malloptLocked(h, param, value); err != nil {
+		return err
+	}
+	setByMallopt[param] = true
+	return nil
+}
+
+// malloptLocked is Mallopt with initMu held; ReadEnv uses it too.
+func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
+	saved := settings
 	if err := settings.Set(param, int64(value)); err != nil {
 		return err
+	}
+	switch param {
+	case tune.Limit:
+		account.limit.Store(int64(value))
+	case tune.GoMemLimit:
+		if err := coupleGoLimitLocked(int64(value) - 1); err != nil {
+			settings = saved
+			return err
+		}
 	}
 	p := h.Params()
 	switch param {
@@ -145,18 +171,4 @@ func Mallopt(param tune.Param, value int) error {
 		flushAll() // fresh caches take the new limits
 	}
 	return nil
-}
-
-// osMemory is the arena's Memory over mmapper.
-type osMemory struct{}
-
-func (osMemory) PageSize() uintptr                     { return mmapper.PageSize() }
-func (osMemory) Map(n uintptr) (uintptr, error)        { return mmapper.Map(n) }
-func (osMemory) Unmap(addr, n uintptr) error           { return mmapper.Unmap(addr, n) }
-func (osMemory) Commit(addr, n uintptr) error          { return mmapper.Commit(addr, n) }
-func (osMemory) Decommit(addr, n uintptr) error        { return mmapper.Decommit(addr, n) }
-func (osMemory) Release(addr, n uintptr) error         { return mmapper.DontNeed(addr, n) }
-func (osMemory) Reserve(n, a uintptr) (uintptr, error) { return mmapper.Reserve(n, a) }
-func (osMemory) Remap(addr, oldN, newN uintptr) (uintptr, error) {
-	return mmapper.Remap(addr, oldN, newN, true)
 }

@@ -95,6 +95,9 @@ func mallocSlow(size int) uintptr {
 	c := myCache()
 	a := lockArena(c)
 	p := mallocLocked(a, arena.Request2Size(n))
+	if p == 0 && reclaimForLimit() { // refused at the memory limit: flushed and trimmed (limit.go)
+		p = mallocLocked(lockArena(c), arena.Request2Size(n))
+	}
 	if p == 0 {
 		return 0
 	}
@@ -474,6 +477,9 @@ func Calloc(n, size int) unsafe.Pointer {
 	}
 	theHeap()
 	p := myCache().arena.Load().Calloc(uintptr(total))
+	if p == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
+		p = myCache().arena.Load().Calloc(uintptr(total))
+	}
 	sampleAlloc(p, int(total))
 	return unsafe.Add(nil, p)
 }
@@ -507,6 +513,9 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	}
 	sampled := arena.IsSampled(ch)
 	np := h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
+	if np == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
+		np = h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
+	}
 	if np != 0 {
 		if sampled {
 			// The old block leaves the profile; the new one may enter it.
@@ -530,6 +539,9 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 	}
 	theHeap()
 	p := myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size))
+	if p == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
+		p = myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size))
+	}
 	sampleAlloc(p, size)
 	return unsafe.Add(nil, p)
 }
