@@ -1,0 +1,35 @@
+package alloc
+
+import (
+	"github.com/offheap/offheap/arena"
+	"github.com/offheap/offheap/brk"
+	"github.com/offheap/offheap/tune"
+)
+
+// RaceEnabled reports whether the test binary runs under the race
+// detector (which links libc, so the break is the reserved stand-in).
+const RaceEnabled = raceEnabled
+
+// BreakKind reports what backs the main arena's break region.
+func BreakKind() brk.Kind {
+	theHeap()
+	return brkUsed.Kind()
+}
+
+// BreakRange returns the break region offheap uses: its base and current end.
+func BreakRange() (base, end uintptr) {
+	theHeap()
+	return brkUsed.Base(), brkUsed.Current()
+}
+
+// Params returns the parameters the arenas obey now, including the
+// effect of the dynamic threshold.
+func Params() arena.Params { return theHeap().Params() }
+
+// Setting returns the value of a parameter as Mallopt stored it.
+func Setting(p tune.Param) int64 {
+	theHeap()
+	initMu.Lock()
+	defer initMu.Unlock()
+	return settings.Get(p)
+}
