@@ -1,0 +1,5 @@
+//go:build !race
+
+package cgotest_test
+
+const raceEnabled = false
