@@ -4,41 +4,51 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
 	"time"
 )
 
-// childLine is one line of a child's output: a peer it offers, a sample,
-// a workload that failed on a peer (Error with Peer and Workload), or the
-// child's own failure (Error alone).
+// childLine is one line of a child's output: a peer it offers ({peer,
+// about}), a measurement starting ({peer, workload, start}), its sample
+// ({peer, workload, sample}), its failure ({peer, workload, error}), or the
+// child's own failure ({error}).
 type childLine struct {
-	Peer     string  `json:"peer"`
+	Peer     string  `json:"peer,omitempty"`
 	About    string  `json:"about,omitempty"`
 	Workload string  `json:"workload,omitempty"`
+	Start    bool    `json:"start,omitempty"`
 	Sample   *Sample `json:"sample,omitempty"`
 	Error    string  `json:"error,omitempty"`
 }
 
-// ChildMain is the main function of a peer binary that Main runs as a
-// child process (bench/cpeer/cmd/cpeer): it measures the given peers on
-// the workloads selected by its flags and writes one JSON object per line
-// to stdout, first {"peer","about"} for every peer, then {"peer",
-// "workload","sample"} for every measurement. peersErr, when not nil,
-// says why the binary has no peers (say, its malloc is not the allocator
-// it names); ChildMain writes it as {"error"} and returns 3. It returns
-// the process's exit status.
+// job is one measurement: a workload on a peer.
+type job struct{ peer, workload string }
+
+func (j job) String() string { return j.peer + "=" + j.workload }
+
+// ChildMain is the main function of a peer binary that Run starts as a
+// child process (bench/cmd/gopeer for offheap and Go's heap,
+// bench/cpeer/cmd/cpeer for a C allocator). It measures the given peers and
+// writes one JSON object per line to stdout: {"peer","about"} for every
+// peer, then for every measurement {"peer","workload","start"} before it
+// and {"peer","workload","sample"} or {"peer","workload","error"} after
+// it, so that the parent knows which workload was running if the child
+// dies. peersErr, when not nil, says why the binary has no peers (say, its
+// malloc is not the allocator it names); ChildMain writes it as {"error"}
+// and returns 3. It returns the process's exit status.
 //
-// Flags: -benchtime d (each sample), -count n (samples per workload,
-// interleaved), -run regexp (workload names), -peers a,b (peer names).
+// Flags: -benchtime d (each sample); -jobs peer=workload,... (the
+// measurements, in order), or else -count n, -run regexp and -peers a,b
+// (every selected workload on every selected peer, n times).
 func ChildMain(args []string, peers []Peer, peersErr error) int {
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	benchTime := fs.Duration("benchtime", 100*time.Millisecond, "time of each sample")
 	count := fs.Int("count", 1, "samples of each workload")
 	run := fs.String("run", "", "run only the workloads whose names match this regexp")
 	only := fs.String("peers", "", "comma-separated peer names (default: all)")
+	jobList := fs.String("jobs", "", "comma-separated peer=workload measurements, in order (overrides -count, -run, -peers)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,52 +57,51 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 		out.Encode(childLine{Error: peersErr.Error()})
 		return 3
 	}
-	re, err := regexp.Compile(*run)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "peer: -run: %v\n", err)
-		return 2
+	byPeer := map[string]Peer{}
+	for _, p := range peers {
+		byPeer[p.Name] = p
 	}
-	peers = selectPeers(peers, *only)
+	byName := map[string]*Workload{}
+	for _, w := range Workloads() {
+		byName[w.Name] = w
+	}
+	var jobs []job
+	if *jobList != "" {
+		for _, s := range strings.Split(*jobList, ",") {
+			p, w, _ := strings.Cut(s, "=")
+			if _, ok := byPeer[p]; !ok || byName[w] == nil {
+				fmt.Fprintf(os.Stderr, "peer: -jobs: no peer %q or no workload %q\n", p, w)
+				return 2
+			}
+			jobs = append(jobs, job{p, w})
+		}
+	} else {
+		re, err := regexp.Compile(*run)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "peer: -run: %v\n", err)
+			return 2
+		}
+		for i := 0; i < *count; i++ {
+			for _, p := range selectPeers(peers, *only) {
+				for _, w := range selectWorkloads(re) {
+					jobs = append(jobs, job{p.Name, w.Name})
+				}
+			}
+		}
+	}
 	for _, p := range peers {
 		out.Encode(childLine{Peer: p.Name, About: p.About})
 	}
-	measureAll(peers, selectWorkloads(re), *count, *benchTime, nil, func(p Peer, w *Workload, s Sample, err error) {
+	for _, j := range jobs {
+		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Start: true})
+		s, err := Measure(byPeer[j.peer], byName[j.workload], *benchTime)
 		if err != nil {
-			out.Encode(childLine{Peer: p.Name, Workload: w.Name, Error: err.Error()})
-			return
+			out.Encode(childLine{Peer: j.peer, Workload: j.workload, Error: err.Error()})
+			continue
 		}
-		out.Encode(childLine{Peer: p.Name, Workload: w.Name, Sample: &s})
-	})
-	return 0
-}
-
-// measureAll measures every workload on every peer count times, the
-// repetitions outermost, so slow drift of the machine spreads over all. A
-// workload that fails on a peer is reported to got once and not run again
-// on that peer.
-func measureAll(peers []Peer, ws []*Workload, count int, d time.Duration, progress io.Writer, got func(Peer, *Workload, Sample, error)) {
-	failed := map[[2]string]bool{}
-	for rep := 0; rep < count; rep++ {
-		for _, p := range peers {
-			start := time.Now()
-			for _, w := range ws {
-				if failed[[2]string{p.Name, w.Name}] {
-					continue
-				}
-				s, err := Measure(p, w, d)
-				if err != nil {
-					failed[[2]string{p.Name, w.Name}] = true
-					if progress != nil {
-						fmt.Fprintf(progress, "  %s %s: FAILED: %v\n", p.Name, w.Name, err)
-					}
-				}
-				got(p, w, s, err)
-			}
-			if progress != nil {
-				fmt.Fprintf(progress, "  %s: %d workloads in %.1fs\n", p.Name, len(ws), time.Since(start).Seconds())
-			}
-		}
+		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Sample: &s})
 	}
+	return 0
 }
 
 func selectPeers(peers []Peer, only string) []Peer {

@@ -28,9 +28,14 @@
 // allocator needs a binary of its own (build tags jemalloc, mimalloc;
 // glibc without a tag). And a binary that links C makes offheap leave the
 // program break to glibc (brk.Default turns to a reserved stand-in), so
-// offheap is measured only here, in a pure Go binary, on the real break
-// (TestPureGo checks). Run builds bench/cpeer/cmd/cpeer once per installed
-// C allocator and runs it as a child process.
+// offheap is measured only in pure Go binaries, on the real break
+// (TestPureGo checks; the offheap peer's About names its break).
+//
+// Run measures every family of peers in a child process that it builds
+// with the go command: bench/cmd/gopeer (without cgo) for offheap and Go's
+// heap, bench/cpeer/cmd/cpeer with each installed C allocator's tag. A
+// crash or a hang of an allocator then ends only its child: the workload
+// it was running is recorded as failed, and the run goes on.
 //
 // # Workloads
 //

@@ -22,9 +22,9 @@ import (
 //	-json file     also write the whole report, every sample, as JSON
 //	-q             no progress lines
 //
-// Main must run in a pure Go binary (no cgo), so that offheap uses the
-// program break; the C peers run in child binaries that it builds with the
-// go command, so it needs the module's source (go run from the module).
+// Every peer runs in a child binary that Main builds with the go command
+// (see Run), so it needs the go command and the module's source: run it
+// with go run from the module.
 func Main(name string, args []string) int {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	count := fs.Int("count", 5, "samples per workload and peer; the table shows medians")

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/offheap/offheap/brk"
 )
 
 // Worker runs a workload's operations for one goroutine (a ProdCons worker
@@ -43,9 +45,11 @@ func GoPeer(name, about string, newAlloc func() Allocator, syscalls func() uint6
 	}
 }
 
-// OffheapPeer is offheap through alloc.Malloc and alloc.Free.
+// OffheapPeer is offheap through alloc.Malloc and alloc.Free. Its About
+// says where the main arena lives: "brk" in a pure Go binary, as it should
+// be, "reserved" in one that links C.
 func OffheapPeer() Peer {
-	return GoPeer("offheap", "offheap alloc.Malloc/alloc.Free from Go (syscalls: brk and mmapper counters)",
+	return GoPeer("offheap", "alloc.Malloc/alloc.Free from Go, main heap on "+brk.Default().Kind().String()+" (syscalls: brk and mmapper counters)",
 		func() Allocator { return Offheap{} }, OffheapSyscalls)
 }
 

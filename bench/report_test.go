@@ -151,9 +151,8 @@ func TestWriteTable(t *testing.T) {
 	}
 }
 
-// TestRun runs the whole runner on one workload: offheap in process and
-// glibc's native loop in a child binary that Run builds with the go
-// command.
+// TestRun runs the whole runner on one workload: offheap and glibc's
+// native loop, each in a child binary that Run builds with the go command.
 func TestRun(t *testing.T) {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("no C compiler: the glibc child cannot be built")
@@ -181,6 +180,9 @@ func TestRun(t *testing.T) {
 	}
 	if len(r.Results) != 2 || len(r.Peers) != 2 {
 		t.Errorf("results %d, peers %+v: want only the two asked for", len(r.Results), r.Peers)
+	}
+	if !strings.Contains(r.Peers[0].About, "main heap on brk") {
+		t.Errorf("offheap does not run on the program break in its child: %q", r.Peers[0].About)
 	}
 	if !strings.Contains(r.Peers[1].About, "glibc 2.") {
 		t.Errorf("the glibc child says %q", r.Peers[1].About)

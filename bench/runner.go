@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +13,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
-
-	"github.com/offheap/offheap/brk"
 )
 
 // Options choose what Run measures.
@@ -24,10 +24,13 @@ type Options struct {
 	BenchTime time.Duration // time of each sample (default 100ms)
 	Run       string        // regexp over workload names (default: all)
 	// Peers lists the peer names to run, comma-separated (default: all;
-	// see PeerNames). A C library's child binary is built only when one
-	// of its peers is asked for.
+	// see PeerNames). A child binary is built only when one of its peers
+	// is asked for.
 	Peers    string
 	Progress io.Writer // progress lines, or nil
+	// ChildTimeout bounds one run of a child; 0 means a minute plus 20
+	// sample times and 5 s per measurement.
+	ChildTimeout time.Duration
 }
 
 // CLib is a C allocator measured by a child binary of bench/cpeer.
@@ -83,9 +86,6 @@ type Report struct {
 	GoVersion  string    `json:"go_version"`
 	GOMAXPROCS int       `json:"gomaxprocs"`
 	GOGC       string    `json:"gogc"`
-	// OffheapBreak is the kind of break offheap's main arena used: "brk"
-	// in a pure Go binary, as it should be.
-	OffheapBreak string `json:"offheap_break,omitempty"`
 	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute figure when
 	// the run started and ended.
 	LoadBefore string       `json:"load_before,omitempty"`
@@ -182,13 +182,16 @@ func (r *Report) addPeer(name, about string) {
 	r.Peers = append(r.Peers, PeerInfo{name, about})
 }
 
-// Run measures the workloads on every selected peer: offheap and Go's heap
-// in this process (which must be pure Go, so offheap runs on the real
-// program break), each C allocator in a child binary built from
-// bench/cpeer with its build tag. Each repetition runs this process's
-// peers, then each child once, so the peers' samples interleave; a C
-// allocator that is not installed, or whose child fails to build or run,
-// is skipped with the reason in Report.Skipped.
+// Run measures the workloads on every selected peer, each family of peers
+// in a child process of its own: offheap and Go's heap in a pure Go binary
+// built from bench/cmd/gopeer (so offheap runs on the real program break),
+// each C allocator in a binary built from bench/cpeer/cmd/cpeer with its
+// build tag. Each repetition runs every child once, so the peers' samples
+// interleave. A child that dies (a fault in the allocator, say) or hangs
+// loses only the workload it was running, which Report.Failures records
+// and no later repetition runs again; a C allocator that is not installed,
+// or whose child fails to build or start, is skipped with the reason in
+// Report.Skipped.
 func Run(opts Options) (*Report, error) {
 	if opts.Count <= 0 {
 		opts.Count = 5
@@ -233,110 +236,126 @@ func Run(opts Options) (*Report, error) {
 		rep.Workloads = append(rep.Workloads, WorkInfo{w.Name, w.Threads(rep.GOMAXPROCS), w.Doc})
 	}
 
-	local := selectPeers([]Peer{OffheapPeer(), GoHeapPeer()}, opts.Peers)
-	for _, p := range local {
-		rep.addPeer(p.Name, p.About)
-	}
-	if len(local) > 0 {
-		rep.OffheapBreak = brk.Default().Kind().String()
-		if brk.Default().Kind() != brk.Real {
-			fmt.Fprintf(progress, "warning: this binary links C code: offheap runs on a reserved stand-in for the program break, not on brk\n")
-		}
-	}
-
 	children, cleanup := buildChildren(rep, opts.Peers, progress)
 	defer cleanup()
-
 	for i := 0; i < opts.Count; i++ {
 		fmt.Fprintf(progress, "repetition %d/%d\n", i+1, opts.Count)
-		measureAll(local, ws, 1, opts.BenchTime, progress, func(p Peer, w *Workload, s Sample, err error) {
-			if err != nil {
-				rep.fail(p.Name, w.Name, err.Error())
-				return
-			}
-			rep.add(p.Name, w.Name, s)
-		})
 		for _, c := range children {
 			if c.failed {
 				continue
 			}
+			var jobs []job
+			for _, p := range c.peers {
+				if opts.Peers != "" && !nameIn(p, opts.Peers) {
+					continue
+				}
+				for _, w := range ws {
+					if rep.Failed(p, w.Name) == nil {
+						jobs = append(jobs, job{p, w.Name})
+					}
+				}
+			}
 			start := time.Now()
-			if err := c.run(rep, opts); err != nil {
+			if err := c.runJobs(rep, jobs, opts, progress); err != nil {
 				c.failed = true
-				rep.Skipped = append(rep.Skipped, SkipReason{c.lib.Name, err.Error()})
-				fmt.Fprintf(progress, "  %s: skipped: %v\n", c.lib.Name, err)
+				rep.Skipped = append(rep.Skipped, SkipReason{c.name, err.Error()})
+				fmt.Fprintf(progress, "  %s: skipped: %v\n", c.name, err)
 				continue
 			}
-			fmt.Fprintf(progress, "  %s (child): %d workloads in %.1fs\n", c.lib.Name, len(ws), time.Since(start).Seconds())
+			fmt.Fprintf(progress, "  %s: %d measurements in %.1fs\n", strings.Join(c.peers, ", "), len(jobs), time.Since(start).Seconds())
 		}
 	}
 	return rep, nil
 }
 
-// child is a built peer binary.
+// child is a peer binary that Run builds and runs.
 type child struct {
-	lib    CLib
-	path   string
+	name   string   // "go", or the C library's name
+	peers  []string // the peers it measures
+	path   string   // the binary
+	env    []string // added to its environment
 	failed bool
 }
 
-// buildChildren builds the child binary of every C library one of whose
-// peers is selected, noting in rep the libraries it cannot use.
+// goChild names the child of offheap and Go's heap.
+const goChild = "go"
+
+// buildChildren builds the child binary of every family of peers one of
+// whose peers is selected, noting in rep the C libraries it cannot use.
 func buildChildren(rep *Report, only string, progress io.Writer) ([]*child, func()) {
-	var want []CLib
-	for _, l := range CLibs {
-		if only == "" || nameIn(l.Name+"-cgo", only) || nameIn(l.Name+"-native", only) {
-			want = append(want, l)
-		}
+	type spec struct {
+		child
+		lib CLib
 	}
-	if len(want) == 0 {
-		return nil, func() {}
+	var want []spec
+	if only == "" || nameIn("offheap", only) || nameIn("go-heap", only) {
+		want = append(want, spec{child: child{name: goChild, peers: []string{"offheap", "go-heap"}}})
+	}
+	for _, l := range CLibs {
+		peers := []string{l.Name + "-cgo", l.Name + "-native"}
+		if only == "" || nameIn(peers[0], only) || nameIn(peers[1], only) {
+			want = append(want, spec{child: child{name: l.Name, peers: peers}, lib: l})
+		}
 	}
 	dir, err := os.MkdirTemp("", "offheap-bench-")
 	if err != nil {
-		for _, l := range want {
-			rep.Skipped = append(rep.Skipped, SkipReason{l.Name, err.Error()})
+		for _, s := range want {
+			rep.Skipped = append(rep.Skipped, SkipReason{s.name, err.Error()})
 		}
 		return nil, func() {}
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	var out []*child
-	for _, l := range want {
-		if l.SO != "" && findLib(l.SO) == "" {
+	for _, s := range want {
+		if s.lib.SO != "" && findLib(s.lib.SO) == "" {
 			reason := fmt.Sprintf("%s not found in %s; install it with `apt-get install %s`",
-				l.SO, strings.Join(libDirs(), ", "), l.Deb)
-			rep.Skipped = append(rep.Skipped, SkipReason{l.Name, reason})
-			fmt.Fprintf(progress, "%s: skipped: %s\n", l.Name, reason)
+				s.lib.SO, strings.Join(libDirs(), ", "), s.lib.Deb)
+			rep.Skipped = append(rep.Skipped, SkipReason{s.name, reason})
+			fmt.Fprintf(progress, "%s: skipped: %s\n", s.name, reason)
 			continue
 		}
-		fmt.Fprintf(progress, "building the %s peer binary\n", l.Name)
-		path := filepath.Join(dir, "cpeer-"+l.Name)
-		if err := buildChild(l, path); err != nil {
-			rep.Skipped = append(rep.Skipped, SkipReason{l.Name, err.Error()})
-			fmt.Fprintf(progress, "%s: skipped: %v\n", l.Name, err)
+		fmt.Fprintf(progress, "building the %s peer binary\n", s.name)
+		c := s.child
+		c.path = filepath.Join(dir, "peer-"+s.name)
+		var err error
+		if s.name == goChild {
+			err = buildChild(goChildPkg, "", false, c.path)
+		} else {
+			err = buildChild(cChildPkg, s.lib.Tag, true, c.path)
+		}
+		if err != nil {
+			rep.Skipped = append(rep.Skipped, SkipReason{s.name, err.Error()})
+			fmt.Fprintf(progress, "%s: skipped: %v\n", s.name, err)
 			continue
 		}
-		out = append(out, &child{lib: l, path: path})
+		out = append(out, &c)
 	}
 	return out, cleanup
 }
 
-const childPkg = "github.com/offheap/offheap/bench/cpeer/cmd/cpeer"
+const (
+	goChildPkg = "github.com/offheap/offheap/bench/cmd/gopeer"
+	cChildPkg  = "github.com/offheap/offheap/bench/cpeer/cmd/cpeer"
+)
 
-// buildChild builds bench/cpeer/cmd/cpeer with l's tag into path. It builds
-// from this package's source directory when the binary knows it (go run,
-// go test), else from the current directory, which must be in the module.
-func buildChild(l CLib, path string) error {
+// buildChild builds package pkg with the build tag (if any) into path, with
+// cgo on or off. It builds from this package's source directory when the
+// binary knows it (go run, go test), else from the current directory, which
+// must be in the module.
+func buildChild(pkg, tag string, cgo bool, path string) error {
 	args := []string{"build", "-o", path}
-	if l.Tag != "" {
-		args = append(args, "-tags", l.Tag)
+	if tag != "" {
+		args = append(args, "-tags", tag)
 	}
-	args = append(args, childPkg)
+	args = append(args, pkg)
 	cmd := exec.Command(goTool(), args...)
 	if d := sourceDir(); d != "" {
 		cmd.Dir = d
 	}
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if cgo {
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -373,52 +392,124 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// run runs the child once (one sample of each workload) and adds what it
-// measured to rep.
-func (c *child) run(rep *Report, opts Options) error {
-	args := []string{"-benchtime", opts.BenchTime.String(), "-count", "1", "-run", opts.Run}
-	if opts.Peers != "" {
-		args = append(args, "-peers", opts.Peers)
+// crashReport picks the lines of a dead Go program's stderr that say why
+// it died: the panic or fatal error and the line after it.
+func crashReport(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i, l := range lines {
+		for _, p := range []string{"panic:", "fatal error:", "unexpected fault address", "SIG"} {
+			if strings.HasPrefix(l, p) {
+				return strings.Join(lines[i:min(i+3, len(lines))], " | ")
+			}
+		}
 	}
-	cmd := exec.Command(c.path, args...)
+	return lastLines(stderr, 3)
+}
+
+// runJobs runs the child on the jobs and adds what it measured to rep. A
+// job during which the child dies or hangs becomes a Failure, and the child
+// is started again on the jobs left. It returns an error when the child
+// cannot measure at all.
+func (c *child) runJobs(rep *Report, jobs []job, opts Options, progress io.Writer) error {
+	for len(jobs) > 0 {
+		done, current, err := c.runOnce(rep, jobs, opts)
+		if err != nil {
+			return err
+		}
+		var left []job
+		for _, j := range jobs {
+			if !done[j] {
+				left = append(left, j)
+			}
+		}
+		if len(left) == len(jobs) {
+			return fmt.Errorf("the child measured nothing")
+		}
+		jobs = left
+		if current != nil && len(jobs) > 0 {
+			fmt.Fprintf(progress, "  %s %s: FAILED: %s\n", current.peer, current.workload, rep.Failed(current.peer, current.workload).Error)
+		}
+	}
+	return nil
+}
+
+// childTimeout bounds one run of a child on n jobs: generous, since the
+// calibration runs add to each sample, but a hung workload ends.
+func childTimeout(opts Options, n int) time.Duration {
+	if opts.ChildTimeout > 0 {
+		return opts.ChildTimeout
+	}
+	return time.Minute + time.Duration(n)*(20*opts.BenchTime+5*time.Second)
+}
+
+// runOnce runs the child once on jobs. It returns the jobs it finished,
+// and the job it died or hung in (recorded as a Failure), if any.
+func (c *child) runOnce(rep *Report, jobs []job, opts Options) (done map[job]bool, died *job, err error) {
+	list := make([]string, len(jobs))
+	for i, j := range jobs {
+		list[i] = j.String()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), childTimeout(opts, len(jobs)))
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.path, "-benchtime", opts.BenchTime.String(), "-jobs", strings.Join(list, ","))
+	cmd.Env = append(os.Environ(), c.env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, nil, err
 	}
+	done = map[job]bool{}
+	var current *job
 	var childErr error
 	sc := bufio.NewScanner(stdout)
+	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
 		var l childLine
 		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
 			childErr = fmt.Errorf("bad output line %q: %v", sc.Text(), err)
 			continue
 		}
+		j := job{l.Peer, l.Workload}
 		switch {
-		case l.Error != "" && l.Workload != "":
-			rep.fail(l.Peer, l.Workload, l.Error)
-		case l.Error != "":
+		case l.Workload == "" && l.Error != "":
 			childErr = errors.New(l.Error)
-		case !strings.HasPrefix(l.Peer, c.lib.Name+"-"):
-			childErr = fmt.Errorf("the %s binary measures peer %q: its build tag did not take effect", c.lib.Name, l.Peer)
+		case !slices.Contains(c.peers, l.Peer):
+			childErr = fmt.Errorf("the %s binary measures peer %q, not one of %v: its build tag did not take effect", c.name, l.Peer, c.peers)
+		case l.Start:
+			current = &j
+		case l.Error != "":
+			rep.fail(j.peer, j.workload, l.Error)
+			done[j], current = true, nil
 		case l.Sample != nil:
-			rep.add(l.Peer, l.Workload, *l.Sample)
+			rep.add(j.peer, j.workload, *l.Sample)
+			done[j], current = true, nil
 		default:
-			rep.addPeer(l.Peer, l.About)
+			if slices.ContainsFunc(jobs, func(j job) bool { return j.peer == l.Peer }) {
+				rep.addPeer(l.Peer, l.About)
+			}
 		}
 	}
 	err = cmd.Wait()
 	if childErr != nil {
-		return childErr
+		return done, nil, childErr
 	}
-	if err != nil {
-		return fmt.Errorf("%v: %s", err, lastLines(stderr.String(), 5))
+	if err == nil {
+		return done, nil, nil
 	}
-	return nil
+	if current == nil {
+		return done, nil, fmt.Errorf("%v: %s", err, lastLines(stderr.String(), 5))
+	}
+	why := "the child died: " + crashReport(stderr.String())
+	if ctx.Err() != nil {
+		why = fmt.Sprintf("the child was killed after %v: hung?", childTimeout(opts, len(jobs)))
+	}
+	rep.fail(current.peer, current.workload, fmt.Sprintf("%s %s: %s", current.peer, current.workload, why))
+	done[*current] = true
+	return done, current, nil
 }
 
 // machine describes the CPU: model name and count.

@@ -121,9 +121,6 @@ func (r *Report) peerOrder() []string {
 // issue 3's targets. The tables are Markdown, aligned for a terminal.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s · %s · %s · GOMAXPROCS=%d · GOGC=%s", r.Date.Format("2006-01-02 15:04 MST"), r.Machine, r.GoVersion, r.GOMAXPROCS, r.GOGC)
-	if r.OffheapBreak != "" {
-		fmt.Fprintf(w, " · offheap main heap: %s", r.OffheapBreak)
-	}
 	fmt.Fprintln(w)
 	if r.LoadBefore != "" {
 		fmt.Fprintf(w, "load average before and after: %s / %s (other programs on the machine inflate wall times)\n", r.LoadBefore, r.LoadAfter)
