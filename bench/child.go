@@ -37,7 +37,9 @@ func (j job) String() string { return j.peer + "=" + j.workload }
 // it, so that the parent knows which workload was running if the child
 // dies. peersErr, when not nil, says why the binary has no peers (say, its
 // malloc is not the allocator it names); ChildMain writes it as {"error"}
-// and returns 3. It returns the process's exit status.
+// and returns 3. After a measurement that fails (a panic in the allocator)
+// it stops, since the allocator may be broken for good, and the parent
+// starts it again on the jobs left. It returns the process's exit status.
 //
 // Flags: -benchtime d (each sample); -jobs peer=workload,... (the
 // measurements, in order), or else -count n, -run regexp and -peers a,b
@@ -96,8 +98,11 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Start: true})
 		s, err := Measure(byPeer[j.peer], byName[j.workload], *benchTime)
 		if err != nil {
+			// The allocator may be broken for good (a corrupted heap, and
+			// its background work may fault later): stop, so the parent
+			// runs the jobs left in a fresh process.
 			out.Encode(childLine{Peer: j.peer, Workload: j.workload, Error: err.Error()})
-			continue
+			return 0
 		}
 		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Sample: &s})
 	}

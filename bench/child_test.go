@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,24 @@ func TestMain(m *testing.M) {
 }
 
 func fakeChild(mode string) int {
-	if mode == "dead" {
+	switch mode {
+	case "dead":
 		fmt.Fprintln(os.Stderr, "fake child: cannot start")
 		return 1
+	case "childmain":
+		// The real ChildMain, with fake-a's allocator panicking in
+		// random-live's first trial run (after the 1,000 blocks of the
+		// live set).
+		var calls atomic.Int64
+		failing := bench.Peer{Name: "fake-a", About: "about fake-a",
+			NewWorker: func(w *bench.Workload, i int) (bench.Worker, error) {
+				if w.Name == "random-live" {
+					return bench.NewGoWorker(failingAlloc{calls: &calls, limit: 1050}, w, i)
+				}
+				return bench.NewGoWorker(new(bench.GoHeap), w, i)
+			}}
+		return bench.ChildMain(os.Args[1:], []bench.Peer{failing, bench.GoPeer("fake-b", "about fake-b",
+			func() bench.Allocator { return new(bench.GoHeap) }, nil)}, nil)
 	}
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	fs.Duration("benchtime", 0, "")
@@ -101,6 +117,23 @@ func TestChildHang(t *testing.T) {
 	}
 	if x := r.Result("fake-b", "random-live"); x == nil || len(x.Samples) != 1 {
 		t.Errorf("the job after the hang: %+v", x)
+	}
+}
+
+// TestChildMainStopsAfterFailure: ChildMain reports a panic in an
+// allocator and stops; the runner starts it again on the jobs left.
+func TestChildMainStopsAfterFailure(t *testing.T) {
+	r, err := fakeRun(t, []string{"BENCH_FAKE_CHILD=childmain"}, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.Failed("fake-a", "random-live"); f == nil || !strings.Contains(f.Error, "panic: failingAlloc: malloc") || len(r.Failures) != 1 {
+		t.Fatalf("failures %+v, want fake-a random-live's panic", r.Failures)
+	}
+	for _, j := range [][2]string{{"fake-a", "pair/64"}, {"fake-b", "pair/64"}, {"fake-b", "random-live"}} {
+		if x := r.Result(j[0], j[1]); x == nil || len(x.Samples) != 2 {
+			t.Errorf("%v: %+v, want 2 samples", j, x)
+		}
 	}
 }
 

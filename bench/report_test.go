@@ -114,13 +114,14 @@ func TestWriteTable(t *testing.T) {
 		"glibc-cgo": {"pair/64": 60},
 	}, 0)
 	r.Skipped = []bench.SkipReason{{Peer: "jemalloc", Reason: "libjemalloc.so not found"}}
-	r.Failures = []bench.Failure{{Peer: "go-heap", Workload: "random-live", Error: "go-heap random-live: panic: boom"}}
+	r.Failures = []bench.Failure{{Peer: "go-heap", Workload: "random-live", Error: "go-heap random-live: panic: boom"},
+		{Peer: "glibc-cgo", Workload: "pair/64", Error: "glibc-cgo pair/64: panic: late"}}
 	var b bytes.Buffer
 	r.WriteTable(&b)
 	out := b.String()
 	for _, want := range []string{
 		"| workload ", "| offheap |", " go-heap |", " glibc-cgo |",
-		"| pair/64 ", "8.00 |", "20.00 (2.50x) |", "60.00 (7.50x) |",
+		"| pair/64 ", "8.00 |", "20.00 (2.50x) |", "60.00 (7.50x) * |",
 		"| random-live ", "20.00 |", " FAILED |",
 		"\n  go-heap random-live: panic: boom\n",
 		"jemalloc         skipped: libjemalloc.so not found",

@@ -137,15 +137,19 @@ func (r *Report) WriteTable(w io.Writer) {
 		base := r.ns("offheap", wi.Name)
 		for _, p := range peers {
 			v := r.ns(p, wi.Name)
+			failed := ""
+			if r.Failed(p, wi.Name) != nil {
+				failed = " *"
+			}
 			switch {
-			case r.Failed(p, wi.Name) != nil:
+			case failed != "" && math.IsNaN(v):
 				row = append(row, "FAILED")
 			case math.IsNaN(v):
 				row = append(row, "-")
 			case p == "offheap" || math.IsNaN(base):
-				row = append(row, fmtNs(v))
+				row = append(row, fmtNs(v)+failed)
 			default:
-				row = append(row, fmt.Sprintf("%s (%s)", fmtNs(v), fmtRatio(v/base)))
+				row = append(row, fmt.Sprintf("%s (%s)%s", fmtNs(v), fmtRatio(v/base), failed))
 			}
 		}
 		rows = append(rows, row)
@@ -190,7 +194,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 
 	if len(r.Failures) > 0 {
-		fmt.Fprintln(w, "\nFailures (the workload was not run again on that peer):")
+		fmt.Fprintln(w, "\nFailures (FAILED, or * after the samples taken before; the workload was not run again on that peer):")
 		for _, f := range r.Failures {
 			fmt.Fprintf(w, "  %s\n", f.Error)
 		}
