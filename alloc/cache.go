@@ -1,8 +1,10 @@
 package alloc
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/offheap/offheap/arena"
 	"github.com/offheap/offheap/tune"
@@ -13,9 +15,16 @@ import (
 // Each P owns a pcache: one singly linked list of free chunks per size
 // class. A goroutine pins itself to its P (procPin), pops or pushes a chunk
 // and unpins: no lock, no atomic read-modify-write. Chunks in a cache look
-// in use to their arena and carry the F bit in their header, so a second
-// free of the same pointer is caught; their links are safe-linked (the
-// pointer mixed with its own address >> 12) and checked on use.
+// in use to their arena. Their first user word is the link, safe-linked (the
+// pointer mixed with its own address >> 12) and checked on use; their second
+// holds the cache key (see keyFor), so a second free of the same pointer is
+// caught, as glibc's tcache does with e->key.
+//
+// The cache never writes a chunk header. The header of an in-use chunk
+// belongs to its arena, which sets or clears the chunk's P bit under the
+// arena lock whenever the chunk before it is allocated or freed; a lock-free
+// read-modify-write of the same word here would race with that and could
+// lose the change, corrupting the heap.
 //
 // Size classes: exact chunk sizes 32, 48, ... 1040 (requests up to 1 KiB),
 // then four classes per doubling of the request, 1280, 1536, 1792, 2048,
@@ -119,6 +128,74 @@ func chunkClass(s uintptr) int {
 	return nSmall + k
 }
 
+// cacheKey marks the chunks held in per-P caches: a cached chunk's second
+// user word holds cacheKey ^ its address (keyFor), as glibc's tcache keeps
+// tcache_key in e->key. It is random per process and odd, so no 16-aligned
+// chunk has a key of 0.
+//
+// Free claims a chunk by swapping the key into that word with a
+// compare-and-swap (claim): a second free of the same pointer finds the key
+// and reports a double free, and of two frees at once exactly one swaps it
+// in. The key stays when the chunk goes on to its arena (where it is stale
+// and harmless: the arena never reads it, a double free there is still
+// caught by it, and perturb leaves the word alone) and is cleared whenever a
+// chunk is handed to the program, from a cache (cachePop) or from an arena
+// (mallocSlow, AlignedAlloc; Calloc clears everything). A block whose
+// second word happens to hold its own key when it is freed is taken for a
+// double free: a chance of 2^-64 unless the program copies the key out of
+// freed memory.
+var cacheKey = rand.Uint64N(1<<63)<<1 | 1
+
+// keyWord returns the word of chunk ch that holds the cache key.
+func keyWord(ch uintptr) *uintptr { return (*uintptr)(unsafe.Add(nil, ch+24)) }
+
+// keyFor returns the key a cached chunk ch carries.
+func keyFor(ch uintptr) uintptr { return uintptr(cacheKey) ^ ch }
+
+// inCache reports whether chunk ch carries the cache key: it is in a cache,
+// or being freed, or (stale) back in its arena.
+func inCache(ch uintptr) bool { return *keyWord(ch) == keyFor(ch) }
+
+// clearKey clears the key word of chunk ch, which an arena hands to the
+// program (it may hold a stale key), to what M_PERTURB would have put there.
+func clearKey(ch uintptr) {
+	var w uintptr
+	if b := perturbByte.Load(); b != 0 {
+		w = 0x0101010101010101 * uintptr(^byte(b))
+	}
+	*keyWord(ch) = w
+}
+
+// claim puts the cache key into heap chunk ch (of size bytes), which a free
+// is giving back and which FrontFree found in use, and reports false if the
+// key was there already (a double free), or another goroutine put it there
+// at the same moment (a double free from two goroutines at once: that one
+// wins), or the chunk went back to its arena since FrontFree looked (the
+// winner of such a race sent it there; its free-list links may now occupy
+// the key's word, which must not be overwritten). The arena clears the next
+// chunk's P bit before it writes a link into a freed chunk, and loads are
+// not reordered with loads, so reading the P bit after the key word and
+// before the swap leaves no gap. The compare-and-swap costs the
+// Malloc+Free pair well under a nanosecond here (see SECURITY.md).
+func claim(ch, size uintptr) bool {
+	k := keyWord(ch)
+	v := atomic.LoadUintptr(k)
+	return v != keyFor(ch) && arena.NextInUse(ch, size) && atomic.CompareAndSwapUintptr(k, v, keyFor(ch))
+}
+
+// cacheCorrupted reports a chunk popped from a cache whose link decodes to
+// an unaligned address (a forged or overwritten link: next) or that lost its
+// key (written after free, or freed twice by two goroutines at once and
+// already popped by the other cache).
+//
+//go:noinline
+func cacheCorrupted(ch, next uintptr) {
+	if next&15 != 0 {
+		panic(&arena.CorruptionError{Op: "malloc(): unaligned tcache chunk detected", Addr: ch + 16})
+	}
+	panic(&arena.CorruptionError{Op: "malloc(): corrupted tcache chunk (double free or write after free)", Addr: ch + 16})
+}
+
 type cacheBin struct {
 	head  uintptr // chunk address of the first chunk, or 0
 	count uint32
@@ -178,6 +255,7 @@ func configureCaches(s *tune.Settings) {
 	}
 	cacheLimits.Store(&l)
 	cacheMax.Store(maxReq)
+	configureDebug(s) // check_action and debug (debug.go)
 }
 
 // cacheFor returns the cache of P pid, or nil. Called pinned.

@@ -65,6 +65,9 @@ func cachedChunks(stolen []*pcache) ([]uintptr, error) {
 				if k, _ := heap.Lookup(ch + 16); k != arena.InHeap {
 					return out, fmt.Errorf("cache: class %d: chunk %#x is not in any arena", cl, ch)
 				}
+				if !inCache(ch) {
+					return out, fmt.Errorf("cache: class %d: chunk %#x lost its key (written after free?)", cl, ch)
+				}
 				if got := chunkClass(arena.ChunkSize(ch)); got != cl {
 					return out, fmt.Errorf("cache: chunk %#x of size %d sits in class %d, belongs in %d", ch, arena.ChunkSize(ch), cl, got)
 				}
@@ -76,6 +79,39 @@ func cachedChunks(stolen []*pcache) ([]uintptr, error) {
 		}
 	}
 	return out, nil
+}
+
+// checkAll is Check made exact while other goroutines allocate and free:
+// the caches are taken away and their slots left empty until the walk is
+// over (a goroutine that wants a cache meanwhile waits for cachesMu, and
+// frees to the arenas), so no chunk enters or leaves a cache during the
+// walk. With fresh caches in the slots instead, a chunk freed into one
+// during the walk would look, to the arena being walked, like a chunk in use
+// that no cache holds, or the other way round.
+func checkAll() error {
+	h := theHeap()
+	cachesMu.Lock()
+	defer cachesMu.Unlock()
+	var stolen []*pcache
+	for pid := range caches {
+		if old := caches[pid].Load(); old != nil {
+			caches[pid].Store(nil)
+			stolen = append(stolen, old)
+		}
+	}
+	if len(stolen) > 0 {
+		quiesce(stolen)
+	}
+	defer func() {
+		for _, c := range stolen {
+			flushCache(c)
+		}
+	}()
+	cached, err := cachedChunks(stolen)
+	if err != nil {
+		return err
+	}
+	return h.Check(cached)
 }
 
 // flushCache returns every chunk of a stolen cache to its arena.

@@ -15,6 +15,9 @@ import (
 // not zeroed, is invisible to the garbage collector and must not hold Go
 // pointers; free it with Free.
 func Malloc(size int) unsafe.Pointer {
+	if debugOn.Load() {
+		return unsafe.Add(nil, debugMalloc(size, 0, false))
+	}
 	if uint(size) <= midLimit {
 		if p, sample := cachePop(requestClass(uintptr(size)), size); p != 0 {
 			if perturbByte.Load() != 0 {
@@ -54,16 +57,20 @@ func cachePop(cl int, size int) (p uintptr, sample bool) {
 		return 0, false
 	}
 	next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
-	if next&15 != 0 {
+	k := keyWord(ch)
+	if next&15 != 0 || *k != keyFor(ch) {
+		// A forged link or a chunk that lost its key: drop the rest of the
+		// list, which cannot be trusted, and report.
+		b.head, b.count = 0, 0
 		if raceEnabled {
 			c.mu.Unlock()
 		}
 		procUnpin()
-		panic(&arena.CorruptionError{Op: "malloc(): unaligned tcache chunk detected", Addr: ch + 16})
+		cacheCorrupted(ch, next)
 	}
 	b.head = next
 	b.count--
-	arena.SetCached(ch, false)
+	*k = 0
 	c.sampleLeft -= int64(size)
 	if c.sampleLeft < 0 {
 		c.sampleLeft = nextSampleGap()
@@ -88,6 +95,7 @@ func mallocSlow(size int) uintptr {
 		if cl := requestClass(n); cl >= 0 {
 			if p := refill(cl); p != 0 {
 				h.PerturbAlloc(p - 16)
+				clearKey(p - 16)
 				return p
 			}
 		}
@@ -102,6 +110,7 @@ func mallocSlow(size int) uintptr {
 		return 0
 	}
 	h.PerturbAlloc(p - 16)
+	clearKey(p - 16)
 	return p
 }
 
@@ -243,7 +252,7 @@ func pushChunks(chs []uintptr, cl int) {
 		b := &c.bins[cl]
 		for ; i < len(chs) && b.count < b.limit && chunkClass(arena.ChunkSize(chs[i])) == cl; i++ {
 			ch := chs[i]
-			arena.SetCached(ch, true)
+			*keyWord(ch) = keyFor(ch)
 			*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 			b.head = ch
 			b.count++
@@ -260,9 +269,12 @@ func pushChunks(chs []uintptr, cl int) {
 
 // Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
 // does nothing. A pointer that offheap did not return (Go heap, stack,
-// interior, misaligned), a second free of the same pointer and a corrupted
-// neighbouring header panic with a glibc-style message and the address
-// (an *arena.CorruptionError); the allocator stays usable after recover.
+// interior, misaligned) and a second free of the same pointer, even from
+// two goroutines at once, are misuse: by default (check_action 3) they
+// panic with a glibc-style message and the address (an
+// *arena.CorruptionError); check_action 0 or 1 ignores the call (1 prints a
+// line first). A corrupted neighbouring header always panics. The allocator
+// stays usable after recover. See debug.go.
 func Free(ptr unsafe.Pointer) {
 	p := uintptr(ptr)
 	if !inited.Load() {
@@ -271,8 +283,19 @@ func Free(ptr unsafe.Pointer) {
 		}
 		theHeap()
 	}
+	if debugOn.Load() {
+		debugFree(p)
+		return
+	}
 	ch, size := heap.FrontFree(p)
 	if ch != 0 {
+		// Claim the chunk: the cache key goes into its second word with a
+		// compare-and-swap, so that of two frees of p at once exactly one
+		// wins, and a later one finds the key (see cache.go).
+		if !claim(ch, size) {
+			misuse("free(): double free detected in tcache 2", p)
+			return
+		}
 		if cl := chunkClass(size); cl >= 0 {
 			top := cl >= nSmall && arena.NextIsTop(ch, size)
 			if cachePush(ch, cl, top) {
@@ -287,23 +310,49 @@ func Free(ptr unsafe.Pointer) {
 	freeSlow(p, ch)
 }
 
-// freeSlow frees what the cache did not take.
+// freeSlow frees what the cache did not take: ch is the chunk of p if
+// FrontFree found it sound, or 0 (a mapped or sampled chunk, a chunk in a
+// fastbin, or a bad pointer).
 func freeSlow(p, ch uintptr) {
 	if p == 0 {
 		return
 	}
-	if ch == 0 && samples.count.Load() != 0 {
-		// Perhaps a sampled block (FrontFree leaves those to us).
-		if c, _ := heap.Resolve("free()", p); arena.IsSampled(c) && !arena.IsCached(c) {
-			forgetSample(p)
-			arena.SetSampled(c, false)
-		}
-	}
 	if ch != 0 {
 		// A sound heap chunk that the cache did not take.
 		heap.PerturbFree(ch)
+		heap.Free(p)
+		return
 	}
-	heap.Free(p)
+	if kind, _ := heap.Lookup(p); kind == arena.InMapped {
+		freeMapped(p)
+		return
+	}
+	c, a, bad := resolve("free()", p)
+	if bad != nil {
+		misuse(bad.Op, bad.Addr)
+		return
+	}
+	if arena.IsCached(c) {
+		misuse("free(): double free detected in tcache 2", p) // in a fastbin
+		return
+	}
+	if !heap.LooksInUse(c) {
+		// Back in its arena (a double free), or its neighbour's header is
+		// overwritten: the arena finds out which and panics.
+		heap.FreeChunk(c, a)
+		return
+	}
+	// In use and sampled (FrontFree leaves those to us): claim it as Free
+	// does, then update the profile.
+	if !claim(c, arena.ChunkSize(c)) {
+		misuse("free(): double free detected in tcache 2", p)
+		return
+	}
+	if arena.IsSampled(c) {
+		forgetSample(p)
+		arena.SetSampled(c, false)
+	}
+	heap.FreeChunk(c, a)
 }
 
 // freeToTop frees a mid-size chunk that borders its arena's top to the
@@ -359,9 +408,8 @@ func cachePush(ch uintptr, cl int, top bool) bool {
 		return !top && cachePushFull(ch, cl)
 	}
 	if perturbByte.Load() != 0 {
-		heap.PerturbFree(ch)
+		heap.PerturbFree(ch) // leaves the link and key words alone
 	}
-	arena.SetCached(ch, true)
 	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 	b.head = ch
 	b.count++
@@ -406,9 +454,8 @@ func cachePushFull(ch uintptr, cl int) bool {
 		}
 	}
 	if perturbByte.Load() != 0 {
-		heap.PerturbFree(ch)
+		heap.PerturbFree(ch) // leaves the link and key words alone
 	}
-	arena.SetCached(ch, true)
 	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 	b.head = ch
 	b.count++
@@ -439,8 +486,7 @@ func freeRun(a *arena.Arena, chs []uintptr) int {
 		if _, b := h.Lookup(ch + 16); b != a {
 			break
 		}
-		arena.SetCached(ch, false)
-		a.FreeChunkLocked(ch)
+		a.FreeChunkLocked(ch) // the key stays: see keyFor
 		n++
 	}
 	return n
@@ -456,6 +502,9 @@ func Calloc(n, size int) unsafe.Pointer {
 	hi, total := bits.Mul64(uint64(n), uint64(size))
 	if hi != 0 || total > uint64(arena.MaxRequest) {
 		return nil
+	}
+	if debugOn.Load() {
+		return unsafe.Add(nil, debugMalloc(int(total), 0, true))
 	}
 	if total <= midLimit {
 		if p, sample := cachePop(requestClass(uintptr(total)), int(total)); p != 0 {
@@ -494,7 +543,9 @@ func clearUser(p uintptr) {
 // address. It grows in place when the next chunk is free or is the top, and
 // with mremap for a mapped chunk. Realloc(nil, size) is Malloc(size);
 // Realloc(p, 0) frees p and returns nil. When memory runs out, or size is
-// negative or impossibly large, it returns nil and p is left untouched.
+// negative or impossibly large, it returns nil and p is left untouched. A
+// bad or freed p is misuse, as for Free (with check_action 0 or 1 Realloc
+// returns nil).
 func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	if p == nil {
 		return Malloc(size)
@@ -507,9 +558,17 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 		return nil
 	}
 	h := theHeap()
-	ch, _ := h.Resolve("realloc()", uintptr(p))
-	if arena.IsCached(ch) {
-		panic(&arena.CorruptionError{Op: "realloc(): invalid pointer (already freed)", Addr: uintptr(p)})
+	if debugOn.Load() {
+		return unsafe.Add(nil, debugRealloc(uintptr(p), size))
+	}
+	ch, a, bad := resolve("realloc()", uintptr(p))
+	if bad != nil {
+		misuse(bad.Op, bad.Addr)
+		return nil
+	}
+	if arena.IsCached(ch) || (a != nil && inCache(ch)) {
+		misuse("realloc(): invalid pointer (already freed)", uintptr(p))
+		return nil
 	}
 	sampled := arena.IsSampled(ch)
 	np := h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
@@ -538,9 +597,15 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 		return Malloc(size)
 	}
 	theHeap()
+	if debugOn.Load() {
+		return unsafe.Add(nil, debugMalloc(size, alignment, false))
+	}
 	p := myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size))
 	if p == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
 		p = myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size))
+	}
+	if p != 0 {
+		clearKey(p - 16)
 	}
 	sampleAlloc(p, size)
 	return unsafe.Add(nil, p)
@@ -548,10 +613,21 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 
 // UsableSize returns how many bytes the block at p can hold (glibc's
 // malloc_usable_size): its chunk size less 8, less 16 for a mapped chunk,
-// and 0 for nil. It panics like Free on a pointer offheap did not return.
+// and 0 for nil. A pointer offheap did not return is misuse, as for Free
+// (with check_action 0 or 1 UsableSize returns 0). In the debug mode it
+// returns the size asked for.
 func UsableSize(p unsafe.Pointer) int {
 	if p == nil {
 		return 0
 	}
-	return int(theHeap().Usable(uintptr(p)))
+	theHeap()
+	if debugOn.Load() {
+		return debugUsable(uintptr(p))
+	}
+	c, _, bad := resolve("malloc_usable_size()", uintptr(p))
+	if bad != nil {
+		misuse(bad.Op, bad.Addr)
+		return 0
+	}
+	return int(arena.UsableSize(c))
 }

@@ -2,6 +2,7 @@ package arena
 
 import (
 	"fmt"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -30,28 +31,40 @@ func (a *Arena) corrupt(op string, c uintptr) { panicf(op, c) }
 // and arena (nil for a mapped chunk). It panics on a pointer that offheap
 // did not hand out.
 func (h *Heap) chunkFor(op string, p uintptr) (c uintptr, a *Arena) {
+	c, a, err := h.Validate(op, p)
+	if err != nil {
+		panic(err)
+	}
+	return c, a
+}
+
+// Validate checks user pointer p as Free does before it changes anything,
+// and returns its chunk and arena (nil for a mapped chunk), or the error
+// Free would panic with for operation op ("free(): invalid pointer"): p is
+// misaligned, outside every region offheap owns, or its header's tag,
+// size or M bit is wrong. It reads no memory outside those regions.
+func (h *Heap) Validate(op string, p uintptr) (c uintptr, a *Arena, err *CorruptionError) {
 	if p&alignMask != 0 {
-		panicf(op+": invalid pointer", p)
+		return 0, nil, &CorruptionError{Op: op + ": invalid pointer", Addr: p}
 	}
 	kind, a := h.Lookup(p)
 	c = ChunkOf(p)
 	switch kind {
 	case InMapped:
 		if !isMmapped(c) || !h.validHead(c) {
-			panicf(op+": invalid pointer", p)
+			return 0, nil, &CorruptionError{Op: op + ": invalid pointer", Addr: p}
 		}
-		return c, nil
+		return c, nil, nil
 	case InHeap:
 		if !h.validHead(c) {
-			panicf(op+": invalid pointer", p)
+			return 0, nil, &CorruptionError{Op: op + ": invalid pointer", Addr: p}
 		}
 		if isMmapped(c) || chunkSize(c) < MinSize {
-			panicf(op+": invalid size", p)
+			return 0, nil, &CorruptionError{Op: op + ": invalid size", Addr: p}
 		}
-		return c, a
+		return c, a, nil
 	}
-	panicf(op+": invalid pointer", p)
-	return 0, nil
+	return 0, nil, &CorruptionError{Op: op + ": invalid pointer", Addr: p}
 }
 
 // Resolve validates user pointer p as Free does and returns its chunk, its
@@ -61,6 +74,12 @@ func (h *Heap) Resolve(op string, p uintptr) (c uintptr, a *Arena) { return h.ch
 // Free frees user pointer p; 0 does nothing.
 func (h *Heap) Free(p uintptr) {
 	if p == 0 {
+		return
+	}
+	if kind, _ := h.Lookup(p); kind == InMapped {
+		if err := h.FreeMapped(p); err != nil {
+			panic(err)
+		}
 		return
 	}
 	c, a := h.chunkFor("free()", p)
@@ -257,29 +276,23 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 
 // FrontFree validates user pointer p for a front cache: it returns the
 // chunk and its size when p is an in-use chunk of an arena's heap with a
-// sound header, and 0 otherwise (a mapped or sampled chunk, or a bad pointer
-// that Free must report). A chunk already cached (F bit) panics with glibc's tcache
-// double-free message. It reads no memory outside the heap's regions.
+// sound header, and 0 otherwise: a mapped or sampled chunk, a chunk in a
+// fastbin (F bit: a double free), or a bad pointer, which the caller's slow
+// path sorts out and reports. It reads no memory outside the heap's regions
+// and never panics.
 func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	c = p - hdrSz
 	if p&alignMask != 0 || p < hdrSz {
 		return 0, 0
 	}
-	var end uintptr
-	if b := h.brkBase.Load(); b != 0 && c >= b && p+hdrSz <= h.brkEnd.Load() {
-		end = h.brkEnd.Load() // in the break region
-	} else if base, _ := h.heapOf(c); base == 0 || c < base+heapHdrSz || p+hdrSz > heapEnd(base) {
+	end := h.heapRegionEnd(c)
+	if end == 0 || p+hdrSz > end {
 		return 0, 0
-	} else {
-		end = heapEnd(base)
 	}
 	w := word(c + sizeSz)
 	size = w & sizeBits &^ flagMask
-	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagS) != 0 || size < MinSize {
-		return 0, 0 // mapped, sampled or bad: the slow path decides
-	}
-	if w&flagF != 0 {
-		panicf("free(): double free detected in tcache 2", p)
+	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagS|flagF) != 0 || size < MinSize {
+		return 0, 0 // mapped, sampled, in a fastbin or bad: the slow path decides
 	}
 	// The next chunk must have a sound header that says this one is in use.
 	// Otherwise (a chunk that went back to its arena and is freed again, an
@@ -289,3 +302,35 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	}
 	return c, size
 }
+
+// heapRegionEnd returns the end of the break region or heap that holds
+// chunk address c, or 0 if c lies in neither. It reads only the heap's own
+// tables.
+func (h *Heap) heapRegionEnd(c uintptr) uintptr {
+	if b := h.brkBase.Load(); b != 0 && c >= b && c < h.brkEnd.Load() {
+		return h.brkEnd.Load()
+	}
+	if base, _ := h.heapOf(c); base != 0 && c >= base+heapHdrSz && c < heapEnd(base) {
+		return heapEnd(base)
+	}
+	return 0
+}
+
+// LooksInUse reports whether heap chunk c (its header already validated,
+// as by Validate) looks in use to its arena: the chunk after it lies in the
+// same region, has a sound header and its P bit set. A chunk that went back
+// to its arena fails (it is the top, or part of a bigger free chunk, or the
+// next chunk says it is free); so does one whose next header was overwritten.
+func (h *Heap) LooksInUse(c uintptr) bool {
+	end := h.heapRegionEnd(c)
+	next := c + chunkSize(c)
+	return end != 0 && next+hdrSz <= end && next > c && h.validHead(next) &&
+		atomic.LoadUintptr(headWord(next))&flagP != 0
+}
+
+// NextInUse reports whether the P bit of the chunk after chunk c (of size
+// bytes) is set, read atomically; the caller knows that chunk lies in c's
+// region (FrontFree or LooksInUse said so). Front caches call it without the
+// arena lock, after claiming c, to see whether c went back to its arena
+// meanwhile.
+func NextInUse(c, size uintptr) bool { return atomic.LoadUintptr(headWord(c+size))&flagP != 0 }

@@ -156,16 +156,22 @@ func (h *Heap) perturbAlloc(c uintptr) {
 	}
 }
 
+// perturbFree fills a freed chunk's user memory with the perturb byte,
+// except its first two words: they are about to hold the free-list links,
+// and a front cache's chunk keeps its mark there (package alloc claims a
+// chunk by its second word; wiping it would let a second free of the same
+// chunk claim it too).
 func (h *Heap) perturbFree(c uintptr) {
 	if b := h.perturb.Load(); b != 0 {
-		fillMem(Mem(c), chunkSize(c)-hdrSz, byte(b))
+		fillMem(Mem(c)+2*sizeSz, chunkSize(c)-hdrSz-2*sizeSz, byte(b))
 	}
 }
 
 // PerturbAlloc and PerturbFree apply M_PERTURB for front caches.
 func (h *Heap) PerturbAlloc(c uintptr) { h.perturbAlloc(c) }
 
-// PerturbFree fills a freed chunk with the perturb byte, if one is set.
+// PerturbFree fills a freed chunk with the perturb byte, if one is set,
+// leaving its first two words alone (see perturbFree).
 func (h *Heap) PerturbFree(c uintptr) { h.perturbFree(c) }
 
 // mallocLocked is glibc's _int_malloc: nb is a chunk size.
@@ -467,7 +473,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 			a.unlink(next)
 			size += nextsize
 		} else {
-			setWord(next+sizeSz, word(next+sizeSz)&^flagP)
+			clearPrevInuse(next)
 		}
 		h.setHead(p, size, flagP)
 		setFoot(p, size)

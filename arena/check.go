@@ -4,14 +4,14 @@ import "fmt"
 
 // Check walks every arena and every mapped chunk and returns an error
 // naming the first broken invariant, or nil (glibc's do_check_malloc_state,
-// TLSF's tlsf_check). cached lists the chunks that front caches hold: they
-// must be in-use chunks with the F bit set, and together with the fastbins
-// they must account for every F chunk in the walk.
+// TLSF's tlsf_check). cached lists the chunks that front caches hold: each
+// must be an in-use chunk of an arena (the next chunk's P bit set), without
+// the F bit (which only fastbin chunks carry), and listed once.
 //
 // Each arena is locked while it is walked; the caller keeps the front
 // caches still.
 func (h *Heap) Check(cached []uintptr) error {
-	perArena := make(map[int]int)
+	seen := make(map[uintptr]bool, len(cached))
 	for _, c := range cached {
 		if c&alignMask != 0 {
 			return fmt.Errorf("cache: chunk %#x is not 16-aligned", c)
@@ -23,13 +23,19 @@ func (h *Heap) Check(cached []uintptr) error {
 		if !h.validHead(c) {
 			return fmt.Errorf("cache: chunk %#x has a bad header tag", c)
 		}
-		if !isCached(c) {
-			return fmt.Errorf("cache: chunk %#x lacks the F (cached) bit", c)
+		if isCached(c) {
+			return fmt.Errorf("cache: chunk %#x carries the F bit: it is in a fastbin too (double free?)", c)
 		}
-		perArena[a.index]++
+		if seen[c] {
+			return fmt.Errorf("cache: chunk %#x is held twice (double free?)", c)
+		}
+		seen[c] = true
+		if next := c + chunkSize(c); next+hdrSz > a.regionEnd(c) || !prevInuse(next) {
+			return fmt.Errorf("cache: chunk %#x is free in its arena (double free?)", c)
+		}
 	}
 	for i := 0; i < h.NumArenas(); i++ {
-		if err := h.arenas[i].Load().check(perArena[i]); err != nil {
+		if err := h.arenas[i].Load().check(); err != nil {
 			return err
 		}
 	}
@@ -68,7 +74,7 @@ func (h *Heap) checkMapped() error {
 	return nil
 }
 
-func (a *Arena) check(extCached int) error {
+func (a *Arena) check() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	h := a.h
@@ -247,8 +253,8 @@ func (a *Arena) check(extCached int) error {
 		}
 		fast += n
 	}
-	if fast+extCached != cachedWalk {
-		return fail("%d chunks carry the F bit, but fastbins hold %d and caches %d", cachedWalk, fast, extCached)
+	if fast != cachedWalk {
+		return fail("%d chunks carry the F bit, but fastbins hold %d", cachedWalk, fast)
 	}
 	return nil
 }

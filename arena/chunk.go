@@ -1,6 +1,9 @@
 package arena
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Chunk layout (x86_64; all sizes in bytes, every chunk 16-aligned).
 //
@@ -41,9 +44,11 @@ import "unsafe"
 //     NON_MAIN_ARENA; offheap finds a chunk's arena from its address (see
 //     Heap.Lookup) and marks the top instead, so that front caches can tell,
 //     without a lock, that a chunk borders the top (NextIsTop).
-//   - F (8) CACHED: the chunk is held in a fastbin or in a front cache of
-//     the alloc package. glibc has no such bit (16-byte alignment leaves bit
-//     3 unused); offheap uses it to detect a double free exactly.
+//   - F (8) CACHED: the chunk is held in a fastbin. glibc has no such bit
+//     (16-byte alignment leaves bit 3 unused); offheap uses it to detect a
+//     double free exactly. The front caches of package alloc, which work
+//     without the arena lock, never write headers: they mark their chunks in
+//     user memory instead.
 //
 // Bit 44 (S, SAMPLED) marks an in-use block recorded by the heap profiler
 // of package alloc, so that freeing it updates the profile; sizes never
@@ -74,7 +79,7 @@ const (
 	flagT    = 4
 	flagF    = 8
 	flagMask = 15
-	flagS    = uintptr(1) << 44 // SAMPLED: the block is in the heap profile
+	flagS    = uintptr(1) << 44   // SAMPLED: the block is in the heap profile
 	sizeBits = uintptr(1)<<44 - 1 // size and flags P, M, T, F
 	tagShift = 48
 )
@@ -122,14 +127,18 @@ func ChunkOf(p uintptr) uintptr { return p - hdrSz }
 func inuse(c uintptr) bool { return prevInuse(c + chunkSize(c)) }
 
 // setInuseBit and clearInuseBit change the P bit of the chunk that follows c.
-func setInuseBit(c uintptr) {
-	n := c + chunkSize(c)
-	setWord(n+sizeSz, word(n+sizeSz)|flagP)
-}
-func clearInuseBit(c uintptr) {
-	n := c + chunkSize(c)
-	setWord(n+sizeSz, word(n+sizeSz)&^flagP)
-}
+// That chunk may be in use, and its S bit may change at the same moment
+// without the arena lock (SetSampled): both sides use atomic operations, so
+// neither change is lost.
+func setInuseBit(c uintptr)   { setPrevInuse(c + chunkSize(c)) }
+func clearInuseBit(c uintptr) { clearPrevInuse(c + chunkSize(c)) }
+
+// setPrevInuse and clearPrevInuse change the P bit of chunk n.
+func setPrevInuse(n uintptr)   { atomic.OrUintptr(headWord(n), flagP) }
+func clearPrevInuse(n uintptr) { atomic.AndUintptr(headWord(n), ^uintptr(flagP)) }
+
+// headWord returns the address of chunk c's size word.
+func headWord(c uintptr) *uintptr { return (*uintptr)(unsafe.Add(nil, c+sizeSz)) }
 
 // setFoot writes the size of free chunk c into the next chunk's prev_size.
 func setFoot(c, size uintptr) { setWord(c+size, size) }
@@ -155,8 +164,10 @@ func (h *Heap) validHead(c uintptr) bool {
 	return w>>tagShift<<tagShift == h.tag(c, w&sizeBits&^flagMask)
 }
 
-// SetCached sets or clears the F bit of chunk c (used by front caches, which
-// hold chunks that the arena regards as in use). The tag is unaffected.
+// SetCached sets or clears the F bit of chunk c, the fastbins' mark. It is a
+// plain read-modify-write: only the arena, under its lock, may use it (a
+// lock-free caller could lose a concurrent change of the P bit). The tag is
+// unaffected.
 func SetCached(c uintptr, on bool) {
 	if on {
 		setWord(c+sizeSz, word(c+sizeSz)|flagF)
@@ -166,12 +177,14 @@ func SetCached(c uintptr, on bool) {
 }
 
 // SetSampled sets or clears the S bit of in-use chunk c (the heap
-// profiler's mark). The tag is unaffected.
+// profiler's mark). The tag is unaffected. It takes no lock: the update is
+// atomic, because the arena may change the P bit of the same word at the
+// same moment (when the chunk before c is allocated or freed).
 func SetSampled(c uintptr, on bool) {
 	if on {
-		setWord(c+sizeSz, word(c+sizeSz)|flagS)
+		atomic.OrUintptr(headWord(c), flagS)
 	} else {
-		setWord(c+sizeSz, word(c+sizeSz)&^flagS)
+		atomic.AndUintptr(headWord(c), ^flagS)
 	}
 }
 

@@ -84,20 +84,6 @@ func (s *mappedSet) add(c, n uintptr) error {
 	return nil
 }
 
-// remove forgets chunk c of mapping size n; false if it was not there.
-func (s *mappedSet) remove(c, n uintptr) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i, ok := s.find(c)
-	if !ok {
-		return false
-	}
-	*s.slot(i) = 1
-	s.live.Add(-1)
-	s.bytes.Add(-int64(n))
-	return true
-}
-
 // move records that a mapped chunk moved from c to nc and its mapping
 // changed from oldN to newN bytes.
 func (s *mappedSet) move(c, nc, oldN, newN uintptr) {
@@ -199,17 +185,40 @@ func (h *Heap) mapChunk(nb, alignment uintptr) uintptr {
 	return c
 }
 
-// unmapChunk frees mapped chunk c, applying the dynamic threshold.
+// unmapChunk frees mapped chunk c, applying the dynamic threshold; it
+// panics if c is not a live mapped chunk.
 func (h *Heap) unmapChunk(c uintptr) {
+	if err := h.FreeMapped(Mem(c)); err != nil {
+		panic(err)
+	}
+}
+
+// FreeMapped frees the mapped chunk of user pointer p, applying the dynamic
+// threshold, or returns "munmap_chunk(): invalid pointer" without changing
+// anything if p is not a live mapped chunk. The header is read and the chunk
+// taken out of the set under the set's lock, so that of two goroutines
+// freeing p at once exactly one unmaps it and the other gets the error,
+// without reading memory that is already unmapped.
+func (h *Heap) FreeMapped(p uintptr) *CorruptionError {
+	c := ChunkOf(p)
+	s := &h.mapped
+	s.mu.Lock()
+	i, ok := s.find(c)
+	if !ok {
+		s.mu.Unlock()
+		return &CorruptionError{Op: "munmap_chunk(): invalid pointer", Addr: p}
+	}
 	off := prevSize(c)
 	size := chunkSize(c)
 	total := off + size
-	if !h.validHead(c) || (c-off)&(h.pageSize-1) != 0 || total&(h.pageSize-1) != 0 {
-		panicf("munmap_chunk(): invalid pointer", Mem(c))
+	if !h.validHead(c) || !isMmapped(c) || (c-off)&(h.pageSize-1) != 0 || total&(h.pageSize-1) != 0 {
+		s.mu.Unlock()
+		return &CorruptionError{Op: "munmap_chunk(): invalid pointer", Addr: p}
 	}
-	if !h.mapped.remove(c, total) {
-		panicf("munmap_chunk(): invalid pointer", Mem(c))
-	}
+	*s.slot(i) = 1
+	s.live.Add(-1)
+	s.bytes.Add(-int64(total))
+	s.mu.Unlock()
 	if h.dynamic.Load() && size > h.mmapThreshold.Load() && size <= MaxDynamicThreshold {
 		h.mmapThreshold.Store(size)
 		h.trimThreshold.Store(2 * size)
@@ -217,6 +226,7 @@ func (h *Heap) unmapChunk(c uintptr) {
 	}
 	h.mem.Unmap(c-off, total)
 	h.event(EventUnmap, -1, c-off, total)
+	return nil
 }
 
 // remapChunk resizes mapped chunk c to hold nb bytes; 0 if it cannot.
