@@ -69,10 +69,9 @@ func SetProfileRate(rate int) {
 	if rate < 0 {
 		rate = 0
 	}
+	theHeap() // the environment's profile_rate first, so that this call wins
 	profileRate.Store(int64(rate))
-	if inited.Load() {
-		flushAll() // fresh caches draw fresh gaps
-	}
+	flushAll() // fresh caches draw fresh gaps
 }
 
 // ProfileRate returns the sampling rate in force.

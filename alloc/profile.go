@@ -1,0 +1,359 @@
+package alloc
+
+import (
+	"encoding/binary"
+	"io"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+)
+
+// The heap profile: what sample.go records, written in the pprof format.
+//
+// Samples are kept raw (a stack of return PCs, the size, the label-set
+// pointer) and symbolized only here. A freed sample is folded, the next time
+// a profile is written, into a bucket of its stack, size and labels that
+// keeps only counts, so the memory the profiler holds grows with the
+// distinct allocation sites and the live samples, not with time (between two
+// profiles the freed samples wait in sample.go's list).
+//
+// The figures are scaled as runtime/pprof scales the Go heap profile: a
+// block of s bytes is sampled with probability 1-exp(-s/rate), so each
+// sampled value is divided by that probability (protomem.go
+// scaleHeapSample). With the same sample types, units and period type as
+// the Go heap profile, `go tool pprof` can merge the two or use one as the
+// -base of the other.
+
+// profileKey identifies a bucket: one stack, one block size, one label set.
+type profileKey struct {
+	stk    [maxStack]uintptr
+	nstk   int
+	size   int
+	labels string // labelsKey of the set, "" for none
+}
+
+// profileBucket counts the sampled blocks of a key.
+type profileBucket struct {
+	allocs, frees int64
+	labels        []profLabel
+}
+
+// freedBuckets holds the folded freed samples; guarded by samples.mu.
+var freedBuckets map[profileKey]*profileBucket
+
+// labelsKey returns a string that identifies a sorted label list.
+func labelsKey(l []profLabel) string {
+	if len(l) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for _, x := range l {
+		b.WriteString(x.Key)
+		b.WriteByte(0)
+		b.WriteString(x.Value)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func keyOf(s *sample) (profileKey, []profLabel) {
+	l := decodeLabels(s.labels)
+	k := profileKey{stk: s.stk, nstk: s.nstk, size: s.size, labels: labelsKey(l)}
+	return k, l
+}
+
+// snapshotSamples folds the freed samples into freedBuckets and returns
+// every bucket, live samples included.
+func snapshotSamples() map[profileKey]*profileBucket {
+	samples.mu.Lock()
+	freed := samples.freed
+	samples.freed = nil
+	live := make([]*sample, 0, len(samples.live))
+	for _, s := range samples.live {
+		live = append(live, s)
+	}
+	samples.mu.Unlock()
+
+	// Decoding labels may start a goroutine (the first time): done
+	// outside samples.mu. Samples are immutable once recorded.
+	type folded struct {
+		k profileKey
+		l []profLabel
+	}
+	fs := make([]folded, len(freed))
+	for i, s := range freed {
+		fs[i].k, fs[i].l = keyOf(s)
+	}
+
+	out := make(map[profileKey]*profileBucket)
+	samples.mu.Lock()
+	if freedBuckets == nil {
+		freedBuckets = make(map[profileKey]*profileBucket)
+	}
+	for _, f := range fs {
+		b := freedBuckets[f.k]
+		if b == nil {
+			b = &profileBucket{labels: f.l}
+			freedBuckets[f.k] = b
+		}
+		b.allocs++
+		b.frees++
+	}
+	for k, b := range freedBuckets {
+		c := *b
+		out[k] = &c
+	}
+	samples.mu.Unlock()
+
+	for _, s := range live {
+		k, l := keyOf(s)
+		b := out[k]
+		if b == nil {
+			b = &profileBucket{labels: l}
+			out[k] = b
+		}
+		b.allocs++
+	}
+	return out
+}
+
+// scaleHeapSample estimates the true count and bytes from count sampled
+// blocks of size bytes in all, sampled at rate (runtime/pprof's
+// scaleHeapSample).
+func scaleHeapSample(count, size, rate int64) (int64, int64) {
+	if count == 0 || size == 0 {
+		return 0, 0
+	}
+	if rate <= 1 {
+		return count, size
+	}
+	avg := float64(size) / float64(count)
+	scale := 1 / (1 - math.Exp(-avg/float64(rate)))
+	return int64(float64(count) * scale), int64(float64(size) * scale)
+}
+
+// allocPrefix is the prefix of this package's function names: frames of
+// offheap's own API at the leaf of a stack are hidden, as runtime/pprof
+// hides the runtime's, so the profile charges the caller of Malloc.
+const allocPrefix = "github.com/offheap/offheap/alloc."
+
+// frame is one symbolized frame of a return PC.
+type frame struct {
+	pc   uintptr // the PC the location is keyed by
+	fn   string
+	file string
+	line int
+}
+
+// symbolizer expands return PCs into frames, inlined ones included,
+// caching per PC.
+type symbolizer struct {
+	frames map[uintptr][]frame
+}
+
+func (sy *symbolizer) expand(pc uintptr) []frame {
+	if f, ok := sy.frames[pc]; ok {
+		return f
+	}
+	var out []frame
+	it := runtime.CallersFrames([]uintptr{pc})
+	for {
+		fr, more := it.Next()
+		if fr.Function != "" || fr.PC != 0 {
+			out = append(out, frame{pc: fr.PC, fn: fr.Function, file: fr.File, line: fr.Line})
+		}
+		if !more {
+			break
+		}
+	}
+	if len(out) == 0 {
+		out = []frame{{pc: pc - 1, fn: "?"}}
+	}
+	sy.frames[pc] = out
+	return out
+}
+
+// stackFrames returns the frames of stk, leaf first, grouped by return PC,
+// without offheap's API frames at the leaf (unless nothing else remains).
+func (sy *symbolizer) stackFrames(stk []uintptr) [][]frame {
+	groups := make([][]frame, 0, len(stk))
+	for _, pc := range stk {
+		groups = append(groups, sy.expand(pc))
+	}
+	// Hide the leading frames of package alloc.
+	for len(groups) > 0 {
+		g := groups[0]
+		i := 0
+		for i < len(g) && strings.HasPrefix(g[i].fn, allocPrefix) {
+			i++
+		}
+		if i == 0 {
+			break
+		}
+		if i < len(g) {
+			groups[0] = g[i:] // an inlined API call: keep its caller
+			break
+		}
+		if len(groups) == 1 {
+			break // nothing but alloc: keep it
+		}
+		groups = groups[1:]
+	}
+	return groups
+}
+
+// WriteHeapProfile writes the off-heap memory profile to w as a gzipped
+// pprof protocol buffer, the format of runtime/pprof's heap profile: sample
+// types alloc_objects/count, alloc_space/bytes, inuse_objects/count and
+// inuse_space/bytes, period type space/bytes with the sampling rate as the
+// period, inuse_space the default. Values are the sampled figures scaled to
+// estimate the true totals, as the Go runtime scales its own (by the rate in
+// force when the profile is written). Samples carry the allocating
+// goroutine's pprof labels when the runtime's label set can be read (see
+// labels.go), and a numeric label "bytes" with the block size. Locations are
+// symbolized (function, file, line, inlined calls), so `go tool pprof` needs
+// no binary; frames of package alloc itself are left out, so each block is
+// charged to the function that called Malloc (or Calloc, Realloc, ...).
+//
+// Nothing is sampled while the rate is 0 (see SetProfileRate and
+// OFFHEAP=profile_rate); the profile is then empty.
+func WriteHeapProfile(w io.Writer) error {
+	return buildHeapProfile().Write(w)
+}
+
+// buildHeapProfile returns the profile WriteHeapProfile writes.
+func buildHeapProfile() *profile.Profile {
+	rate := profileRate.Load()
+	p := &profile.Profile{
+		SampleType: []*profile.ValueType{
+			{Type: "alloc_objects", Unit: "count"},
+			{Type: "alloc_space", Unit: "bytes"},
+			{Type: "inuse_objects", Unit: "count"},
+			{Type: "inuse_space", Unit: "bytes"},
+		},
+		DefaultSampleType: "inuse_space",
+		PeriodType:        &profile.ValueType{Type: "space", Unit: "bytes"},
+		Period:            rate,
+		TimeNanos:         time.Now().UnixNano(),
+		Comments:          []string{"offheap: memory allocated outside the Go heap by github.com/offheap/offheap/alloc"},
+	}
+	buckets := snapshotSamples()
+
+	// A stable order: the profile is the same for the same samples.
+	keys := make([]profileKey, 0, len(buckets))
+	for k := range buckets {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b profileKey) int {
+		if c := slices.Compare(a.stk[:a.nstk], b.stk[:b.nstk]); c != 0 {
+			return c
+		}
+		if a.size != b.size {
+			return a.size - b.size
+		}
+		return strings.Compare(a.labels, b.labels)
+	})
+
+	sy := &symbolizer{frames: make(map[uintptr][]frame)}
+	funcs := make(map[[2]string]*profile.Function) // name, file
+	type locKey struct {
+		pc     uintptr
+		frames int // frames kept of the PC's inline chain
+	}
+	locs := make(map[locKey]*profile.Location)
+	// Stacks that differ only in offheap's hidden frames (the fast and
+	// the slow path of Malloc) make one sample.
+	type sampleKey struct {
+		locs   string // location ids
+		size   int
+		labels string
+	}
+	merged := make(map[sampleKey]*profile.Sample)
+	counts := make(map[*profile.Sample]*profileBucket)
+	for _, k := range keys {
+		b := buckets[k]
+		var ls []*profile.Location
+		var ids []byte
+		for _, g := range sy.stackFrames(k.stk[:k.nstk]) {
+			lk := locKey{pc: g[0].pc, frames: len(g)}
+			loc := locs[lk]
+			if loc == nil {
+				loc = &profile.Location{ID: uint64(len(p.Location) + 1), Address: uint64(g[0].pc)}
+				for _, f := range g {
+					fk := [2]string{f.fn, f.file}
+					fn := funcs[fk]
+					if fn == nil {
+						fn = &profile.Function{ID: uint64(len(p.Function) + 1), Name: f.fn, SystemName: f.fn, Filename: f.file}
+						funcs[fk] = fn
+						p.Function = append(p.Function, fn)
+					}
+					loc.Line = append(loc.Line, profile.Line{Function: fn, Line: int64(f.line)})
+				}
+				locs[lk] = loc
+				p.Location = append(p.Location, loc)
+			}
+			ls = append(ls, loc)
+			ids = binary.AppendUvarint(ids, loc.ID)
+		}
+		sk := sampleKey{locs: string(ids), size: k.size, labels: k.labels}
+		s := merged[sk]
+		if s == nil {
+			s = &profile.Sample{
+				Location: ls,
+				Value:    make([]int64, 4),
+				NumLabel: map[string][]int64{"bytes": {int64(k.size)}},
+				NumUnit:  map[string][]string{"bytes": {"bytes"}},
+			}
+			if len(b.labels) > 0 {
+				s.Label = make(map[string][]string, len(b.labels))
+				for _, l := range b.labels {
+					s.Label[l.Key] = []string{l.Value}
+				}
+			}
+			merged[sk] = s
+			counts[s] = &profileBucket{}
+			p.Sample = append(p.Sample, s)
+		}
+		counts[s].allocs += b.allocs
+		counts[s].frees += b.frees
+	}
+	for _, s := range p.Sample {
+		c := counts[s]
+		size := s.NumLabel["bytes"][0]
+		s.Value[0], s.Value[1] = scaleHeapSample(c.allocs, c.allocs*size, rate)
+		inuse := c.allocs - c.frees
+		s.Value[2], s.Value[3] = scaleHeapSample(inuse, inuse*size, rate)
+	}
+	addMappings(p)
+	return p
+}
+
+// addMappings gives the profile the process's executable mappings, from
+// /proc/self/maps, and marks them symbolized, so pprof shows the names
+// recorded here and does not look for the binary.
+func addMappings(p *profile.Profile) {
+	if f, err := os.Open("/proc/self/maps"); err == nil {
+		err = p.ParseMemoryMap(f)
+		f.Close()
+		if err != nil {
+			p.Mapping = nil
+		}
+	}
+	if len(p.Mapping) == 0 {
+		exe, _ := os.Executable()
+		p.Mapping = []*profile.Mapping{{ID: 1, Limit: math.MaxUint64, File: exe}}
+	}
+	for _, l := range p.Location {
+		if l.Mapping == nil || len(p.Mapping) == 1 {
+			l.Mapping = p.Mapping[0]
+		}
+	}
+	for _, m := range p.Mapping {
+		m.HasFunctions, m.HasFilenames, m.HasLineNumbers, m.HasInlineFrames = true, true, true, true
+	}
+}
