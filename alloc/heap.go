@@ -71,6 +71,7 @@ func initHeap() {
 	}
 	heap = h
 	applyGlobals(&s)
+	initProfiling(&s)
 	problems = append(problems, applyLimitsLocked()...)
 	for _, err := range problems {
 		fmt.Fprintf(os.Stderr, "offheap: %v (the setting keeps its previous value)\n", err)
@@ -80,6 +81,7 @@ func initHeap() {
 }
 
 func onEvent(e arena.Event) {
+	logRuntimeTrace(e)
 	countEvent(e)
 	if f := eventHook.Load(); f != nil {
 		(*f)(e)

@@ -16,7 +16,11 @@ import (
 // pointers; free it with Free.
 func Malloc(size int) unsafe.Pointer {
 	if debugOn.Load() {
-		return unsafe.Add(nil, debugMalloc(size, 0, false))
+		p := debugMalloc(size, 0, false)
+		if traceOn.Load() {
+			traceAlloc(recMalloc, p, uint64(size), 0)
+		}
+		return unsafe.Add(nil, p)
 	}
 	if uint(size) <= midLimit {
 		if p, sample := cachePop(requestClass(uintptr(size)), size); p != 0 {
@@ -26,11 +30,17 @@ func Malloc(size int) unsafe.Pointer {
 			if sample {
 				recordSample(p, size, 2)
 			}
+			if traceOn.Load() {
+				traceAlloc(recMalloc, p, uint64(size), 0)
+			}
 			return unsafe.Add(nil, p)
 		}
 	}
 	p := mallocSlow(size)
 	sampleAlloc(p, size)
+	if traceOn.Load() {
+		traceAlloc(recMalloc, p, uint64(size), 0)
+	}
 	return unsafe.Add(nil, p)
 }
 
@@ -277,6 +287,9 @@ func pushChunks(chs []uintptr, cl int) {
 // stays usable after recover. See debug.go.
 func Free(ptr unsafe.Pointer) {
 	p := uintptr(ptr)
+	if traceOn.Load() {
+		traceFree(p)
+	}
 	if !inited.Load() {
 		if p == 0 {
 			return
@@ -504,13 +517,20 @@ func Calloc(n, size int) unsafe.Pointer {
 		return nil
 	}
 	if debugOn.Load() {
-		return unsafe.Add(nil, debugMalloc(int(total), 0, true))
+		p := debugMalloc(int(total), 0, true)
+		if traceOn.Load() {
+			traceAlloc(recCalloc, p, uint64(size), uint64(n))
+		}
+		return unsafe.Add(nil, p)
 	}
 	if total <= midLimit {
 		if p, sample := cachePop(requestClass(uintptr(total)), int(total)); p != 0 {
 			clearUser(p)
 			if sample {
 				recordSample(p, int(total), 2)
+			}
+			if traceOn.Load() {
+				traceAlloc(recCalloc, p, uint64(size), uint64(n))
 			}
 			return unsafe.Add(nil, p)
 		}
@@ -521,6 +541,9 @@ func Calloc(n, size int) unsafe.Pointer {
 			}
 			clearUser(p)
 			sampleAlloc(p, int(total))
+			if traceOn.Load() {
+				traceAlloc(recCalloc, p, uint64(size), uint64(n))
+			}
 			return unsafe.Add(nil, p)
 		}
 	}
@@ -530,6 +553,9 @@ func Calloc(n, size int) unsafe.Pointer {
 		p = myCache().arena.Load().Calloc(uintptr(total))
 	}
 	sampleAlloc(p, int(total))
+	if traceOn.Load() {
+		traceAlloc(recCalloc, p, uint64(size), uint64(n))
+	}
 	return unsafe.Add(nil, p)
 }
 
@@ -559,7 +585,15 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	}
 	h := theHeap()
 	if debugOn.Load() {
-		return unsafe.Add(nil, debugRealloc(uintptr(p), size))
+		var traceSeq0 uint64
+		if traceOn.Load() {
+			traceSeq0 = traceReallocBegin(uintptr(p))
+		}
+		np := debugRealloc(uintptr(p), size)
+		if traceSeq0 != 0 {
+			traceReallocEnd(traceSeq0, uintptr(p), np, size)
+		}
+		return unsafe.Add(nil, np)
 	}
 	ch, a, bad := resolve("realloc()", uintptr(p))
 	if bad != nil {
@@ -571,6 +605,10 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 		return nil
 	}
 	sampled := arena.IsSampled(ch)
+	var traceSeq0 uint64
+	if traceOn.Load() {
+		traceSeq0 = traceReallocBegin(uintptr(p))
+	}
 	np := h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
 	if np == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
 		np = h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
@@ -582,6 +620,9 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 			arena.SetSampled(np-16, false)
 		}
 		sampleAlloc(np, size)
+	}
+	if traceSeq0 != 0 {
+		traceReallocEnd(traceSeq0, uintptr(p), np, size)
 	}
 	return unsafe.Add(nil, np)
 }
@@ -598,7 +639,11 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 	}
 	theHeap()
 	if debugOn.Load() {
-		return unsafe.Add(nil, debugMalloc(size, alignment, false))
+		p := debugMalloc(size, alignment, false)
+		if traceOn.Load() {
+			traceAlloc(recAligned, p, uint64(size), uint64(alignment))
+		}
+		return unsafe.Add(nil, p)
 	}
 	p := myCache().arena.Load().Memalign(uintptr(alignment), uintptr(size))
 	if p == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
@@ -608,6 +653,9 @@ func AlignedAlloc(alignment, size int) unsafe.Pointer {
 		clearKey(p - 16)
 	}
 	sampleAlloc(p, size)
+	if traceOn.Load() {
+		traceAlloc(recAligned, p, uint64(size), uint64(alignment))
+	}
 	return unsafe.Add(nil, p)
 }
 
