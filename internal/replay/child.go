@@ -1,0 +1,295 @@
+package replay
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"github.com/offheap/offheap/alloc"
+	"github.com/offheap/offheap/brk"
+	"github.com/offheap/offheap/mmapper"
+)
+
+// childEnv carries a ChildSpec (as JSON) to a child process.
+const childEnv = "OFFHEAP_REPLAY_CHILD"
+
+// ChildSpec says what a child replays.
+type ChildSpec struct {
+	Target  string `json:"target"`
+	Trace   string `json:"trace"`
+	Partial bool   `json:"partial,omitempty"`
+	NoTouch bool   `json:"no_touch,omitempty"` // do not touch the blocks' pages
+	Markers bool   `json:"markers,omitempty"`  // make the marker calls for a ptrace count
+	Out     string `json:"out"`                // file for the Result
+}
+
+// Result is what one replay measured.
+type Result struct {
+	Target   string        `json:"target"`
+	Settings string        `json:"settings,omitempty"` // the OFFHEAP line of an offheap replay
+	Ops      int           `json:"ops"`
+	Elapsed  time.Duration `json:"elapsed_ns"` // the replay loop's wall time
+	// Syscalls is the number of memory system calls during the replay,
+	// -1 when unknown; SyscallsBy splits it by call.
+	Syscalls   int64            `json:"syscalls"`
+	SyscallsBy map[string]int64 `json:"syscalls_by,omitempty"`
+	Faults     int64            `json:"faults"`    // minor and major page faults during the replay
+	StartRSS   int64            `json:"start_rss"` // bytes resident before the replay (the loaded trace included)
+	PeakRSS    int64            `json:"peak_rss"`  // the most bytes resident during the replay
+	EndRSS     int64            `json:"end_rss"`   // bytes resident after it
+	Failed     int64            `json:"failed"`    // allocations that returned nil
+	Mallinfo   *alloc.Mallinfo  `json:"mallinfo,omitempty"`
+	Note       string           `json:"note,omitempty"`
+}
+
+// MaybeChild runs the replay a parent asked for, and exits, when this
+// process is such a child; otherwise it returns at once. Call it first
+// thing in main (the offheap command does it from an init function) or
+// in TestMain.
+func MaybeChild() {
+	v := os.Getenv(childEnv)
+	if v == "" {
+		return
+	}
+	os.Unsetenv(childEnv)
+	var spec ChildSpec
+	if err := json.Unmarshal([]byte(v), &spec); err != nil {
+		fmt.Fprintf(os.Stderr, "replay child: bad %s: %v\n", childEnv, err)
+		os.Exit(2)
+	}
+	res, err := runChild(&spec)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "replay child (%s): %v\n", spec.Target, err)
+		os.Exit(1)
+	}
+	data, _ := json.Marshal(res)
+	if err := os.WriteFile(spec.Out, data, 0o644); err != nil {
+		fmt.Fprintf(os.Stderr, "replay child: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// ReplayFunc replays ops with a slot table of ids+1 entries, touching the
+// pages of every block unless noTouch, and returns how many allocations
+// failed.
+type ReplayFunc func(ops []Op, ids int, noTouch bool) (failed int64)
+
+// targets holds the replayers this binary has: offheap and go always,
+// glibc in the creplay binary (RegisterTarget).
+var targets = map[string]ReplayFunc{
+	"offheap": replayOffheap,
+	"go":      replayGo,
+}
+
+// RegisterTarget adds a replayer under name (the creplay binary adds
+// "glibc").
+func RegisterTarget(name string, f ReplayFunc) { targets[name] = f }
+
+// Marker arguments of getpgid, which the ptrace counter recognizes.
+const (
+	markerStart = 0x0ff4ea70
+	markerStop  = 0x0ff4ea71
+)
+
+func marker(m uintptr) { syscall.RawSyscall(syscall.SYS_GETPGID, m, 0, 0) }
+
+func runChild(spec *ChildSpec) (*Result, error) {
+	f := targets[spec.Target]
+	if f == nil {
+		return nil, fmt.Errorf("this binary cannot replay target %q", spec.Target)
+	}
+	t, err := Load(spec.Trace, spec.Partial)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Target: spec.Target, Ops: len(t.Ops), Syscalls: -1}
+	if spec.Target == "offheap" {
+		res.Settings = os.Getenv("OFFHEAP")
+	}
+	debug.FreeOSMemory() // what loading left behind
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		res.Note = "peak RSS covers the whole process (clear_refs: " + err.Error() + ")"
+	}
+	res.StartRSS, _ = rss()
+	faults0 := faults()
+	sys0 := offheapSyscallsBy()
+	if spec.Markers {
+		marker(markerStart)
+	}
+	start := time.Now()
+	res.Failed = f(t.Ops, t.IDs, spec.NoTouch)
+	res.Elapsed = time.Since(start)
+	if spec.Markers {
+		marker(markerStop)
+	}
+	res.Faults = faults() - faults0
+	if spec.Target == "offheap" {
+		by := offheapSyscallsBy()
+		for k, v := range sys0 {
+			by[k] -= v
+			if by[k] == 0 {
+				delete(by, k)
+			}
+		}
+		res.SyscallsBy = by
+		res.Syscalls = 0
+		for _, v := range by {
+			res.Syscalls += v
+		}
+		m := alloc.Mallinfo2()
+		res.Mallinfo = &m
+	}
+	res.EndRSS, res.PeakRSS = rss()
+	return res, nil
+}
+
+// offheapSyscallsBy reads the brk and mmapper counters by call.
+func offheapSyscallsBy() map[string]int64 {
+	b, m := brk.ReadCounters(), mmapper.ReadCounters()
+	return map[string]int64{
+		"brk":      int64(b.Brk.Calls),
+		"mmap":     int64(b.Mmap.Calls + m.Mmap.Calls),
+		"munmap":   int64(m.Munmap.Calls),
+		"mremap":   int64(m.Mremap.Calls),
+		"madvise":  int64(b.Madvise.Calls + m.Madvise.Calls),
+		"mprotect": int64(b.Mprotect.Calls + m.Mprotect.Calls),
+		"mincore":  int64(m.Mincore.Calls),
+	}
+}
+
+func faults() int64 {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return ru.Minflt + ru.Majflt
+}
+
+// rss returns VmRSS and VmHWM in bytes.
+func rss() (cur, peak int64) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1, -1
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		for _, f := range []struct {
+			name string
+			dst  *int64
+		}{{"VmRSS:", &cur}, {"VmHWM:", &peak}} {
+			if rest, ok := strings.CutPrefix(line, f.name); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				*f.dst = kb << 10
+			}
+		}
+	}
+	return cur, peak
+}
+
+const pageSize = 4096
+
+// touch writes one byte of every page of n bytes at p.
+func touch(p unsafe.Pointer, n uint64) {
+	for off := uint64(0); off < n; off += pageSize {
+		*(*byte)(unsafe.Add(p, off)) = 1
+	}
+	if n > 0 {
+		*(*byte)(unsafe.Add(p, n-1)) = 1
+	}
+}
+
+func replayOffheap(ops []Op, ids int, noTouch bool) (failed int64) {
+	slots := make([]unsafe.Pointer, ids+1)
+	for i := range ops {
+		o := &ops[i]
+		var p unsafe.Pointer
+		n := o.Size
+		switch o.Kind {
+		case 1:
+			p = alloc.Malloc(clampInt(o.Size))
+		case 2:
+			p = alloc.Calloc(clampInt(o.Arg), clampInt(o.Size))
+			n = o.Size * o.Arg // the product fits when Calloc succeeded
+		case 3:
+			p = alloc.Realloc(slots[o.Old], clampInt(o.Size))
+			if p != nil || o.Size == 0 {
+				slots[o.Old] = nil
+			}
+		case 4:
+			p = alloc.AlignedAlloc(clampInt(o.Arg), clampInt(o.Size))
+		case 5:
+			alloc.Free(slots[o.ID])
+			slots[o.ID] = nil
+			continue
+		}
+		if p == nil {
+			failed++
+			continue
+		}
+		if !noTouch {
+			touch(p, n)
+		}
+		slots[o.ID] = p
+	}
+	runtime.KeepAlive(slots)
+	return failed
+}
+
+// goSink keeps the Go target's blocks reachable until the next replay.
+var goSink [][]byte
+
+func replayGo(ops []Op, ids int, noTouch bool) (failed int64) {
+	slots := make([][]byte, ids+1)
+	for i := range ops {
+		o := &ops[i]
+		var b []byte
+		n, hi := o.Size, uint64(0)
+		if o.Kind == 2 {
+			hi, n = bits.Mul64(o.Size, o.Arg)
+		}
+		if o.Kind != 5 && (hi != 0 || n > goMaxAlloc) {
+			failed++ // make would panic where malloc returns NULL
+			continue
+		}
+		switch o.Kind {
+		case 1, 2, 4:
+			b = make([]byte, n)
+		case 3:
+			b = make([]byte, clampInt(o.Size))
+			copy(b, slots[o.Old])
+			slots[o.Old] = nil
+		case 5:
+			slots[o.ID] = nil
+			continue
+		}
+		if !noTouch && len(b) > 0 {
+			touch(unsafe.Pointer(unsafe.SliceData(b)), uint64(len(b)))
+		}
+		slots[o.ID] = b
+	}
+	goSink = slots
+	return failed
+}
+
+// goMaxAlloc bounds what the Go target allocates (make panics where malloc
+// returns NULL).
+const goMaxAlloc = 1 << 40
+
+// clampInt converts a trace's size to int; sizes beyond int fail in the
+// allocator as they would have.
+func clampInt(v uint64) int {
+	if v > 1<<62 {
+		return -1
+	}
+	return int(v)
+}
