@@ -142,7 +142,7 @@ func flushAll() {
 // cache whose P made no allocation or free during a whole period is given
 // back to the arenas, so memory does not sit in the cache of an idle P, or
 // of a P that GOMAXPROCS took away.
-const idleFlushPeriod = time.Second
+const idleFlushPeriod = 250 * time.Millisecond
 
 var idleOnce sync.Once
 

@@ -169,8 +169,11 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 	}
 	h.SetParams(p)
 	applyGlobals(&settings)
-	if param == tune.TcacheCount || param == tune.TcacheMax {
-		flushAll() // fresh caches take the new limits
+	if param == tune.ProfileRate {
+		profileRate.Store(int64(value))
+	}
+	if param == tune.TcacheCount || param == tune.TcacheMax || param == tune.ProfileRate {
+		flushAll() // fresh caches take the new limits and sampling gaps
 	}
 	return nil
 }

@@ -67,20 +67,18 @@ func keyOf(s *sample) (profileKey, []profLabel) {
 	return k, l
 }
 
-// snapshotSamples folds the freed samples into freedBuckets and returns
-// every bucket, live samples included.
-func snapshotSamples() map[profileKey]*profileBucket {
+// foldFreed moves the freed samples into freedBuckets, so that the list
+// stays short (forgetSample calls it past foldAt) and a profile sees them.
+// Decoding labels may start a goroutine the first time: it is done outside
+// samples.mu. Samples are immutable once recorded.
+func foldFreed() {
 	samples.mu.Lock()
 	freed := samples.freed
 	samples.freed = nil
-	live := make([]*sample, 0, len(samples.live))
-	for _, s := range samples.live {
-		live = append(live, s)
-	}
 	samples.mu.Unlock()
-
-	// Decoding labels may start a goroutine (the first time): done
-	// outside samples.mu. Samples are immutable once recorded.
+	if len(freed) == 0 {
+		return
+	}
 	type folded struct {
 		k profileKey
 		l []profLabel
@@ -89,9 +87,8 @@ func snapshotSamples() map[profileKey]*profileBucket {
 	for i, s := range freed {
 		fs[i].k, fs[i].l = keyOf(s)
 	}
-
-	out := make(map[profileKey]*profileBucket)
 	samples.mu.Lock()
+	defer samples.mu.Unlock()
 	if freedBuckets == nil {
 		freedBuckets = make(map[profileKey]*profileBucket)
 	}
@@ -104,6 +101,18 @@ func snapshotSamples() map[profileKey]*profileBucket {
 		b.allocs++
 		b.frees++
 	}
+}
+
+// snapshotSamples folds the freed samples into freedBuckets and returns
+// every bucket, live samples included.
+func snapshotSamples() map[profileKey]*profileBucket {
+	foldFreed()
+	samples.mu.Lock()
+	live := make([]*sample, 0, len(samples.live))
+	for _, s := range samples.live {
+		live = append(live, s)
+	}
+	out := make(map[profileKey]*profileBucket)
 	for k, b := range freedBuckets {
 		c := *b
 		out[k] = &c

@@ -122,15 +122,24 @@ func recordSample(p uintptr, size int, skip int) {
 	samples.count.Add(1)
 }
 
+// foldAt bounds the list of freed samples waiting to be folded into their
+// sites' buckets, so a program that never writes a profile does not grow it.
+const foldAt = 1024
+
 // forgetSample moves the sample of p (if any) from in use to freed.
 func forgetSample(p uintptr) {
 	samples.mu.Lock()
 	s, ok := samples.live[p]
+	fold := false
 	if ok {
 		delete(samples.live, p)
 		samples.freed = append(samples.freed, s)
+		fold = len(samples.freed) >= foldAt
 	}
 	samples.mu.Unlock()
+	if fold {
+		foldFreed()
+	}
 	if ok {
 		samples.count.Add(-1)
 	}

@@ -132,10 +132,16 @@ func clearMem(p, n uintptr) {
 	clear(unsafe.Slice((*byte)(unsafe.Add(nil, p)), n))
 }
 
+// fillMem sets n bytes at p to b, doubling the filled prefix with copy
+// (memmove) rather than storing byte by byte.
 func fillMem(p, n uintptr, b byte) {
+	if n == 0 {
+		return
+	}
 	s := unsafe.Slice((*byte)(unsafe.Add(nil, p)), n)
-	for i := range s {
-		s[i] = b
+	s[0] = b
+	for i := 1; i < len(s); i *= 2 {
+		copy(s[i:], s[:i])
 	}
 }
 
