@@ -285,9 +285,13 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	if p&alignMask != 0 || p < hdrSz {
 		return 0, 0
 	}
-	end := h.heapRegionEnd(c)
-	if end == 0 || p+hdrSz > end {
+	var end uintptr // the end of c's region (as heapRegionEnd, inline: this is the fast path)
+	if b := h.brkBase.Load(); b != 0 && c >= b && p+hdrSz <= h.brkEnd.Load() {
+		end = h.brkEnd.Load() // in the break region
+	} else if base, _ := h.heapOf(c); base == 0 || c < base+heapHdrSz || p+hdrSz > heapEnd(base) {
 		return 0, 0
+	} else {
+		end = heapEnd(base)
 	}
 	w := word(c + sizeSz)
 	size = w & sizeBits &^ flagMask
