@@ -273,6 +273,15 @@ func faultWorkload(t *testing.T, live *blockSet, seed uint64, nils *int) {
 	} else if p := a.Malloc(5000); p != 0 {
 		live.add(unsafe.Add(nil, p), 5000)
 	}
+	// A mapped block grown by Realloc: mremap, every time.
+	if p := Malloc(1 << 20); p == nil {
+		fail()
+	} else if q := Realloc(p, 2<<20); q == nil {
+		fail()
+		Free(p)
+	} else {
+		live.add(q, 2<<20)
+	}
 	sizes := []int{24, 200, 3000, 50 << 10, 200 << 10, 300 << 10, 1 << 20}
 	for i := 0; i < 40; i++ {
 		n := sizes[rng.IntN(len(sizes))] + rng.IntN(100)

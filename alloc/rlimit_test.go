@@ -9,6 +9,8 @@ package alloc
 import (
 	"bufio"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,13 +77,22 @@ func underLimit(t *testing.T, resource int, field string, room uintptr) {
 	theHeap()
 	live := blockSet{blocks: make([]hblock, 0, 1<<17)}
 	// Warm the Go heap, so that the runtime need not ask the kernel for more
-	// while the limit is reached (it would die of it).
+	// while the limit is reached (it would die of it), and keep the
+	// collector and every other Go allocation out of the limited phase:
+	// only offheap's calls and reads of its memory happen there.
 	warm := make([]byte, 48<<20)
 	for i := 0; i < len(warm); i += 4096 {
 		warm[i] = 1
 	}
 	warm = nil
 	_ = warm
+	runtime.GC()
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	sizes := []int{4 << 20, 1 << 20, 300 << 10, 60 << 10, 5000, 100}
+	var counts [6]int
+	var again int
+	var failedTwice, realloced, calloced, aligned bool
+	var bad string
 
 	var old unix.Rlimit
 	if err := unix.Getrlimit(resource, &old); err != nil {
@@ -94,57 +105,62 @@ func underLimit(t *testing.T, resource int, field string, room uintptr) {
 	if err := unix.Setrlimit(resource, &unix.Rlimit{Cur: limit, Max: old.Max}); err != nil {
 		t.Fatalf("setrlimit: %v", err)
 	}
-	defer unix.Setrlimit(resource, &old)
-
-	// Allocate until nil, the large sizes first, then smaller ones into what
-	// is left.
-	counts := map[int]int{}
-	for _, n := range []int{4 << 20, 1 << 20, 300 << 10, 60 << 10, 5000, 100} {
-		for live.malloc(n) {
-			counts[n]++
-			if len(live.blocks) == cap(live.blocks) {
-				t.Fatalf("%d blocks allocated under a limit of %d MiB", len(live.blocks), limit>>20)
+	// The limited phase: allocate until nil, the large sizes first, then
+	// smaller ones into what is left; more requests that must fail; check
+	// every block; free half; allocate again.
+	for i, n := range sizes {
+		for len(live.blocks) < cap(live.blocks) && live.malloc(n) {
+			counts[i]++
+		}
+		failedTwice = failedTwice || Malloc(n) == nil
+	}
+	if len(live.blocks) == 0 {
+		unix.Setrlimit(resource, &old)
+		t.Fatal("nothing at all could be allocated under the limit")
+	}
+	last := live.blocks[len(live.blocks)-1]
+	calloced = Calloc(1, 8<<20) != nil
+	realloced = Realloc(last.p, 8<<20) != nil
+	aligned = AlignedAlloc(1<<16, 8<<20) != nil
+	if msg := last.bad(); msg != "" && !realloced {
+		bad = "a failed Realloc changed the block: " + msg
+	}
+	for _, b := range live.blocks {
+		if bad != "" {
+			break
+		}
+		bad = b.bad()
+	}
+	if bad == "" {
+		live.freeEvery(t, 2)
+		for _, n := range []int{1 << 20, 60 << 10, 5000} {
+			for i := 0; i < 20 && live.malloc(n); i++ {
+				again++
 			}
 		}
-		if p := Malloc(n); p != nil {
-			t.Fatalf("Malloc(%d) succeeded right after failing", n)
-		}
 	}
-	t.Logf("under a %s limit %d MiB above the start: blocks allocated by size before nil: %v", field, room>>20, counts)
-	if counts[4<<20] == 0 {
-		t.Fatal("not even one 4 MiB block under the limit")
+	if err := unix.Setrlimit(resource, &old); err != nil {
+		t.Fatalf("setrlimit back: %v", err)
 	}
-	live.verify(t, "at the limit")
-	mustCheckHeap(t, "at the limit")
-	// Calloc, Realloc and AlignedAlloc fail as cleanly.
-	noPanic(t, "more requests at the limit", func() {
-		if p := Calloc(1, 8<<20); p != nil {
-			t.Fatalf("Calloc(8 MiB) = %p at the limit", p)
-		}
-		b := live.blocks[len(live.blocks)-1]
-		if q := Realloc(b.p, 8<<20); q != nil {
-			t.Fatalf("Realloc to 8 MiB = %p at the limit", q)
-		}
-		if msg := b.bad(); msg != "" {
-			t.Fatalf("a failed Realloc changed the block: %s", msg)
-		}
-		if p := AlignedAlloc(1<<16, 8<<20); p != nil {
-			t.Fatalf("AlignedAlloc = %p at the limit", p)
-		}
-	})
 
-	live.freeEvery(t, 2)
-	again := 0
-	for _, n := range []int{1 << 20, 60 << 10, 5000} {
-		for i := 0; i < 20 && live.malloc(n); i++ {
-			again++
-		}
-	}
-	if again < 30 {
+	t.Logf("under a %s limit %d MiB above the start, blocks of %v bytes allocated before nil: %v; %d allocated again after freeing half",
+		field, room>>20, sizes, counts, again)
+	switch {
+	case bad != "":
+		t.Fatalf("at the limit: %s", bad)
+	case counts[0] == 0:
+		t.Fatal("not even one 4 MiB block under the limit")
+	case len(live.blocks) == cap(live.blocks):
+		t.Fatalf("%d blocks allocated under a limit of %d MiB", len(live.blocks), limit>>20)
+	case !failedTwice:
+		t.Fatal("an allocation succeeded right after the same size failed")
+	case calloced || realloced || aligned:
+		t.Fatalf("at the limit, Calloc/Realloc/AlignedAlloc of 8 MiB succeeded: %v %v %v", calloced, realloced, aligned)
+	case again < 30:
 		t.Fatalf("only %d blocks allocated again after half were freed", again)
 	}
 	live.verify(t, "after allocating again")
-	mustCheckHeap(t, "after allocating again")
+	mustCheckHeap(t, "after the limit")
 	live.freeEvery(t, 1)
 	mustCheckHeap(t, "at the end")
 }
