@@ -96,7 +96,7 @@ func TestFaultNoMemory(t *testing.T) {
 		live.malloc(16 + i*97)
 	}
 	live.malloc(1 << 20) // mapped
-	var keep blockSet // the block Realloc is asked to grow
+	var keep blockSet    // the block Realloc is asked to grow
 	keep.malloc(3000)
 	moved := keep.blocks[0]
 

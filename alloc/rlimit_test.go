@@ -229,4 +229,3 @@ func TestBreakBlocked(t *testing.T) {
 		t.Fatalf("the page above the break changed: %s", msg)
 	}
 }
-
