@@ -561,14 +561,24 @@ func runModel(t *testing.T, seed uint64, ops int, lim sizeLimits) {
 
 // ---- traces ----
 
-const traceDir = "/work/shared/traces"
+// traceDir finds shared/traces beside the repository (as CI lays it out),
+// or where the developers' machines keep it.
+func traceDir() string {
+	for _, d := range []string{"../../shared/traces", "/work/shared/traces"} {
+		if m, _ := filepath.Glob(filepath.Join(d, "*.trace.gz")); len(m) > 0 {
+			return d
+		}
+	}
+	return "../../shared/traces"
+}
 
 // TestTraceReplay replays the first operations of real programs'
 // allocation traces (see the README there), with every block patterned.
 func TestTraceReplay(t *testing.T) {
-	files, _ := filepath.Glob(filepath.Join(traceDir, "*.trace.gz"))
+	dir := traceDir()
+	files, _ := filepath.Glob(filepath.Join(dir, "*.trace.gz"))
 	if len(files) == 0 {
-		t.Skipf("no traces in %s", traceDir)
+		t.Skipf("no traces in %s", dir)
 	}
 	limit := 100_000
 	if long() {
