@@ -6,8 +6,27 @@ import _ "unsafe" // for go:linkname
 // preemption, no migration, until procUnpin. The per-P caches rely on it
 // (sync.Pool does the same).
 //
-//go:linkname procPin runtime.procPin
-func procPin() int
+// Under the race detector every per-P structure is also guarded by a mutex
+// (see raceEnabled), and a goroutine must never wait for a mutex while
+// pinned ("schedule: holding locks"): there procPin only reads the P's id
+// and unpins at once, and the mutex alone serializes the cache's users.
+func procPin() int {
+	pid := runtimeProcPin()
+	if raceEnabled {
+		runtimeProcUnpin()
+	}
+	return pid
+}
 
-//go:linkname procUnpin runtime.procUnpin
-func procUnpin()
+// procUnpin ends what procPin began.
+func procUnpin() {
+	if !raceEnabled {
+		runtimeProcUnpin()
+	}
+}
+
+//go:linkname runtimeProcPin runtime.procPin
+func runtimeProcPin() int
+
+//go:linkname runtimeProcUnpin runtime.procUnpin
+func runtimeProcUnpin()
