@@ -16,8 +16,16 @@ type Allocator interface {
 	// Malloc returns at least n bytes, 16-byte aligned; never nil (the
 	// loops write the first byte, so an out-of-memory nil faults).
 	Malloc(n int) unsafe.Pointer
-	// Free releases a block from Malloc of the same Allocator.
+	// Free releases a block from Malloc or Realloc of the same Allocator;
+	// Free(nil) does nothing.
 	Free(p unsafe.Pointer)
+	// Realloc resizes a block from Realloc to n bytes, keeping its contents
+	// up to the smaller size, as C's realloc; Realloc(nil, n) allocates.
+	// The workloads allocate through Realloc the blocks that hold other
+	// blocks' addresses (mstress's growing array, xmalloc-test's batches,
+	// rptest's hand-over lists), since GoHeap must give those a type the
+	// collector scans.
+	Realloc(p unsafe.Pointer, n int) unsafe.Pointer
 }
 
 // Offheap is offheap's alloc.Malloc and alloc.Free.
@@ -28,6 +36,9 @@ func (Offheap) Malloc(n int) unsafe.Pointer { return alloc.Malloc(n) }
 
 // Free calls alloc.Free.
 func (Offheap) Free(p unsafe.Pointer) { alloc.Free(p) }
+
+// Realloc calls alloc.Realloc.
+func (Offheap) Realloc(p unsafe.Pointer, n int) unsafe.Pointer { return alloc.Realloc(p, n) }
 
 // OffheapSyscalls returns how many memory system calls offheap has made
 // so far: every call counted by brk.ReadCounters and mmapper.ReadCounters
@@ -65,3 +76,21 @@ func (g *GoHeap) Malloc(n int) unsafe.Pointer {
 
 // Free does nothing; the collector reclaims the block when unreachable.
 func (g *GoHeap) Free(unsafe.Pointer) {}
+
+// Realloc returns the data of a new make([]unsafe.Pointer, ...) of n bytes
+// and more, with the contents of p (a block from Realloc) copied: memory
+// the collector scans for pointers, so that a workload may keep other
+// blocks' addresses there, as it would in C. The first two words, before
+// the returned address, hold the size in bytes, which the collector
+// ignores (no heap address is that small).
+func (g *GoHeap) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
+	words := (n + 7) / 8
+	s := make([]unsafe.Pointer, 2+words)
+	s[0] = unsafe.Add(nil, n)
+	if p != nil {
+		hdr := (*[2]unsafe.Pointer)(unsafe.Add(p, -16))
+		old := (int(uintptr(hdr[0])) + 7) / 8
+		copy(s[2:], unsafe.Slice((*unsafe.Pointer)(p), old))
+	}
+	return unsafe.Pointer(&s[2])
+}

@@ -47,6 +47,10 @@ func (j job) String() string { return j.peer + "=" + j.workload }
 func ChildMain(args []string, peers []Peer, peersErr error) int {
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	benchTime := fs.Duration("benchtime", 100*time.Millisecond, "time of each sample")
+	gcTime := fs.Duration("gctime", 5*time.Second, "time of the GC-pressure workloads' request loop")
+	threads := fs.Int("threads", 0, "threads of the multi-threaded workloads (0: GOMAXPROCS)")
+	gcEntries := fs.String("gc-entries", "10", "GC-pressure cache sizes, in millions of values")
+	gcValues := fs.String("gc-values", "64-256", "GC-pressure value sizes")
 	count := fs.Int("count", 1, "samples of each workload")
 	run := fs.String("run", "", "run only the workloads whose names match this regexp")
 	only := fs.String("peers", "", "comma-separated peer names (default: all)")
@@ -55,8 +59,17 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 		return 2
 	}
 	out := json.NewEncoder(os.Stdout)
+	if err := ParseGCConfig(*gcEntries, *gcValues); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
 	if peersErr != nil {
 		out.Encode(childLine{Error: peersErr.Error()})
+		return 3
+	}
+	var err error
+	if traced, err = maybeTraceSelf(); err != nil {
+		out.Encode(childLine{Error: err.Error()})
 		return 3
 	}
 	byPeer := map[string]Peer{}
@@ -64,7 +77,8 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 		byPeer[p.Name] = p
 	}
 	byName := map[string]*Workload{}
-	for _, w := range Workloads() {
+	all := WorkloadsFor(*threads)
+	for _, w := range all {
 		byName[w.Name] = w
 	}
 	var jobs []job
@@ -85,8 +99,10 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 		}
 		for i := 0; i < *count; i++ {
 			for _, p := range selectPeers(peers, *only) {
-				for _, w := range selectWorkloads(re) {
-					jobs = append(jobs, job{p.Name, w.Name})
+				for _, w := range selectWorkloads(all, re) {
+					if w.RunsOn(p.Name) {
+						jobs = append(jobs, job{p.Name, w.Name})
+					}
 				}
 			}
 		}
@@ -96,7 +112,11 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 	}
 	for _, j := range jobs {
 		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Start: true})
-		s, err := Measure(byPeer[j.peer], byName[j.workload], *benchTime)
+		d := *benchTime
+		if byName[j.workload].Kind == GCCache {
+			d = *gcTime
+		}
+		s, err := Measure(byPeer[j.peer], byName[j.workload], d)
 		if err != nil {
 			// The allocator may be broken for good (a corrupted heap, and
 			// its background work may fault later): stop, so the parent
@@ -132,10 +152,12 @@ func nameIn(name, list string) bool {
 	return false
 }
 
-func selectWorkloads(re *regexp.Regexp) []*Workload {
+// selectWorkloads returns the workloads of all whose names match re, or,
+// with re nil, the default set.
+func selectWorkloads(all []*Workload, re *regexp.Regexp) []*Workload {
 	var out []*Workload
-	for _, w := range Workloads() {
-		if re.MatchString(w.Name) {
+	for _, w := range all {
+		if (re == nil && w.Default) || (re != nil && re.MatchString(w.Name)) {
 			out = append(out, w)
 		}
 	}

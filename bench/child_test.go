@@ -47,6 +47,10 @@ func fakeChild(mode string) int {
 	}
 	fs := flag.NewFlagSet("fake", flag.ContinueOnError)
 	fs.Duration("benchtime", 0, "")
+	fs.Duration("gctime", 0, "")
+	fs.Int("threads", 0, "")
+	fs.String("gc-entries", "", "")
+	fs.String("gc-values", "", "")
 	jobs := fs.String("jobs", "", "")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		return 2

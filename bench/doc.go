@@ -1,11 +1,16 @@
 // Package bench measures offheap against its peers: Go's own heap, and C
 // allocators (glibc, jemalloc, mimalloc) reached through cgo or running the
-// same loop natively. It holds the workloads, the peers written in Go, the
-// measuring harness and the runner that prints the comparison table.
+// same loop natively, on workloads whose rules others wrote: glibc's
+// benchtests and mimalloc-bench, re-specified here, plus large blocks under
+// several mmap-threshold settings and a GC-pressure cache. It holds the
+// workloads, the peers written in Go, the measuring harness, the runner
+// that runs every measurement in a child process, and the tables.
 //
-// Run everything with one command, from the module:
+// Run the default set (a few minutes) with the offheap command, from the
+// module:
 //
-//	go run ./bench/cmd/peers              # or: -count 10 -benchtime 200ms -run pair -peers offheap,glibc-cgo
+//	go run ./cmd/offheap bench                 # -h for the flags, -list for the workloads
+//	go run ./cmd/offheap bench -run 'larson|rptest' -peers offheap,glibc-cgo -count 9 -csv out.csv -plot out.svg
 //
 // or one peer family as Go benchmarks:
 //
@@ -15,13 +20,13 @@
 //
 // # Peers
 //
-//   - offheap: alloc.Malloc and alloc.Free, called from Go.
+//   - offheap: alloc.Malloc, alloc.Free and alloc.Realloc, called from Go.
 //   - go-heap: make([]byte, n), kept reachable in a ring of the 64 most
 //     recent blocks so it is really allocated; the collector's work is
 //     paid as it falls (assists, background workers on idle Ps).
 //   - <lib>-cgo: C malloc and free through cgo, one crossing per call.
-//   - <lib>-native: the same loop written in C (bench/cpeer/native.c),
-//     entered once per 1,024 operations: the floor a C program sees.
+//   - <lib>-native: the same loop written in C (bench/cpeer/native.c and
+//     workloads.c), entered once per Run: the floor a C program sees.
 //
 // The C peers live in bench/cpeer, a cgo package, for two reasons. Linking
 // -ljemalloc or -lmimalloc replaces malloc for the whole process, so each C
@@ -31,47 +36,55 @@
 // offheap is measured only in pure Go binaries, on the real break
 // (TestPureGo checks; the offheap peer's About names its break).
 //
-// Run measures every family of peers in a child process that it builds
-// with the go command: bench/cmd/gopeer (without cgo) for offheap and Go's
-// heap, bench/cpeer/cmd/cpeer with each installed C allocator's tag. A
-// crash or a hang of an allocator then ends only its child: the workload
-// it was running is recorded as failed, and the run goes on.
+// Run measures every workload on every peer in a child process of its own
+// that it builds with the go command: bench/cmd/gopeer (without cgo) for
+// offheap and Go's heap, bench/cpeer/cmd/cpeer with each installed C
+// allocator's tag. A crash or a hang of an allocator then ends only that
+// measurement, which is recorded as failed, and one workload's heap does
+// not inflate the next one's memory figures.
 //
 // # Workloads
 //
-// An operation is always one malloc and one free, and the first byte of
-// every block is written, so ns/op is ns per pair in every workload (see
-// Workloads for the list):
+// Each workload's file says what it reproduces and where its rules come
+// from (WorkloadsFor lists them; -list prints them):
 //
-//   - pair/N: malloc(N), write, free, for N in 16, 64, 256, 1024, 4096,
-//     65536: the fast path.
-//   - random-live: 1,000 live blocks of 16-1024 bytes (uniform); each
-//     operation frees the block of a pseudo-random slot and puts a new one
-//     of a pseudo-random size there.
-//   - thread-shape: the same loop with glibc benchtests/bench-malloc-thread.c's
-//     working set: 1,024 slots, inverse-square sizes on [4, 32768].
-//   - <name>-par: the workload on every P at once (b.RunParallel), each
-//     goroutine with its own live set; ns/op is wall time over all
-//     operations, so the throughput of two goroutines is one's when ns/op
-//     halves.
-//   - prodcons/64: one goroutine allocates and passes the blocks through a
-//     lock-free single-producer single-consumer ring (Ring) to a second,
-//     which frees them; compare with pair/64 on one goroutine.
+//   - malloc-simple/<size>/<n> (simple.go): glibc's bench-malloc-simple.
+//   - thread-shape, thread-shape-par: glibc's bench-malloc-thread on one
+//     thread and on every P (the Mixed kind in peer.go).
+//   - larson, xmalloc-test, alloc-test(-par), rptest, mstress,
+//     cache-scratch(-par) (larson.go, xmalloc.go, alloctest.go, rptest.go,
+//     mstress.go, scratch.go): mimalloc-bench's workloads of those names.
+//   - large/dynamic, large/pinned, large/tuned: 8 live blocks of 200 KiB-8
+//     MiB with glibc's dynamic mmap threshold, with it pinned at 128 KiB,
+//     and tuned (OFFHEAP for offheap, GLIBC_TUNABLES for glibc).
+//   - gc-cache/<N>M/<min>-<max> (gccache.go): the GC-pressure cache.
+//   - pair/N, random-live, *-par, prodcons/64: issue 3's fast-path suite.
+//
+// An operation is one malloc and its eventual free in every workload but
+// the GC-pressure cache, whose operation is a request; ns/op is wall time
+// over all threads together. The C loops (bench/cpeer) follow the Go loops
+// statement for statement, with the same generators and tables, so every
+// peer runs the same sequence of sizes and slots.
 //
 // # Figures
 //
-// For each sample Measure records wall ns per pair, the allocator's memory
-// system calls (offheap only: brk.ReadCounters and mmapper.ReadCounters;
-// the C peers are not counted, Go's heap neither), the process's minor
-// faults (getrusage), and the Go collector's cycles and CPU time
-// (runtime/metrics). The table shows medians over the repetitions and each
-// peer's ratio to offheap, and checks issue 3's targets (Report.Targets).
+// For each sample Measure records wall ns per operation, the process's
+// CPU time, minor faults (getrusage), the Go collector's cycles and CPU
+// time (runtime/metrics), peak resident memory (VmHWM, reset when the
+// measurement starts), resident memory at the end of the timed run and
+// after everything was freed, and offheap's own memory system calls. A
+// last pass runs each workload once more under ptrace, with a seccomp
+// filter that stops only brk, mmap, munmap, mremap, madvise and mprotect,
+// to count every peer's memory system calls alike (trace_linux.go). The
+// tables show medians over the repetitions and each peer's ratio to
+// offheap; -json, -csv and -plot write them for machines and people.
 //
 // # Building on it
 //
-// A new workload is a Kind with a Go loop (NewGoWorker) and, for the native
-// peers, a C loop (bench/cpeer); a new allocator driven from Go is an
-// Allocator wrapped by GoPeer; a figure is a field of Sample. Run returns a
-// Report (JSON-ready) that another front end (cmd/offheap) can print or
-// plot; Main is the command-line front end.
+// A new workload is a Kind with a Go loop (NewGoWorkerFunc) and, for the
+// native peers, a C loop (bench/cpeer); a new allocator driven from Go is
+// an Allocator wrapped by GoPeer; a figure is a field of Sample. Run
+// returns a Report (JSON-ready) that another front end can print or plot;
+// Main is the command-line front end, and bench/chart (a module of its
+// own, so the library needs no plotting library) draws the chart.
 package bench

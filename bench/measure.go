@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,9 +32,21 @@ type Sample struct {
 	GCCycles     int64   `json:"gc_cycles"`
 	GCCPUSeconds float64 `json:"gc_cpu_seconds"`
 	// RSS is the process's resident memory at the end of the run
-	// (/proc/self/statm), MaxRSS its peak so far (getrusage), in bytes.
-	RSS    int64 `json:"rss"`
-	MaxRSS int64 `json:"max_rss"`
+	// (/proc/self/statm); MaxRSS its peak during the measurement, set-up
+	// included (VmHWM, reset through /proc/self/clear_refs when the
+	// measurement starts; else the peak since the process started); RSSAfter
+	// its resident memory once the workload has freed every block and
+	// the collector has run (what the allocator kept), in bytes.
+	RSS      int64 `json:"rss"`
+	MaxRSS   int64 `json:"max_rss"`
+	RSSAfter int64 `json:"rss_after"`
+	// TracedSyscalls is the memory system calls (brk, mmap, munmap,
+	// mremap, madvise, mprotect) that every thread of the process made
+	// during the run, counted by the runner under ptrace in a separate
+	// pass; -1 when not counted.
+	TracedSyscalls int64 `json:"traced_syscalls"`
+	// GC holds the GC-pressure workload's own figures.
+	GC *GCSample `json:"gc,omitempty"`
 }
 
 // AllocsPerSecond is the throughput of the sample: pairs per second.
@@ -82,15 +95,16 @@ func readCounters(p *Peer) counters {
 
 func diff(p *Peer, before, after counters, ops int) Sample {
 	s := Sample{
-		Ops:          int64(ops),
-		Seconds:      after.at.Sub(before.at).Seconds(),
-		CPUSeconds:   after.cpu - before.cpu,
-		Syscalls:     -1,
-		MinorFaults:  after.minflt - before.minflt,
-		GCCycles:     int64(after.gcCycles - before.gcCycles),
-		GCCPUSeconds: after.gcCPU - before.gcCPU,
-		RSS:          residentBytes(),
-		MaxRSS:       after.maxRSS,
+		Ops:            int64(ops),
+		Seconds:        after.at.Sub(before.at).Seconds(),
+		CPUSeconds:     after.cpu - before.cpu,
+		Syscalls:       -1,
+		MinorFaults:    after.minflt - before.minflt,
+		GCCycles:       int64(after.gcCycles - before.gcCycles),
+		GCCPUSeconds:   after.gcCPU - before.gcCPU,
+		RSS:            residentBytes(),
+		MaxRSS:         after.maxRSS,
+		TracedSyscalls: -1,
 	}
 	if p.Syscalls != nil {
 		s.Syscalls = int64(after.syscalls - before.syscalls)
@@ -109,19 +123,29 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 // corruption checks, say) is returned as an error, so that a runner can go
 // on with the next workload.
 func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
+	if w.Kind == GCCache {
+		return MeasureGC(p, w, d)
+	}
 	defer func() {
 		if e := recover(); e != nil {
 			err = fmt.Errorf("%s %s: panic: %v", p.Name, w.Name, e)
 		}
 	}()
+	if !w.RunsOn(p.Name) {
+		return Sample{}, fmt.Errorf("%s %s: the workload does not run on this peer", p.Name, w.Name)
+	}
+	resetPeakRSS()
 	n := 1
 	if w.Parallel {
-		n = runtime.GOMAXPROCS(0)
+		n = w.Threads(runtime.GOMAXPROCS(0))
 	}
 	ws := make([]Worker, 0, n)
+	closed := false
 	defer func() {
-		for _, wk := range ws {
-			closeWorker(wk)
+		if !closed {
+			for _, wk := range ws {
+				closeWorker(wk)
+			}
 		}
 	}()
 	for i := 0; i < n; i++ {
@@ -147,9 +171,53 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 	}
 	runtime.GC()
 	before := readCounters(&p)
+	if traced {
+		marker(markerStart)
+	}
 	runWorkers(ws, ops)
+	if traced {
+		marker(markerStop)
+	}
 	after := readCounters(&p)
-	return diff(&p, before, after, ops), nil
+	s = diff(&p, before, after, ops)
+	s.MaxRSS = peakRSS()
+	closed = true
+	for _, wk := range ws {
+		wk.Close()
+	}
+	runtime.GC()
+	s.RSSAfter = residentBytes()
+	return s, nil
+}
+
+// traced is set in a child whose system calls its parent counts: Measure
+// then marks the timed run for the tracer.
+var traced bool
+
+// resetPeakRSS resets the process's peak resident set (VmHWM) to its
+// current resident set, where the kernel allows it.
+func resetPeakRSS() { os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) }
+
+// peakRSS returns VmHWM from /proc/self/status in bytes, or getrusage's
+// peak, or -1.
+func peakRSS() int64 {
+	if b, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				f := strings.Fields(v)
+				if len(f) > 0 {
+					if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+						return kb * 1024
+					}
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		return ru.Maxrss * 1024
+	}
+	return -1
 }
 
 // closeWorker closes wk; a panic there (a heap already found corrupt) is

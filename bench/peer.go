@@ -30,6 +30,8 @@ type Peer struct {
 	// Syscalls, when not nil, returns the allocator's memory system calls so
 	// far; Measure reports the difference per 1,000 operations.
 	Syscalls func() uint64
+	// newAlloc is the allocator factory of a peer written in Go (GoPeer).
+	newAlloc func() Allocator
 }
 
 // GoPeer returns a peer whose workloads are Go loops calling the
@@ -39,9 +41,10 @@ func GoPeer(name, about string, newAlloc func() Allocator, syscalls func() uint6
 		Name:  name,
 		About: about,
 		NewWorker: func(w *Workload, worker int) (Worker, error) {
-			return NewGoWorker(newAlloc(), w, worker)
+			return NewGoWorkerFunc(newAlloc, w, worker)
 		},
 		Syscalls: syscalls,
+		newAlloc: newAlloc,
 	}
 }
 
@@ -65,8 +68,36 @@ func GoHeapPeer() Peer {
 var Sink atomic.Pointer[byte]
 
 // NewGoWorker returns the Go loop of workload w over allocator a, as worker
-// number worker.
+// number worker. Every thread of a multi-threaded workload shares a, so a
+// must be safe for concurrent use there (GoHeap is not: see
+// NewGoWorkerFunc).
 func NewGoWorker(a Allocator, w *Workload, worker int) (Worker, error) {
+	return NewGoWorkerFunc(func() Allocator { return a }, w, worker)
+}
+
+// NewGoWorkerFunc returns the Go loop of workload w, as worker number
+// worker, over allocators from newAlloc: one for the worker, and one more
+// for each thread a multi-threaded workload starts.
+func NewGoWorkerFunc(newAlloc func() Allocator, w *Workload, worker int) (Worker, error) {
+	switch w.Kind {
+	case Simple:
+		return &simpleWorker{a: newAlloc(), size: w.Size, slots: make([]unsafe.Pointer, w.N)}, nil
+	case Larson:
+		return newLarson(newAlloc, w.workers()), nil
+	case Xmalloc:
+		return &xmallocWorker{newAlloc: newAlloc, size: w.Size, threads: w.workers()}, nil
+	case AllocTest:
+		return newAllocTest(newAlloc(), AllocTestItems/w.workers()), nil
+	case RPTest:
+		return newRPTest(newAlloc, w.workers()), nil
+	case MStress:
+		return newMStress(newAlloc, w.workers()), nil
+	case Scratch:
+		return &scratchWorker{newAlloc: newAlloc, size: w.Size, threads: w.workers()}, nil
+	case GCCache:
+		return nil, fmt.Errorf("bench: %s is measured by MeasureGC, not by a worker", w.Name)
+	}
+	a := newAlloc()
 	switch w.Kind {
 	case Pair:
 		return &pairWorker{a: a, size: w.Size}, nil
@@ -111,14 +142,18 @@ type mixWorker struct {
 func (w *mixWorker) fill() {
 	for j := range w.slots {
 		w.sizeState = LCGNext(w.sizeState)
-		p := w.a.Malloc(int(w.mix.Sizes[(w.sizeState>>16)&(MixSizes-1)]))
+		size := int(w.mix.Sizes[(w.sizeState>>16)&(MixSizes-1)])
+		p := w.a.Malloc(size)
 		*(*byte)(p) = byte(j)
+		if w.mix.Touch {
+			touchPages(p, size)
+		}
 		w.slots[j] = p
 	}
 }
 
 func (w *mixWorker) Run(n int) {
-	a, slots, sizes, offsets := w.a, w.slots, w.mix.Sizes, w.mix.Offsets
+	a, slots, sizes, offsets, touch := w.a, w.slots, w.mix.Sizes, w.mix.Offsets, w.mix.Touch
 	offs, ss := w.offState, w.sizeState
 	var p unsafe.Pointer
 	for i := 0; i < n; i++ {
@@ -129,6 +164,9 @@ func (w *mixWorker) Run(n int) {
 		a.Free(slots[j])
 		p = a.Malloc(int(size))
 		*(*byte)(p) = byte(i)
+		if touch {
+			touchPages(p, int(size))
+		}
 		slots[j] = p
 	}
 	w.offState, w.sizeState = offs, ss

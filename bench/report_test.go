@@ -2,8 +2,11 @@ package bench_test
 
 import (
 	"bytes"
+	"encoding/csv"
+	"encoding/json"
 	"math"
 	"os/exec"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -55,7 +58,9 @@ func TestSummary(t *testing.T) {
 func report(procs int, ns map[string]map[string]float64, syscalls int64) *bench.Report {
 	r := &bench.Report{Count: 1, BenchTime: "1ms", GOMAXPROCS: procs}
 	for _, w := range bench.Workloads() {
-		r.Workloads = append(r.Workloads, bench.WorkInfo{Name: w.Name})
+		if w.Source == "issue 3" || ns["offheap"][w.Name] != 0 {
+			r.Workloads = append(r.Workloads, bench.WorkInfo{Name: w.Name, Source: w.Source})
+		}
 	}
 	for _, p := range bench.PeerNames() {
 		if ns[p] == nil {
@@ -127,6 +132,8 @@ func TestWriteTable(t *testing.T) {
 		"jemalloc         skipped: libjemalloc.so not found",
 		"about glibc-cgo",
 		"MET  pair/64 on one goroutine: 8.00 ns, at most 8 ns",
+		"Peak resident memory", "Memory system calls per 1,000 operations", "Minor page faults",
+		"Where offheap stands",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
@@ -217,5 +224,138 @@ func TestRunSkipsMissingLibrary(t *testing.T) {
 	r.WriteTable(&b)
 	if !strings.Contains(b.String(), "nolib            skipped: libnolib-offheap-test.so not found") {
 		t.Errorf("the table does not say why nolib is missing:\n%s", b.String())
+	}
+}
+
+// gcReport is a report of a GC-pressure workload and a larson run, with
+// memory and system-call figures.
+func gcReport() *bench.Report {
+	r := &bench.Report{Count: 1, BenchTime: "1ms", GCTime: "1s", GOMAXPROCS: 2,
+		Workloads: []bench.WorkInfo{{Name: "larson", Threads: 2}, {Name: "gc-cache/10M/64-256", Threads: 2, Kind: "gc-cache"}},
+		Peers:     []bench.PeerInfo{{Name: "offheap"}, {Name: "go-heap"}, {Name: "glibc-native"}}}
+	r.Results = []*bench.Result{
+		{Peer: "offheap", Workload: "larson", Samples: samples(-1, 500, 50, 40, 60),
+			Traced: &bench.Sample{Ops: 1e6, TracedSyscalls: 20}},
+		{Peer: "glibc-native", Workload: "larson", Samples: samples(-1, 2000, 25, 25, 25)},
+		{Peer: "go-heap", Workload: "larson", Samples: samples(-1, 0, 500)},
+		{Peer: "offheap", Workload: "gc-cache/10M/64-256", Samples: []bench.Sample{{Ops: 1e6, Seconds: 1, NsPerOp: 1000, GCCPUSeconds: 0.1, MaxRSS: 2 << 30,
+			GC: &bench.GCSample{Entries: 1e7, LoadSeconds: 2, LoadGCCPUSeconds: 0.05, ServeGCCPUSeconds: 0.05, P50Ns: 300, P99Ns: 900, P999Ns: 5000}}}},
+		{Peer: "go-heap", Workload: "gc-cache/10M/64-256", Samples: []bench.Sample{{Ops: 1e6, Seconds: 1, NsPerOp: 1200, GCCPUSeconds: 4, MaxRSS: 5 << 30,
+			GC: &bench.GCSample{Entries: 1e7, LoadSeconds: 6, LoadGCCPUSeconds: 3, ServeGCCPUSeconds: 1, P50Ns: 320, P99Ns: 2000, P999Ns: 90000}}}},
+	}
+	for _, x := range r.Results {
+		for i := range x.Samples {
+			x.Samples[i].MaxRSS, x.Samples[i].RSS, x.Samples[i].RSSAfter = max(x.Samples[i].MaxRSS, 64<<20), 32<<20, 16<<20
+		}
+	}
+	r.Failures = []bench.Failure{{Peer: "go-heap", Workload: "gc-cache/10M/64-256", Error: "not really"}}
+	return r
+}
+
+// TestWriteTableGC: the GC-pressure table and its verdict, the traced
+// system calls, the memory tables and the standing table.
+func TestWriteTableGC(t *testing.T) {
+	var b bytes.Buffer
+	gcReport().WriteTable(&b)
+	out := b.String()
+	for _, want := range []string{
+		"| larson              |   50.00 |    500.0 (10x) | 25.00 (0.50x) |",
+		"| gc-cache/10M/64-256 | offheap |   2.00 |         0.050 |          0.050 |",
+		"gc-cache/10M/64-256: offheap cuts GC CPU 40x (0.100 s vs 4.000 s, load and serve); p99 900.0 ns vs 2000 ns (offheap lower).",
+		"| larson              |    0.02 |",     // 20 traced calls per 1e6 operations
+		"| larson              | 32.0 / 16.0 |", // RSS at the end / after
+		"| larson              | glibc-native |  25.00 |      50.00 |             2.00x |          go-heap |        0.10x |",
+		"| gc-cache/10M/64-256 |    1000 | 1200 (1.20x) * |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Targets (issue 3)") {
+		t.Error("issue 3's targets printed without its workloads")
+	}
+}
+
+// TestWriteCSV: one row per workload and peer, the header's columns, the
+// ratio to offheap, the counting method, the failure.
+func TestWriteCSV(t *testing.T) {
+	var b bytes.Buffer
+	if err := gcReport().WriteCSV(&b); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(&b).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rows[0], bench.CSVHeader) || len(rows) != 1+5 {
+		t.Fatalf("rows %q", rows)
+	}
+	col := func(name string) int { return slices.Index(bench.CSVHeader, name) }
+	get := func(w, p string) []string {
+		for _, r := range rows[1:] {
+			if r[0] == w && r[1] == p {
+				return r
+			}
+		}
+		t.Fatalf("no row for %s %s", w, p)
+		return nil
+	}
+	if r := get("larson", "glibc-native"); r[col("ratio_to_offheap")] != "0.5" || r[col("ns_per_op")] != "25" || r[col("syscalls_per_kop")] != "" {
+		t.Errorf("glibc-native larson: %q", r)
+	}
+	if r := get("larson", "offheap"); r[col("syscalls_per_kop")] != "0.02" || r[col("syscalls_counted_by")] != "ptrace" || r[col("peak_rss_bytes")] != "6.71089e+07" {
+		t.Errorf("offheap larson: %q", r)
+	}
+	if r := get("gc-cache/10M/64-256", "go-heap"); r[col("p99_ns")] != "2000" || r[col("gc_cpu_seconds")] != "4" || r[col("failed")] != "not really" {
+		t.Errorf("go-heap gc-cache: %q", r)
+	}
+}
+
+// TestWriteJSON: the JSON report reads back the same.
+func TestWriteJSON(t *testing.T) {
+	r := gcReport()
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back bench.Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r, &back) {
+		t.Errorf("read back\n%+v\nwant\n%+v", back, *r)
+	}
+}
+
+// TestRunSyscalls: the ptrace pass counts every peer's memory system
+// calls: with the mmap threshold pinned at 128 KiB, glibc maps and unmaps
+// every block (two calls per operation), and for offheap the count covers
+// its own counters' (the Go runtime's calls come on top).
+func TestRunSyscalls(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no C compiler: the glibc child cannot be built")
+	}
+	r, err := bench.Run(bench.Options{Count: 1, BenchTime: 20 * time.Millisecond, Run: "^large/pinned$",
+		Peers: "offheap,glibc-native", Syscalls: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.SyscallNote, "ptrace") {
+		t.Skipf("not traced: %s", r.SyscallNote)
+	}
+	off, glibc := r.Result("offheap", "large/pinned"), r.Result("glibc-native", "large/pinned")
+	if off == nil || glibc == nil || off.Traced == nil || glibc.Traced == nil {
+		t.Fatalf("results %+v %+v", off, glibc)
+	}
+	g := glibc.Traced
+	if perOp := float64(g.TracedSyscalls) / float64(g.Ops); perOp < 1.9 || perOp > 2.5 {
+		t.Errorf("glibc with a pinned threshold: %d calls for %d operations, want about 2 each", g.TracedSyscalls, g.Ops)
+	}
+	o := off.Traced
+	if o.Syscalls <= 0 || o.TracedSyscalls < o.Syscalls {
+		t.Errorf("offheap: traced %d calls, its counters %d: want at least as many traced", o.TracedSyscalls, o.Syscalls)
+	}
+	if s := off.Summary(); !s.SyscallsTraced || s.SyscallsPerKop < 1900 {
+		t.Errorf("offheap summary: %+v", s)
 	}
 }

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -14,7 +13,9 @@ import (
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -22,15 +23,33 @@ import (
 type Options struct {
 	Count     int           // repetitions; the table shows medians (default 5)
 	BenchTime time.Duration // time of each sample (default 100ms)
-	Run       string        // regexp over workload names (default: all)
+	// Run is a regexp over workload names; "" runs the default set.
+	Run string
 	// Peers lists the peer names to run, comma-separated (default: all;
 	// see PeerNames). A child binary is built only when one of its peers
 	// is asked for.
 	Peers    string
 	Progress io.Writer // progress lines, or nil
 	// ChildTimeout bounds one run of a child; 0 means a minute plus 20
-	// sample times and 5 s per measurement.
+	// sample times and 5 s per measurement (and three request loops and
+	// two minutes more for a GC-pressure workload).
 	ChildTimeout time.Duration
+	// Threads is the thread count of the multi-threaded workloads (0:
+	// GOMAXPROCS).
+	Threads int
+	// GCTime is the request loop of the GC-pressure workloads (default
+	// 5s); GCEntries and GCValues their cache sizes in millions ("10",
+	// "1,10,20") and value sizes ("64-256"), see ParseGCConfig.
+	GCTime    time.Duration
+	GCEntries string
+	GCValues  string
+	// Syscalls adds a pass that counts every peer's memory system calls
+	// under ptrace (see trace_linux.go), one more sample per workload and
+	// peer, whose timings are not used.
+	Syscalls bool
+	// Live redraws one progress line in place (for a terminal) instead of
+	// writing a line per workload.
+	Live bool
 }
 
 // CLib is a C allocator measured by a child binary of bench/cpeer.
@@ -88,15 +107,21 @@ type Report struct {
 	GOGC       string    `json:"gogc"`
 	// LoadBefore and LoadAfter are /proc/loadavg's 1-minute figure when
 	// the run started and ended.
-	LoadBefore string       `json:"load_before,omitempty"`
-	LoadAfter  string       `json:"load_after,omitempty"`
-	Command    string       `json:"command,omitempty"`
-	Count      int          `json:"count"`
-	BenchTime  string       `json:"benchtime"`
-	Workloads  []WorkInfo   `json:"workloads"`
-	Peers      []PeerInfo   `json:"peers"`
-	Skipped    []SkipReason `json:"skipped,omitempty"`
-	Results    []*Result    `json:"results"`
+	LoadBefore string `json:"load_before,omitempty"`
+	LoadAfter  string `json:"load_after,omitempty"`
+	Command    string `json:"command,omitempty"`
+	Count      int    `json:"count"`
+	BenchTime  string `json:"benchtime"`
+	GCTime     string `json:"gctime,omitempty"`
+	Threads    int    `json:"threads"`
+	// Seconds is how long the run took, building the children included.
+	Seconds float64 `json:"seconds"`
+	// SyscallNote says how the system calls were counted, or why not.
+	SyscallNote string       `json:"syscall_note,omitempty"`
+	Workloads   []WorkInfo   `json:"workloads"`
+	Peers       []PeerInfo   `json:"peers"`
+	Skipped     []SkipReason `json:"skipped,omitempty"`
+	Results     []*Result    `json:"results"`
 	// Failures lists the workloads that failed on a peer (a panic in the
 	// allocator), each run no more after its failure.
 	Failures []Failure `json:"failures,omitempty"`
@@ -114,6 +139,8 @@ type WorkInfo struct {
 	Name    string `json:"name"`
 	Threads int    `json:"threads"`
 	Doc     string `json:"doc"`
+	Source  string `json:"source,omitempty"`
+	Kind    string `json:"kind,omitempty"` // "gc-cache" for the GC-pressure workloads
 }
 
 // PeerInfo describes a peer in a Report.
@@ -133,6 +160,10 @@ type Result struct {
 	Peer     string   `json:"peer"`
 	Workload string   `json:"workload"`
 	Samples  []Sample `json:"samples"`
+	// Traced is the sample of the system-call pass, whose TracedSyscalls
+	// counts the memory system calls of its timed run (its time is not
+	// used: ptrace slows the calls it stops).
+	Traced *Sample `json:"traced,omitempty"`
 }
 
 // Result returns the result of workload on peer, or nil.
@@ -182,26 +213,45 @@ func (r *Report) addPeer(name, about string) {
 	r.Peers = append(r.Peers, PeerInfo{name, about})
 }
 
-// Run measures the workloads on every selected peer, each family of peers
-// in a child process of its own: offheap and Go's heap in a pure Go binary
+// Run measures the workloads on every selected peer, each measurement in
+// a child process of its own: offheap and Go's heap in a pure Go binary
 // built from bench/cmd/gopeer (so offheap runs on the real program break),
 // each C allocator in a binary built from bench/cpeer/cmd/cpeer with its
-// build tag. Each repetition runs every child once, so the peers' samples
-// interleave. A child that dies (a fault in the allocator, say) or hangs
-// loses only the workload it was running, which Report.Failures records
-// and no later repetition runs again; a C allocator that is not installed,
-// or whose child fails to build or start, is skipped with the reason in
-// Report.Skipped.
+// build tag. A fresh process per measurement keeps one workload's heap
+// from inflating the next one's memory figures; each repetition measures
+// every workload on every peer in turn, so the peers' samples interleave.
+// A child that dies (a fault in the allocator, say) or hangs loses only
+// that workload on that peer, which Report.Failures records and no later
+// repetition runs again; a C allocator that is not installed, or whose
+// child fails to build or start, is skipped with the reason in
+// Report.Skipped. With Options.Syscalls a last pass counts the system
+// calls.
 func Run(opts Options) (*Report, error) {
+	began := time.Now()
 	if opts.Count <= 0 {
 		opts.Count = 5
 	}
 	if opts.BenchTime <= 0 {
 		opts.BenchTime = 100 * time.Millisecond
 	}
-	re, err := regexp.Compile(opts.Run)
-	if err != nil {
-		return nil, fmt.Errorf("bench: -run: %w", err)
+	if opts.GCTime <= 0 {
+		opts.GCTime = 5 * time.Second
+	}
+	if opts.GCEntries == "" {
+		opts.GCEntries = "10"
+	}
+	if opts.GCValues == "" {
+		opts.GCValues = "64-256"
+	}
+	if err := ParseGCConfig(opts.GCEntries, opts.GCValues); err != nil {
+		return nil, err
+	}
+	var re *regexp.Regexp
+	if opts.Run != "" {
+		var err error
+		if re, err = regexp.Compile(opts.Run); err != nil {
+			return nil, fmt.Errorf("bench: -run: %w", err)
+		}
 	}
 	if opts.Peers != "" {
 		for _, n := range strings.Split(opts.Peers, ",") {
@@ -210,13 +260,13 @@ func Run(opts Options) (*Report, error) {
 			}
 		}
 	}
-	ws := selectWorkloads(re)
+	ws := selectWorkloads(WorkloadsFor(opts.Threads), re)
 	if len(ws) == 0 {
 		return nil, fmt.Errorf("bench: no workload matches %q", opts.Run)
 	}
-	progress := opts.Progress
-	if progress == nil {
-		progress = io.Discard
+	out := opts.Progress
+	if out == nil {
+		out = io.Discard
 	}
 	rep := &Report{
 		Date:       time.Now(),
@@ -226,43 +276,98 @@ func Run(opts Options) (*Report, error) {
 		GOGC:       os.Getenv("GOGC"),
 		Count:      opts.Count,
 		BenchTime:  opts.BenchTime.String(),
+		Threads:    opts.Threads,
 		LoadBefore: loadAverage(),
 	}
-	defer func() { rep.LoadAfter = loadAverage() }()
+	if rep.Threads == 0 {
+		rep.Threads = rep.GOMAXPROCS
+	}
+	defer func() { rep.LoadAfter = loadAverage(); rep.Seconds = time.Since(began).Seconds() }()
 	if rep.GOGC == "" {
 		rep.GOGC = "100 (default)"
 	}
 	for _, w := range ws {
-		rep.Workloads = append(rep.Workloads, WorkInfo{w.Name, w.Threads(rep.GOMAXPROCS), w.Doc})
+		wi := WorkInfo{Name: w.Name, Threads: w.Threads(rep.GOMAXPROCS), Doc: w.Doc, Source: w.Source}
+		if w.Kind == GCCache {
+			wi.Kind = "gc-cache"
+			rep.GCTime = opts.GCTime.String()
+		}
+		rep.Workloads = append(rep.Workloads, wi)
 	}
 
-	children, cleanup := buildChildren(rep, opts.Peers, progress)
+	children, cleanup := buildChildren(rep, opts.Peers, out)
 	defer cleanup()
+	type task struct {
+		c      *child
+		peer   string
+		w      *Workload
+		rep    int
+		traced bool
+	}
+	var plan []task
+	selected := func(c *child, p string, w *Workload) bool {
+		return (opts.Peers == "" || nameIn(p, opts.Peers)) && w.RunsOn(p)
+	}
 	for i := 0; i < opts.Count; i++ {
-		fmt.Fprintf(progress, "repetition %d/%d\n", i+1, opts.Count)
-		for _, c := range children {
-			if c.failed {
+		for _, w := range ws {
+			if w.Reps > 0 && i >= w.Reps {
 				continue
 			}
-			var jobs []job
-			for _, p := range c.peers {
-				if opts.Peers != "" && !nameIn(p, opts.Peers) {
-					continue
-				}
-				for _, w := range ws {
-					if rep.Failed(p, w.Name) == nil {
-						jobs = append(jobs, job{p, w.Name})
+			for _, c := range children {
+				for _, p := range c.peers {
+					if selected(c, p, w) {
+						plan = append(plan, task{c, p, w, i, false})
 					}
 				}
 			}
-			start := time.Now()
-			if err := c.runJobs(rep, jobs, opts, progress); err != nil {
-				c.failed = true
-				rep.Skipped = append(rep.Skipped, SkipReason{c.name, err.Error()})
-				fmt.Fprintf(progress, "  %s: skipped: %v\n", c.name, err)
+		}
+	}
+	if opts.Syscalls {
+		if err := traceSupported(); err != nil {
+			rep.SyscallNote = "system calls counted for offheap only (its own counters): " + err.Error()
+		} else {
+			rep.SyscallNote = "system calls of every thread counted under ptrace (seccomp-filtered: brk, mmap, munmap, mremap, madvise, mprotect) in one more run of each workload and peer"
+			for _, w := range ws {
+				if w.Kind == GCCache {
+					continue
+				}
+				for _, c := range children {
+					for _, p := range c.peers {
+						if selected(c, p, w) {
+							plan = append(plan, task{c, p, w, opts.Count, true})
+						}
+					}
+				}
+			}
+		}
+	} else {
+		rep.SyscallNote = "system calls counted for offheap only (its own counters)"
+	}
+	prog := newProgress(out, len(plan), opts.Live)
+	defer prog.finish()
+	for _, t := range plan {
+		what := fmt.Sprintf("repetition %d/%d", t.rep+1, opts.Count)
+		if t.traced {
+			what = "system calls"
+		}
+		prog.start(t.w.Name, t.peer, what)
+		if t.c.failed || rep.Failed(t.peer, t.w.Name) != nil {
+			continue
+		}
+		j := job{t.peer, t.w.Name}
+		var env []string
+		if t.w.Env != nil {
+			env = t.w.Env[t.c.name]
+		}
+		err := t.c.runJobs(rep, []job{j}, opts, env, t.traced, prog)
+		if err != nil {
+			if t.traced {
+				prog.log("  %s %s: the system-call pass failed: %v", t.peer, t.w.Name, err)
 				continue
 			}
-			fmt.Fprintf(progress, "  %s: %d measurements in %.1fs\n", strings.Join(c.peers, ", "), len(jobs), time.Since(start).Seconds())
+			t.c.failed = true
+			rep.Skipped = append(rep.Skipped, SkipReason{t.c.name, err.Error()})
+			prog.log("  %s: skipped: %v", t.c.name, err)
 		}
 	}
 	return rep, nil
@@ -406,13 +511,14 @@ func crashReport(stderr string) string {
 	return lastLines(stderr, 3)
 }
 
-// runJobs runs the child on the jobs and adds what it measured to rep. A
-// job during which the child dies or hangs becomes a Failure, and the child
-// is started again on the jobs left. It returns an error when the child
-// cannot measure at all.
-func (c *child) runJobs(rep *Report, jobs []job, opts Options, progress io.Writer) error {
+// runJobs runs the child on the jobs, with env added to its environment,
+// and adds what it measured to rep (for a traced run, as Result.Traced). A
+// job during which the child dies or hangs becomes a Failure, and the
+// child is started again on the jobs left. It returns an error when the
+// child cannot measure at all.
+func (c *child) runJobs(rep *Report, jobs []job, opts Options, env []string, traced bool, prog *progress) error {
 	for len(jobs) > 0 {
-		done, current, err := c.runOnce(rep, jobs, opts)
+		done, current, err := c.runOnce(rep, jobs, opts, env, traced)
 		if err != nil {
 			return err
 		}
@@ -426,52 +532,69 @@ func (c *child) runJobs(rep *Report, jobs []job, opts Options, progress io.Write
 			return fmt.Errorf("the child measured nothing")
 		}
 		jobs = left
-		if current != nil && len(jobs) > 0 {
-			fmt.Fprintf(progress, "  %s %s: FAILED: %s\n", current.peer, current.workload, rep.Failed(current.peer, current.workload).Error)
+		if current != nil && prog != nil {
+			prog.log("  %s %s: FAILED: %s", current.peer, current.workload, rep.Failed(current.peer, current.workload).Error)
 		}
 	}
 	return nil
 }
 
-// childTimeout bounds one run of a child on n jobs: generous, since the
+// childTimeout bounds one run of a child on jobs: generous, since the
 // calibration runs add to each sample, but a hung workload ends.
-func childTimeout(opts Options, n int) time.Duration {
+func childTimeout(opts Options, jobs []job) time.Duration {
 	if opts.ChildTimeout > 0 {
 		return opts.ChildTimeout
 	}
-	return time.Minute + time.Duration(n)*(20*opts.BenchTime+5*time.Second)
+	d := time.Minute + time.Duration(len(jobs))*(20*opts.BenchTime+5*time.Second)
+	for _, j := range jobs {
+		if strings.HasPrefix(j.workload, "gc-cache/") {
+			d += 3*opts.GCTime + 2*time.Minute
+		}
+	}
+	return d
 }
 
-// runOnce runs the child once on jobs. It returns the jobs it finished,
-// and the job it died or hung in (recorded as a Failure), if any.
-func (c *child) runOnce(rep *Report, jobs []job, opts Options) (done map[job]bool, died *job, err error) {
+// childArgs are the flags of a child run on jobs.
+func childArgs(opts Options, jobs []job, traced bool) []string {
 	list := make([]string, len(jobs))
 	for i, j := range jobs {
 		list[i] = j.String()
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), childTimeout(opts, len(jobs)))
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.path, "-benchtime", opts.BenchTime.String(), "-jobs", strings.Join(list, ","))
-	cmd.Env = append(os.Environ(), c.env...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
+	bt := opts.BenchTime
+	if traced {
+		bt = min(bt, 50*time.Millisecond)
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, err
+	gcEntries, gcValues := opts.GCEntries, opts.GCValues
+	if gcEntries == "" {
+		gcEntries = "10"
 	}
+	if gcValues == "" {
+		gcValues = "64-256"
+	}
+	gcTime := opts.GCTime
+	if gcTime <= 0 {
+		gcTime = 5 * time.Second
+	}
+	return []string{"-benchtime", bt.String(), "-gctime", gcTime.String(), "-threads", strconv.Itoa(opts.Threads),
+		"-gc-entries", gcEntries, "-gc-values", gcValues, "-jobs", strings.Join(list, ",")}
+}
+
+// runOnce runs the child once on jobs (under the system-call tracer when
+// traced). It returns the jobs it finished, and the job it died or hung in
+// (recorded as a Failure), if any.
+func (c *child) runOnce(rep *Report, jobs []job, opts Options, env []string, traced bool) (done map[job]bool, died *job, err error) {
+	timeout := childTimeout(opts, jobs)
+	args := childArgs(opts, jobs, traced)
+	fullEnv := append(append(os.Environ(), c.env...), env...)
 	done = map[job]bool{}
 	var current *job
 	var childErr error
-	sc := bufio.NewScanner(stdout)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
+	var samples []*Sample // the traced run's samples, in order
+	handle := func(line []byte) {
 		var l childLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
-			childErr = fmt.Errorf("bad output line %q: %v", sc.Text(), err)
-			continue
+		if err := json.Unmarshal(line, &l); err != nil {
+			childErr = fmt.Errorf("bad output line %q: %v", line, err)
+			return
 		}
 		j := job{l.Peer, l.Workload}
 		switch {
@@ -482,10 +605,22 @@ func (c *child) runOnce(rep *Report, jobs []job, opts Options) (done map[job]boo
 		case l.Start:
 			current = &j
 		case l.Error != "":
-			rep.fail(j.peer, j.workload, l.Error)
+			if !traced {
+				rep.fail(j.peer, j.workload, l.Error)
+			}
 			done[j], current = true, nil
 		case l.Sample != nil:
-			rep.add(j.peer, j.workload, *l.Sample)
+			if traced {
+				s := *l.Sample
+				samples = append(samples, &s)
+				if x := rep.Result(j.peer, j.workload); x != nil {
+					x.Traced = &s
+				} else {
+					rep.Results = append(rep.Results, &Result{Peer: j.peer, Workload: j.workload, Traced: &s})
+				}
+			} else {
+				rep.add(j.peer, j.workload, *l.Sample)
+			}
 			done[j], current = true, nil
 		default:
 			if slices.ContainsFunc(jobs, func(j job) bool { return j.peer == l.Peer }) {
@@ -493,21 +628,60 @@ func (c *child) runOnce(rep *Report, jobs []job, opts Options) (done map[job]boo
 			}
 		}
 	}
-	err = cmd.Wait()
+
+	var stderr bytes.Buffer
+	var waitErr error
+	killed := false
+	if traced {
+		var counts []int64
+		var ws syscall.WaitStatus
+		counts, ws, waitErr = traceChild(c.path, args, fullEnv, timeout, func(r io.Reader) { readLines(r, handle) }, &stderr)
+		if waitErr == nil {
+			for i, s := range samples {
+				if i < len(counts) {
+					s.TracedSyscalls = counts[i]
+				}
+			}
+			switch {
+			case ws.Signaled() && ws.Signal() == syscall.SIGKILL:
+				killed, waitErr = true, errors.New("killed")
+			case ws.Signaled() || ws.ExitStatus() != 0:
+				waitErr = fmt.Errorf("exit status %v", ws)
+			}
+		}
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, c.path, args...)
+		cmd.Env = fullEnv
+		cmd.Stderr = &stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := cmd.Start(); err != nil {
+			return nil, nil, err
+		}
+		readLines(stdout, handle)
+		waitErr = cmd.Wait()
+		killed = ctx.Err() != nil
+	}
 	if childErr != nil {
 		return done, nil, childErr
 	}
-	if err == nil {
+	if waitErr == nil {
 		return done, nil, nil
 	}
 	if current == nil {
-		return done, nil, fmt.Errorf("%v: %s", err, lastLines(stderr.String(), 5))
+		return done, nil, fmt.Errorf("%v: %s", waitErr, lastLines(stderr.String(), 5))
 	}
 	why := "the child died: " + crashReport(stderr.String())
-	if ctx.Err() != nil {
-		why = fmt.Sprintf("the child was killed after %v: hung?", childTimeout(opts, len(jobs)))
+	if killed {
+		why = fmt.Sprintf("the child was killed after %v: hung?", timeout)
 	}
-	rep.fail(current.peer, current.workload, fmt.Sprintf("%s %s: %s", current.peer, current.workload, why))
+	if !traced {
+		rep.fail(current.peer, current.workload, fmt.Sprintf("%s %s: %s", current.peer, current.workload, why))
+	}
 	done[*current] = true
 	return done, current, nil
 }

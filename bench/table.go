@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Summary condenses the samples of a Result.
@@ -27,17 +28,31 @@ type Summary struct {
 	GCCPU float64
 	// CPUNsPerOp is the median of the samples' process CPU time per pair.
 	CPUNsPerOp float64
+	// PeakRSS, RSS and RSSAfter are the medians of the samples' peak
+	// resident memory, resident memory at the end of the timed run, and
+	// resident memory once everything was freed (bytes; -1 unknown).
+	PeakRSS, RSS, RSSAfter float64
+	// SyscallsTraced says SyscallsPerKop comes from the ptrace pass (every
+	// thread's calls), not from offheap's own counters.
+	SyscallsTraced bool
 }
 
 // Summary returns the median and totals of the result's samples.
 func (x *Result) Summary() Summary {
 	var s Summary
 	s.Samples = len(x.Samples)
+	s.SyscallsPerKop = -1
 	if s.Samples == 0 {
+		s.NsPerOp, s.PeakRSS, s.RSS, s.RSSAfter = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		if t := x.Traced; t != nil && t.TracedSyscalls >= 0 && t.Ops > 0 {
+			s.SyscallsPerKop = float64(t.TracedSyscalls) * 1000 / float64(t.Ops)
+			s.SyscallsTraced = true
+		}
 		return s
 	}
 	ns := make([]float64, 0, s.Samples)
 	cpu := make([]float64, 0, s.Samples)
+	var peak, rss, after []float64
 	var ops, sys, flt int64
 	var secs, gc float64
 	counted := true
@@ -46,6 +61,9 @@ func (x *Result) Summary() Summary {
 		if v.Ops > 0 {
 			cpu = append(cpu, v.CPUSeconds*1e9/float64(v.Ops))
 		}
+		peak = append(peak, float64(v.MaxRSS))
+		rss = append(rss, float64(v.RSS))
+		after = append(after, float64(v.RSSAfter))
 		ops += v.Ops
 		secs += v.Seconds
 		flt += v.MinorFaults
@@ -70,6 +88,11 @@ func (x *Result) Summary() Summary {
 	}
 	if secs > 0 {
 		s.GCCPU = gc / secs
+	}
+	s.PeakRSS, s.RSS, s.RSSAfter = median(peak), median(rss), median(after)
+	if t := x.Traced; t != nil && t.TracedSyscalls >= 0 && t.Ops > 0 {
+		s.SyscallsPerKop = float64(t.TracedSyscalls) * 1000 / float64(t.Ops)
+		s.SyscallsTraced = true
 	}
 	return s
 }
@@ -115,10 +138,14 @@ func (r *Report) peerOrder() []string {
 	return out
 }
 
-// WriteTable writes the report for people: a header with the machine and
-// the command, the table of median ns per pair with each peer's ratio to
-// offheap, offheap's own figures, the peers, what was skipped and why, and
-// issue 3's targets. The tables are Markdown, aligned for a terminal.
+// WriteTable writes the report for people: a header with the machine,
+// the date, the command and how long it took; the time per operation of
+// every workload on every peer with each peer's ratio to offheap; the
+// peak and final resident memory; the memory system calls and minor
+// faults per 1,000 operations; the GC-pressure figures; where offheap
+// stands against the fastest peer; the peers, what was skipped and why,
+// the failures, and issue 3's targets when its workloads ran. The tables
+// are Markdown, aligned for a terminal.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s · %s · %s · GOMAXPROCS=%d · GOGC=%s", r.Date.Format("2006-01-02 15:04 MST"), r.Machine, r.GoVersion, r.GOMAXPROCS, r.GOGC)
 	fmt.Fprintln(w)
@@ -126,60 +153,42 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "load average before and after: %s / %s (other programs on the machine inflate wall times)\n", r.LoadBefore, r.LoadAfter)
 	}
 	if r.Command != "" {
-		fmt.Fprintf(w, "command: %s\n", r.Command)
+		fmt.Fprintf(w, "command: %s", r.Command)
+		if r.Seconds > 0 {
+			fmt.Fprintf(w, " (%s, building the peers included)", fmtDuration(time.Duration(r.Seconds*float64(time.Second))))
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "Median ns per malloc+free pair over %d samples of %s; (x) = peer / offheap, above 1 offheap is faster.\n\n", r.Count, r.BenchTime)
+	threads := ""
+	if r.Threads > 0 {
+		threads = fmt.Sprintf("; multi-threaded workloads on %d threads", r.Threads)
+	}
+	fmt.Fprintf(w, "Median of %d samples of %s (GC pressure: one run, %s of requests)%s.\n\n", r.Count, r.BenchTime, r.GCTime, threads)
 
 	peers := r.peerOrder()
-	rows := [][]string{append([]string{"workload"}, peers...)}
-	for _, wi := range r.Workloads {
-		row := []string{wi.Name}
-		base := r.ns("offheap", wi.Name)
-		for _, p := range peers {
-			v := r.ns(p, wi.Name)
-			failed := ""
-			if r.Failed(p, wi.Name) != nil {
-				failed = " *"
-			}
-			switch {
-			case failed != "" && math.IsNaN(v):
-				row = append(row, "FAILED")
-			case math.IsNaN(v):
-				row = append(row, "-")
-			case p == "offheap" || math.IsNaN(base):
-				row = append(row, fmtNs(v)+failed)
-			default:
-				row = append(row, fmt.Sprintf("%s (%s)%s", fmtNs(v), fmtRatio(v/base), failed))
-			}
-		}
-		rows = append(rows, row)
-	}
-	writeMarkdown(w, rows)
+	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache); (x) = peer / offheap, above 1 offheap is faster:")
+	fmt.Fprintln(w)
+	r.writePeerTable(w, peers, func(s Summary) float64 { return s.NsPerOp }, fmtNs, true)
 
-	if slices.Contains(peers, "offheap") || slices.Contains(peers, "go-heap") {
-		fmt.Fprintln(w)
-		rows = [][]string{{"workload", "offheap pairs/s", "spread", "cpu ns/pair", "syscalls/kop", "minflt/kop", "go-heap pairs/s", "go-heap GC CPU", "go-heap minflt/kop"}}
-		for _, wi := range r.Workloads {
-			row := []string{wi.Name}
-			if x := r.Result("offheap", wi.Name); x != nil {
-				s := x.Summary()
-				row = append(row, fmtRate(s.AllocsPerSecond), fmt.Sprintf("%.0f%%", 100*(s.MaxNs-s.MinNs)/s.NsPerOp),
-					fmtNs(s.CPUNsPerOp), fmtCount(s.SyscallsPerKop), fmtCount(s.MinorFaultsPerKop))
-			} else {
-				row = append(row, "-", "-", "-", "-", "-")
-			}
-			if x := r.Result("go-heap", wi.Name); x != nil {
-				s := x.Summary()
-				row = append(row, fmtRate(s.AllocsPerSecond), fmt.Sprintf("%.0f%%", 100*s.GCCPU), fmtCount(s.MinorFaultsPerKop))
-			} else {
-				row = append(row, "-", "-", "-")
-			}
-			rows = append(rows, row)
-		}
-		writeMarkdown(w, rows)
-		fmt.Fprintln(w, "spread: (slowest - fastest) / median of offheap's samples; cpu: the process's user+system time (getrusage) per pair, all goroutines;")
-		fmt.Fprintln(w, "syscalls: offheap's brk and mmapper counters; minflt: the whole process (getrusage); GC CPU: collector CPU over wall time (runtime/metrics).")
-	}
+	fmt.Fprintln(w, "\nPeak resident memory (MiB, the whole process, set-up included); (x) = peer / offheap:")
+	fmt.Fprintln(w)
+	r.writePeerTable(w, peers, func(s Summary) float64 { return mib(s.PeakRSS) }, fmtMiB, true)
+
+	fmt.Fprintln(w, "\nResident memory at the end of the timed run / after every block was freed (MiB):")
+	fmt.Fprintln(w)
+	r.writePeerTable(w, peers, func(s Summary) float64 { return mib(s.RSS) }, fmtMiB, false, func(s Summary) string {
+		return fmtMiB(mib(s.RSS)) + " / " + fmtMiB(mib(s.RSSAfter))
+	})
+
+	fmt.Fprintf(w, "\nMemory system calls per 1,000 operations (%s):\n\n", r.SyscallNote)
+	r.writePeerTable(w, peers, func(s Summary) float64 { return s.SyscallsPerKop }, fmtCount, false)
+
+	fmt.Fprintln(w, "\nMinor page faults per 1,000 operations (the whole process, getrusage):")
+	fmt.Fprintln(w)
+	r.writePeerTable(w, peers, func(s Summary) float64 { return s.MinorFaultsPerKop }, fmtCount, false)
+
+	r.writeGC(w)
+	r.writeStanding(w, peers)
 
 	fmt.Fprintln(w, "\nPeers:")
 	for _, p := range peers {
@@ -200,12 +209,153 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 	}
 
-	if ts := r.Targets(); len(ts) > 0 {
+	if slices.ContainsFunc(r.Workloads, func(wi WorkInfo) bool { return wi.Source == "issue 3" }) {
+		ts := r.Targets()
 		fmt.Fprintln(w, "\nTargets (issue 3):")
 		for _, t := range ts {
 			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
 		}
 	}
+}
+
+func mib(b float64) float64 {
+	if b < 0 || math.IsNaN(b) {
+		return math.NaN()
+	}
+	return b / (1 << 20)
+}
+
+func fmtMiB(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "?"
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.1f", v)
+}
+
+// writePeerTable writes one figure of every workload (rows) on every peer
+// (columns): FAILED, - (not run), or the figure, with its ratio to
+// offheap's when ratio is set, or the cell that cell writes.
+func (r *Report) writePeerTable(w io.Writer, peers []string, figure func(Summary) float64, format func(float64) string, ratio bool, cell ...func(Summary) string) {
+	rows := [][]string{append([]string{"workload"}, peers...)}
+	for _, wi := range r.Workloads {
+		row := []string{wi.Name}
+		base := math.NaN()
+		if x := r.Result("offheap", wi.Name); x != nil {
+			base = figure(x.Summary())
+		}
+		for _, p := range peers {
+			x := r.Result(p, wi.Name)
+			failed := ""
+			if r.Failed(p, wi.Name) != nil {
+				failed = " *"
+			}
+			if x == nil {
+				if failed != "" {
+					row = append(row, "FAILED")
+				} else {
+					row = append(row, "-")
+				}
+				continue
+			}
+			s := x.Summary()
+			v := figure(s)
+			switch {
+			case len(cell) > 0:
+				row = append(row, cell[0](s)+failed)
+			case math.IsNaN(v) || v < 0:
+				row = append(row, "-"+failed)
+			case !ratio || p == "offheap" || math.IsNaN(base) || base <= 0:
+				row = append(row, format(v)+failed)
+			default:
+				row = append(row, fmt.Sprintf("%s (%s)%s", format(v), fmtRatio(v/base), failed))
+			}
+		}
+		rows = append(rows, row)
+	}
+	writeMarkdown(w, rows)
+}
+
+// writeGC writes the GC-pressure table: one row per GC workload and peer.
+func (r *Report) writeGC(w io.Writer) {
+	rows := [][]string{{"workload", "peer", "load s", "GC CPU s load", "GC CPU s serve", "GC cycles load/serve", "requests/s", "p50 ns", "p99 ns", "p99.9 ns", "peak RSS MiB"}}
+	for _, wi := range r.Workloads {
+		if wi.Kind != "gc-cache" {
+			continue
+		}
+		for _, p := range r.peerOrder() {
+			x := r.Result(p, wi.Name)
+			if x == nil || len(x.Samples) == 0 || x.Samples[0].GC == nil {
+				continue
+			}
+			v, g := x.Samples[0], x.Samples[0].GC
+			rows = append(rows, []string{wi.Name, p, fmt.Sprintf("%.2f", g.LoadSeconds),
+				fmt.Sprintf("%.3f", g.LoadGCCPUSeconds), fmt.Sprintf("%.3f", g.ServeGCCPUSeconds),
+				fmt.Sprintf("%d / %d", g.LoadGCCycles, g.ServeGCCycles), fmtRate(1e9 / v.NsPerOp),
+				fmtNs(g.P50Ns), fmtNs(g.P99Ns), fmtNs(g.P999Ns), fmtMiB(mib(float64(v.MaxRSS)))})
+		}
+	}
+	if len(rows) == 1 {
+		return
+	}
+	fmt.Fprintln(w, "\nGC pressure (one run each; GC CPU from runtime/metrics, cycles in flight waited for):")
+	fmt.Fprintln(w)
+	writeMarkdown(w, rows)
+	for _, wi := range r.Workloads {
+		if wi.Kind != "gc-cache" {
+			continue
+		}
+		g, o := r.Result("go-heap", wi.Name), r.Result("offheap", wi.Name)
+		if g == nil || o == nil || len(g.Samples) == 0 || len(o.Samples) == 0 || g.Samples[0].GC == nil || o.Samples[0].GC == nil {
+			continue
+		}
+		gs, os := g.Samples[0], o.Samples[0]
+		cut := gs.GCCPUSeconds / math.Max(os.GCCPUSeconds, 1e-9)
+		fmt.Fprintf(w, "%s: offheap cuts GC CPU %s (%.3f s vs %.3f s, load and serve); p99 %s ns vs %s ns (%s).\n",
+			wi.Name, fmtRatio(cut), os.GCCPUSeconds, gs.GCCPUSeconds, fmtNs(os.GC.P99Ns), fmtNs(gs.GC.P99Ns),
+			map[bool]string{true: "offheap lower", false: "offheap not lower"}[os.GC.P99Ns < gs.GC.P99Ns])
+	}
+}
+
+// writeStanding writes, for every workload, the fastest peer and where
+// offheap stands against it and against the peers a Go program can call.
+func (r *Report) writeStanding(w io.Writer, peers []string) {
+	rows := [][]string{{"workload", "fastest", "its ns", "offheap ns", "offheap / fastest", "best Go-callable", "offheap / it"}}
+	for _, wi := range r.Workloads {
+		base := r.ns("offheap", wi.Name)
+		if math.IsNaN(base) {
+			continue
+		}
+		fastest, fns := "", math.Inf(1)
+		callable, cns := "", math.Inf(1)
+		for _, p := range peers {
+			v := r.ns(p, wi.Name)
+			if math.IsNaN(v) {
+				continue
+			}
+			if v < fns {
+				fastest, fns = p, v
+			}
+			if !strings.HasSuffix(p, "-native") && p != "offheap" && v < cns {
+				callable, cns = p, v
+			}
+		}
+		row := []string{wi.Name, fastest, fmtNs(fns), fmtNs(base), fmtRatio(base / fns)}
+		if callable != "" {
+			row = append(row, callable, fmtRatio(base/cns))
+		} else {
+			row = append(row, "-", "-")
+		}
+		rows = append(rows, row)
+	}
+	if len(rows) == 1 {
+		return
+	}
+	fmt.Fprintln(w, "\nWhere offheap stands (time; above 1 the other is faster; Go-callable: Go's heap or a C allocator through cgo):")
+	fmt.Fprintln(w)
+	writeMarkdown(w, rows)
 }
 
 func fmtNs(v float64) string {

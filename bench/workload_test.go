@@ -37,14 +37,32 @@ func (c liveCount) Malloc(n int) unsafe.Pointer {
 }
 
 func (c liveCount) Free(p unsafe.Pointer) {
-	c.live.Add(-1)
+	if p != nil {
+		c.live.Add(-1)
+	}
 	c.Allocator.Free(p)
+}
+
+func (c liveCount) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
+	if p == nil {
+		c.live.Add(1)
+	}
+	return c.Allocator.Realloc(p, n)
+}
+
+// smallGC makes the GC-pressure workloads small for a test.
+func smallGC(t *testing.T) {
+	saved := bench.GCConfig
+	bench.GCConfig.Millions = []float64{0.01}
+	t.Cleanup(func() { bench.GCConfig = saved })
 }
 
 // TestWorkloads runs every workload briefly through Measure on offheap and
 // on Go's heap, and checks that the workers give back every block they
-// took and that offheap's heap is sound afterwards.
+// took (through Malloc or Realloc) and that offheap's heap is sound
+// afterwards, with the memory figures filled in.
 func TestWorkloads(t *testing.T) {
+	smallGC(t)
 	peers := []bench.Peer{bench.OffheapPeer(), bench.GoHeapPeer()}
 	for _, p := range peers {
 		var live atomic.Int64
@@ -54,9 +72,18 @@ func TestWorkloads(t *testing.T) {
 		}[p.Name]
 		counted := bench.GoPeer(p.Name, p.About, newAlloc, p.Syscalls)
 		for _, w := range bench.Workloads() {
+			if !w.RunsOn(p.Name) {
+				continue
+			}
 			s, err := bench.Measure(counted, w, 2*time.Millisecond)
 			if err != nil {
 				t.Fatalf("%s %s: %v", p.Name, w.Name, err)
+			}
+			if s.MaxRSS <= 0 || s.RSS <= 0 || s.RSSAfter <= 0 {
+				t.Errorf("%s %s: peak RSS %d, RSS %d, after %d: want them all", p.Name, w.Name, s.MaxRSS, s.RSS, s.RSSAfter)
+			}
+			if (w.Kind == bench.GCCache) != (s.GC != nil) {
+				t.Errorf("%s %s: GC figures %+v", p.Name, w.Name, s.GC)
 			}
 			if s.Ops < 100 || s.NsPerOp <= 0 || s.Seconds <= 0 {
 				t.Errorf("%s %s: sample %+v: want at least 100 operations and a time", p.Name, w.Name, s)
@@ -95,6 +122,8 @@ func (a *seqAlloc) Malloc(n int) unsafe.Pointer {
 	a.next++
 	return p
 }
+
+func (a *seqAlloc) Realloc(p unsafe.Pointer, n int) unsafe.Pointer { panic("seqAlloc: no realloc") }
 
 func (a *seqAlloc) Free(p unsafe.Pointer) {
 	a.frees.Add(1)
@@ -137,8 +166,11 @@ func TestOperationCounts(t *testing.T) {
 	for _, w := range bench.Workloads() {
 		a := &seqAlloc{buf: make([]uint64, 4096)}
 		p := bench.GoPeer("count", "", func() bench.Allocator { return a }, nil)
-		if w.Parallel || w.Kind == bench.ProdCons {
-			continue // seqAlloc is not safe for concurrent Mallocs
+		if w.Parallel || (w.Kind != bench.Pair && w.Kind != bench.Mixed && w.Kind != bench.Simple) {
+			continue // seqAlloc is not safe for concurrent Mallocs; see TestThreadedCounts
+		}
+		if w.Mix != nil && w.Mix.Touch {
+			continue // seqAlloc's blocks are words: the large workloads write megabytes
 		}
 		wk, err := p.NewWorker(w, 0)
 		if err != nil {
@@ -242,6 +274,10 @@ func (a failingAlloc) Malloc(n int) unsafe.Pointer {
 	return unsafe.Pointer(unsafe.SliceData(make([]byte, n)))
 }
 
+func (a failingAlloc) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
+	return new(bench.GoHeap).Realloc(p, n)
+}
+
 func (a failingAlloc) Free(unsafe.Pointer) {
 	if a.onFree && a.calls.Add(1) == a.limit {
 		panic("failingAlloc: free")
@@ -275,5 +311,125 @@ func TestMeasureContainsPanics(t *testing.T) {
 				t.Errorf("%s, panic on free %v: error %v, want one naming %q", w.Name, onFree, err, want)
 			}
 		}
+	}
+}
+
+// countAlloc allocates from Go's heap (Realloc as GoHeap does) and counts
+// the calls; it is safe for concurrent use.
+type countAlloc struct {
+	mallocs, frees, reallocs atomic.Int64
+}
+
+func (c *countAlloc) Malloc(n int) unsafe.Pointer {
+	c.mallocs.Add(1)
+	return unsafe.Pointer(unsafe.SliceData(make([]byte, n)))
+}
+
+func (c *countAlloc) Free(p unsafe.Pointer) {
+	if p != nil {
+		c.frees.Add(1)
+	}
+}
+
+func (c *countAlloc) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
+	if p == nil {
+		c.reallocs.Add(1)
+	}
+	return new(bench.GoHeap).Realloc(p, n)
+}
+
+// TestThreadedCounts: the workloads re-specified from glibc's benchtests
+// and mimalloc-bench do n mallocs for n operations (alloc-test: 2n
+// calls, mallocs and frees), on one thread or several, and give back every
+// block on Close, the ones that hold other blocks' addresses (Realloc)
+// included.
+func TestThreadedCounts(t *testing.T) {
+	for _, threads := range []int{1, 3} {
+		for _, w := range bench.WorkloadsFor(threads) {
+			switch w.Kind {
+			case bench.Simple, bench.Larson, bench.Xmalloc, bench.AllocTest, bench.RPTest, bench.MStress, bench.Scratch:
+			default:
+				continue
+			}
+			if w.Kind == bench.Simple && w.Size != 64 {
+				continue
+			}
+			c := new(countAlloc)
+			wk, err := bench.NewGoWorkerFunc(func() bench.Allocator { return c }, w, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m0, f0 := c.mallocs.Load(), c.frees.Load()
+			const n = 20000
+			wk.Run(n)
+			wk.Run(n / 3)
+			m, f := c.mallocs.Load()-m0, c.frees.Load()-f0
+			want := int64(n + n/3)
+			switch w.Kind {
+			case bench.AllocTest:
+				if m+f != 2*want {
+					t.Errorf("%s on %d threads: %d mallocs and %d frees for %d operations, want %d calls", w.Name, threads, m, f, want, 2*want)
+				}
+			case bench.Scratch:
+				want += 2 * int64(w.Threads(1)) // each Run's objects from the main thread
+				fallthrough
+			default:
+				if m != want {
+					t.Errorf("%s on %d threads: %d mallocs for %d operations", w.Name, threads, m, want)
+				}
+			}
+			wk.Close()
+			if m, f, r := c.mallocs.Load(), c.frees.Load(), c.reallocs.Load(); m+r != f {
+				t.Errorf("%s on %d threads: %d mallocs and %d reallocs, %d frees after Close", w.Name, threads, m, r, f)
+			}
+		}
+	}
+}
+
+// TestGenerators: alloc-test's size law gives 5 B-1 KiB with half the
+// draws in the smallest class, larson's lran2 stays in [0, 714025), and
+// rptest's tables follow the source's ranges.
+func TestGenerators(t *testing.T) {
+	lo, hi, small := bench.AllocTestSizeRange(100000)
+	if lo < 5 || hi > 1024 || small < 0.47 || small > 0.53 {
+		t.Errorf("alloc-test sizes on [%d, %d], %.3f at most 8 bytes; want [5, 1024] and about half", lo, hi, small)
+	}
+	if lo, hi := bench.Lran2Range(4141, 100000); lo < 0 || hi >= 714025 || hi < 700000 {
+		t.Errorf("lran2 on [%d, %d], want [0, 714025) and reaching near the top", lo, hi)
+	}
+	rt := bench.RPTestTables()
+	for i, s := range rt.Sizes {
+		if s < 8 || s > 16000 {
+			t.Fatalf("rptest size %d = %d, outside [8, 16000]", i, s)
+		}
+	}
+	below := 0
+	for _, s := range rt.Sizes {
+		if s < 8000 {
+			below++
+		}
+	}
+	// The linear drop-off makes small sizes more frequent than an even law.
+	if f := float64(below) / float64(len(rt.Sizes)); f < 0.6 {
+		t.Errorf("rptest: %.2f of the sizes under 8000, want a drop-off (more than 0.6)", f)
+	}
+	for _, v := range rt.AllocOps {
+		if v < 30 || v > 99 {
+			t.Fatalf("rptest alloc count %d outside [30, 99]", v)
+		}
+	}
+	for _, v := range rt.FreeOps {
+		if v < 24 || v > 79 {
+			t.Fatalf("rptest free count %d outside [24, 79]", v)
+		}
+	}
+	l := bench.LargeMix()
+	for _, s := range l.Sizes {
+		if s < 200<<10 || s > 8<<20 {
+			t.Fatalf("large size %d outside [200 KiB, 8 MiB]", s)
+		}
+	}
+	if !l.Touch {
+		t.Error("the large workloads do not touch their pages")
 	}
 }

@@ -3,6 +3,7 @@
 package cpeer
 
 import (
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -21,6 +22,14 @@ func TestConstants(t *testing.T) {
 	if ms != bench.MixSizes || mo != bench.MixOffsets || rs != bench.RingSize || rp != bench.RingPublish {
 		t.Fatalf("native.h has %d %d %d %d, bench has %d %d %d %d", ms, mo, rs, rp,
 			bench.MixSizes, bench.MixOffsets, bench.RingSize, bench.RingPublish)
+	}
+}
+
+// TestWorkloadConstants: workloads.h agrees with the Go loops' constants.
+func TestWorkloadConstants(t *testing.T) {
+	c, g := workloadConstants(), bench.WorkloadConstants()
+	if !slices.Equal(c, g) {
+		t.Fatalf("workloads.h has %v, bench has %v", c, g)
 	}
 }
 
@@ -46,8 +55,17 @@ func (c liveCount) Malloc(n int) unsafe.Pointer {
 }
 
 func (c liveCount) Free(p unsafe.Pointer) {
-	c.live.Add(-1)
+	if p != nil {
+		c.live.Add(-1)
+	}
 	c.Allocator.Free(p)
+}
+
+func (c liveCount) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
+	if p == nil {
+		c.live.Add(1)
+	}
+	return c.Allocator.Realloc(p, n)
 }
 
 // TestWorkloads runs every workload briefly on both peers; through cgo the
@@ -62,6 +80,12 @@ func TestWorkloads(t *testing.T) {
 		func() bench.Allocator { return liveCount{CgoMalloc{}, &live} }, nil)
 	for _, p := range peers {
 		for _, w := range bench.Workloads() {
+			if !w.RunsOn(p.Name) {
+				continue
+			}
+			if testing.Short() && w.Source != "issue 3" && !w.Default {
+				continue
+			}
 			s, err := bench.Measure(p, w, time.Millisecond)
 			if err != nil {
 				t.Fatalf("%s %s: %v", p.Name, w.Name, err)

@@ -17,6 +17,16 @@ void *cpeer_malloc(size_t n) { return malloc(n); }
 
 void cpeer_free(void *p) { free(p); }
 
+void *cpeer_realloc(void *p, size_t n) { return realloc(p, n); }
+
+// touch_pages writes a byte in every page of the n bytes at p after the
+// first, and the last byte (bench.touchPages).
+static void touch_pages(volatile char *p, size_t n) {
+	for (size_t off = 4096; off < n; off += 4096)
+		p[off] = 1;
+	p[n - 1] = 1;
+}
+
 static inline uint32_t lcg_next(uint32_t x) { return x * 1103515245u + 12345u; }
 
 void cpeer_pair(size_t size, int64_t n) {
@@ -32,8 +42,11 @@ void cpeer_pair(size_t size, int64_t n) {
 void cpeer_mix_fill(cpeer_mix *m) {
 	for (uint32_t j = 0; j < m->nslots; j++) {
 		m->size_state = lcg_next(m->size_state);
-		void *p = malloc(m->sizes[(m->size_state >> 16) & (CPEER_MIX_SIZES - 1)]);
+		size_t size = m->sizes[(m->size_state >> 16) & (CPEER_MIX_SIZES - 1)];
+		void *p = malloc(size);
 		*(volatile char *)p = (char)j;
+		if (m->touch)
+			touch_pages(p, size);
 		m->slots[j] = p;
 	}
 }
@@ -51,6 +64,8 @@ void cpeer_mix_run(cpeer_mix *m, int64_t n) {
 		free(slots[j]);
 		p = malloc(size);
 		*(volatile char *)p = (char)i;
+		if (m->touch)
+			touch_pages(p, size);
 		slots[j] = p;
 	}
 	m->off_state = os;

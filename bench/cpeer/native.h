@@ -24,10 +24,12 @@ typedef struct {
 	const uint32_t *sizes;
 	const uint32_t *offsets;
 	uint32_t off_state, size_state;
+	int touch; // write a byte in every page of a new block (bench.Mix.Touch)
 } cpeer_mix;
 
 void *cpeer_malloc(size_t n);
 void cpeer_free(void *p);
+void *cpeer_realloc(void *p, size_t n);
 
 void cpeer_pair(size_t size, int64_t n);
 void cpeer_mix_fill(cpeer_mix *m);

@@ -1,0 +1,56 @@
+// The workloads of package bench that run threads of their own, written in
+// C with the same rules, tables and generators as their Go loops (see
+// bench/larson.go, xmalloc.go, alloctest.go, rptest.go, mstress.go,
+// scratch.go and simple.go for the rules and where they come from). Every
+// function returns 0, or an error number (pthread's, or -1 when memory for
+// the harness cannot be had, or -2 for a block found corrupt).
+#ifndef OFFHEAP_BENCH_CPEER_WORKLOADS_H
+#define OFFHEAP_BENCH_CPEER_WORKLOADS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+// Must equal the Go constants (TestConstants checks).
+enum {
+	CPEER_LARSON_SLOTS = 5000,
+	CPEER_LARSON_MIN = 8,
+	CPEER_LARSON_MAX = 1000,
+	CPEER_LARSON_SEED = 4141,
+	CPEER_XMALLOC_BATCH = 4096,
+	CPEER_XMALLOC_LIMIT = 100,
+	CPEER_ALLOCTEST_SEED = 41,
+	CPEER_RP_SIZES = 2000,
+	CPEER_RP_ALLOC_OPS = 311,
+	CPEER_RP_FREE_OPS = 257,
+	CPEER_SCRATCH_REPETITIONS = 2000,
+};
+
+#define CPEER_LARSON_GEN (100 * CPEER_LARSON_SLOTS)
+
+void cpeer_simple(size_t size, int nblocks, int64_t n);
+
+typedef struct cpeer_larson cpeer_larson;
+cpeer_larson *cpeer_larson_new(int threads);
+int cpeer_larson_run(cpeer_larson *w, int64_t n);
+void cpeer_larson_close(cpeer_larson *w);
+
+int cpeer_xmalloc_run(int threads, size_t size, int64_t n);
+
+typedef struct cpeer_alloctest cpeer_alloctest;
+cpeer_alloctest *cpeer_alloctest_new(uint32_t items);
+void cpeer_alloctest_run(cpeer_alloctest *w, int64_t n);
+void cpeer_alloctest_close(cpeer_alloctest *w);
+
+typedef struct cpeer_rptest cpeer_rptest;
+cpeer_rptest *cpeer_rptest_new(int threads, const uint32_t *sizes, const uint32_t *alloc_ops, const uint32_t *free_ops);
+int cpeer_rptest_run(cpeer_rptest *w, int64_t n);
+void cpeer_rptest_close(cpeer_rptest *w);
+
+typedef struct cpeer_mstress cpeer_mstress;
+cpeer_mstress *cpeer_mstress_new(int threads);
+int cpeer_mstress_run(cpeer_mstress *w, int64_t n);
+int cpeer_mstress_close(cpeer_mstress *w);
+
+int cpeer_scratch_run(int threads, size_t size, int64_t n);
+
+#endif
