@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -41,9 +42,11 @@ func (j job) String() string { return j.peer + "=" + j.workload }
 // it stops, since the allocator may be broken for good, and the parent
 // starts it again on the jobs left. It returns the process's exit status.
 //
-// Flags: -benchtime d (each sample); -jobs peer=workload,... (the
-// measurements, in order), or else -count n, -run regexp and -peers a,b
-// (every selected workload on every selected peer, n times).
+// Flags: -benchtime d (each sample), -gctime d (the GC-pressure request
+// loop), -threads n, -gc-entries and -gc-values (as Main's), -cpuprofile
+// file; -jobs peer=workload,... (the measurements, in order), or else
+// -count n, -run regexp and -peers a,b (every selected workload on every
+// selected peer, n times).
 func ChildMain(args []string, peers []Peer, peersErr error) int {
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	benchTime := fs.Duration("benchtime", 100*time.Millisecond, "time of each sample")
@@ -51,6 +54,7 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 	threads := fs.Int("threads", 0, "threads of the multi-threaded workloads (0: GOMAXPROCS)")
 	gcEntries := fs.String("gc-entries", "10", "GC-pressure cache sizes, in millions of values")
 	gcValues := fs.String("gc-values", "64-256", "GC-pressure value sizes")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurements to this file (go tool pprof)")
 	count := fs.Int("count", 1, "samples of each workload")
 	run := fs.String("run", "", "run only the workloads whose names match this regexp")
 	only := fs.String("peers", "", "comma-separated peer names (default: all)")
@@ -109,6 +113,20 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 	}
 	for _, p := range peers {
 		out.Encode(childLine{Peer: p.Name, About: p.About})
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "peer: -cpuprofile: %v\n", err)
+			return 2
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
 	}
 	for _, j := range jobs {
 		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Start: true})

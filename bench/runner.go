@@ -562,7 +562,7 @@ func childArgs(opts Options, jobs []job, traced bool) []string {
 	}
 	bt := opts.BenchTime
 	if traced {
-		bt = min(bt, 50*time.Millisecond)
+		bt = min(bt, 30*time.Millisecond)
 	}
 	gcEntries, gcValues := opts.GCEntries, opts.GCValues
 	if gcEntries == "" {

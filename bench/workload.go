@@ -210,7 +210,7 @@ var (
 )
 
 // simpleDefault are the malloc-simple workloads of the default set.
-var simpleDefault = map[[2]int]bool{{16, 25}: true, {16, 1600}: true, {256, 100}: true, {1024, 400}: true, {4096, 1600}: true}
+var simpleDefault = map[[2]int]bool{{16, 25}: true, {1024, 400}: true, {4096, 1600}: true}
 
 // Where the rules come from.
 const (
