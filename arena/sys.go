@@ -190,6 +190,12 @@ func (a *Arena) fencepost(oldTop uintptr) {
 // for a heap.
 func (a *Arena) autoTrim() {
 	h := a.h
+	if !a.cur().isBrk {
+		// As glibc's _int_free: "Always try heap_trim(), even if the top
+		// chunk is not large, because the corresponding heap might go
+		// away." Only shrinking the top waits for the trim threshold.
+		a.deleteFreeHeaps()
+	}
 	if chunkSize(a.top) < h.trimThreshold.Load() {
 		return
 	}
@@ -243,6 +249,34 @@ func (a *Arena) systrim(pad uintptr) bool {
 // decommits the top of the current heap, leaving pad bytes.
 func (a *Arena) heapTrim(pad uintptr) bool {
 	h := a.h
+	released := a.deleteFreeHeaps()
+	r := a.cur()
+	if r.isBrk {
+		return a.systrim(pad) || released
+	}
+	extra := a.topExtra(pad)
+	if extra == 0 {
+		return released
+	}
+	end := heapEnd(r.base)
+	if err := h.mem.Decommit(end-extra, extra); err != nil {
+		return released
+	}
+	setHeapEnd(r.base, end-extra)
+	a.system -= extra
+	a.setTop(a.top, chunkSize(a.top)-extra)
+	if a.freshFrom > end-extra {
+		a.freshFrom = end - extra
+	}
+	h.event(EventShrink, a.index, end-extra, extra)
+	return true
+}
+
+// deleteFreeHeaps gives back the heaps at the end of the arena that are
+// entirely free (glibc's heap_trim loop), restoring each time the previous
+// region's top from its fenceposts. It reports whether any went.
+func (a *Arena) deleteFreeHeaps() bool {
+	h := a.h
 	released := false
 	for len(a.regions) > 1 && a.top == a.cur().start {
 		// The whole current heap is free: delete it and restore the
@@ -276,26 +310,7 @@ func (a *Arena) heapTrim(pad uintptr) bool {
 		a.freshFrom = prevEnd // conservative: nothing of the old top is fresh
 		released = true
 	}
-	r := a.cur()
-	if r.isBrk {
-		return a.systrim(pad) || released
-	}
-	extra := a.topExtra(pad)
-	if extra == 0 {
-		return released
-	}
-	end := heapEnd(r.base)
-	if err := h.mem.Decommit(end-extra, extra); err != nil {
-		return released
-	}
-	setHeapEnd(r.base, end-extra)
-	a.system -= extra
-	a.setTop(a.top, chunkSize(a.top)-extra)
-	if a.freshFrom > end-extra {
-		a.freshFrom = end - extra
-	}
-	h.event(EventShrink, a.index, end-extra, extra)
-	return true
+	return released
 }
 
 // Trim is malloc_trim for this arena: consolidate the fastbins, release
