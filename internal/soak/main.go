@@ -202,10 +202,11 @@ loop:
 			samples = append(samples, rssSample{at, r})
 			res.peakRSS = max(res.peakRSS, r)
 			if cfg.verbose {
-				mi := alloc.Mallinfo2()
-				fmt.Fprintf(log, "soak: %6.1fs RSS %s live %s heap %s in use %s free %s mapped %s ops %d\n",
-					at.Seconds(), mib(r), mib(liveBytes.Load()), mib(int64(mi.Arena)), mib(int64(mi.Uordblks)),
-					mib(int64(mi.Fordblks)), mib(int64(mi.Hblkhd)), sum(ops))
+				var st alloc.Stats
+				alloc.ReadStats(&st)
+				fmt.Fprintf(log, "soak: %6.1fs RSS %s live %s heap %s in use %s free %s (tops %s) mapped %s arenas %d ops %d\n",
+					at.Seconds(), mib(r), mib(liveBytes.Load()), mib(int64(st.HeapSys)), mib(int64(st.HeapInuse)),
+					mib(int64(st.HeapFree)), mib(int64(st.HeapTop)), mib(int64(st.Mapped.Bytes)), len(st.Arenas), sum(ops))
 			}
 		case <-checkT.C:
 			res.checks++
@@ -244,6 +245,14 @@ loop:
 	}
 	res.checks++
 
+	if cfg.verbose {
+		var st alloc.Stats
+		alloc.ReadStats(&st)
+		for i, a := range st.Arenas {
+			fmt.Fprintf(log, "soak: arena %2d: system %s (peak %s), free %s, top %s, %d free chunks, %d regions\n",
+				i, mib(int64(a.System)), mib(int64(a.SystemPeak)), mib(int64(a.Free)), mib(int64(a.Top)), a.FreeChunks, a.Regions)
+		}
+	}
 	alloc.Trim(0)
 	debug.FreeOSMemory()
 	res.trimRSS = rss()
