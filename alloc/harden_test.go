@@ -714,3 +714,38 @@ func writeFaults(a, end uintptr) (fault uintptr) {
 	}
 	return 0
 }
+
+// TestEmptyHeapsGoAway: heaps of an arena that become entirely free are
+// given back after a large free even when the top stays below the trim
+// threshold, as glibc's heap_trim does (the soak found them staying
+// resident: RSS many times the live memory).
+func TestEmptyHeapsGoAway(t *testing.T) {
+	if runInChild(t, "OFFHEAP=mmap_threshold=64m,trim_threshold=1g") {
+		return
+	}
+	other := newOtherArena(t)
+	other.free(t)
+	a := other.a
+	var ps []uintptr
+	for i := 0; i < 40; i++ { // 160 MiB: three heaps at least
+		p := a.Malloc(4 << 20)
+		if p == 0 {
+			t.Fatalf("arena %d: Malloc(4 MiB) failed", a.Index())
+		}
+		ps = append(ps, p)
+	}
+	grown := a.Info(false)
+	if grown.Regions < 3 {
+		t.Fatalf("160 MiB in %d heaps", grown.Regions)
+	}
+	for i := len(ps) - 1; i >= 0; i-- {
+		Free(unsafe.Add(nil, ps[i]))
+	}
+	after := a.Info(false)
+	t.Logf("arena %d: %d heaps, %d MiB before the frees; %d heap, %d KiB after", a.Index(),
+		grown.Regions, grown.System>>20, after.Regions, after.System>>10)
+	if after.Regions != 1 || after.System > arena.HeapSize { // the first heap's top stays: below the trim threshold
+		t.Fatalf("after freeing everything arena %d keeps %d heaps, %d bytes: the free heaps did not go", a.Index(), after.Regions, after.System)
+	}
+	mustCheckHeap(t, "at the end")
+}
