@@ -328,6 +328,18 @@ func faultWorkload(t *testing.T, live *blockSet, seed uint64, nils *int) {
 			Trim(0)
 		}
 	}
+	// A free chunk with whole pages inside the heap, fenced off from the
+	// top by a live block and too big for the per-P caches: Trim(0) must
+	// release its pages with madvise, whatever the random steps did.
+	if p := Malloc(100 << 10); p == nil {
+		fail()
+	} else {
+		if !live.malloc(64) {
+			fail()
+		}
+		Free(p)
+		Trim(0)
+	}
 }
 
 func firstNonZeroByte(p unsafe.Pointer, n int) int {
