@@ -77,3 +77,6 @@ func ProgressDemo(w io.Writer, live bool) {
 	p.start("w2", "b", "repetition 1/1")
 	p.finish()
 }
+
+// CheckMemory is checkMemory.
+var CheckMemory = checkMemory

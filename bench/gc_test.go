@@ -116,3 +116,22 @@ func TestProgress(t *testing.T) {
 		t.Errorf("plain:\n%s", p)
 	}
 }
+
+// TestCheckMemory: a cache that would not fit is refused before anything
+// runs, naming what to lower; the default one fits this kind of machine.
+func TestCheckMemory(t *testing.T) {
+	def := &bench.GCSpec{Entries: 10e6, MinSize: 64, MaxSize: 256}
+	if f := def.Footprint(); f < 3<<30 || f > 8<<30 {
+		t.Errorf("10M values of 64-256 bytes: footprint %d, want 3-8 GiB", f)
+	}
+	if err := bench.CheckMemory([]*bench.GCSpec{def}, 24<<30); err != nil {
+		t.Errorf("the default on 24 GiB: %v", err)
+	}
+	big := &bench.GCSpec{Entries: 20e6, MinSize: 64, MaxSize: 4096}
+	if err := bench.CheckMemory([]*bench.GCSpec{def, big}, 24<<30); err == nil || !strings.Contains(err.Error(), "gc-cache/20M/64-4096") || !strings.Contains(err.Error(), "-gc-entries") {
+		t.Errorf("20M values of up to 4 KiB on 24 GiB: %v", err)
+	}
+	if err := bench.CheckMemory([]*bench.GCSpec{big}, -1); err != nil {
+		t.Errorf("unknown memory: %v, want no check", err)
+	}
+}

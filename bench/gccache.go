@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -96,6 +97,46 @@ func ParseGCConfig(millions, sizes string) error {
 	}
 	GCConfig.Millions, GCConfig.MinSize, GCConfig.MaxSize = ms, a, b
 	return nil
+}
+
+// Footprint estimates the peak resident memory of the cache on Go's heap,
+// the larger of the two peers: the values (rounded up to Go's size
+// classes, about 12%), their slice headers, and the collector's headroom
+// (GOGC=100 lets the heap double before the next cycle).
+func (g *GCSpec) Footprint() int64 {
+	mean := float64(g.MinSize+g.MaxSize) / 2
+	return int64(float64(g.Entries) * (mean*1.12 + 24) * 2)
+}
+
+// checkMemory returns an error naming the GC-pressure cache that would not
+// fit in the memory the machine has available (/proc/meminfo MemAvailable),
+// or nil.
+func checkMemory(specs []*GCSpec, available int64) error {
+	for _, g := range specs {
+		if need := g.Footprint(); available > 0 && need > available*9/10 {
+			return fmt.Errorf("bench: %s needs about %.1f GiB on Go's heap, and %.1f GiB are available: lower -gc-entries or -gc-values",
+				g.Name(), float64(need)/(1<<30), float64(available)/(1<<30))
+		}
+	}
+	return nil
+}
+
+// memAvailable returns MemAvailable from /proc/meminfo in bytes, or -1.
+func memAvailable() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemAvailable:"); ok {
+			if f := strings.Fields(v); len(f) > 0 {
+				if kb, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	return -1
 }
 
 // GCSample holds the GC-pressure figures of a Sample.

@@ -35,7 +35,7 @@ func Main(name string, args []string) int {
 	peers := fs.String("peers", "", "comma-separated peers to run (default: all installed)")
 	threads := fs.Int("threads", 0, "threads of the multi-threaded workloads (default GOMAXPROCS)")
 	gcTime := fs.Duration("gctime", 5*time.Second, "request loop of the GC-pressure workloads")
-	gcEntries := fs.String("gc-entries", "10", "GC-pressure cache sizes in millions of values, comma-separated (1 to 20 on this machine's 24 GiB)")
+	gcEntries := fs.String("gc-entries", "10", "GC-pressure cache sizes in millions of values, comma-separated (a cache that would not fit in the available memory is refused)")
 	gcValues := fs.String("gc-values", "64-256", "GC-pressure value sizes, min-max bytes (e.g. 64-4096)")
 	syscalls := fs.Bool("syscalls", true, "count every peer's memory system calls under ptrace, in one more run of each workload")
 	jsonOut := fs.String("json", "", "write the report, every sample, as JSON to this file")

@@ -264,6 +264,15 @@ func Run(opts Options) (*Report, error) {
 	if len(ws) == 0 {
 		return nil, fmt.Errorf("bench: no workload matches %q", opts.Run)
 	}
+	var gcs []*GCSpec
+	for _, w := range ws {
+		if w.GC != nil && (opts.Peers == "" || nameIn("go-heap", opts.Peers) || nameIn("offheap", opts.Peers)) {
+			gcs = append(gcs, w.GC)
+		}
+	}
+	if err := checkMemory(gcs, memAvailable()); err != nil {
+		return nil, err
+	}
 	out := opts.Progress
 	if out == nil {
 		out = io.Discard
