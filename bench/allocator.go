@@ -80,16 +80,18 @@ func (g *GoHeap) Free(unsafe.Pointer) {}
 // Realloc returns the data of a new make([]unsafe.Pointer, ...) of n bytes
 // and more, with the contents of p (a block from Realloc) copied: memory
 // the collector scans for pointers, so that a workload may keep other
-// blocks' addresses there, as it would in C. The first two words, before
-// the returned address, hold the size in bytes, which the collector
-// ignores (no heap address is that small).
+// blocks' addresses there, as it would in C. The first of the two words
+// before the returned address points to the block's size in bytes (a
+// pointer, so that the collector and checkptr see nothing but pointers).
 func (g *GoHeap) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
 	words := (n + 7) / 8
 	s := make([]unsafe.Pointer, 2+words)
-	s[0] = unsafe.Add(nil, n)
+	size := new(int)
+	*size = n
+	s[0] = unsafe.Pointer(size)
 	if p != nil {
 		hdr := (*[2]unsafe.Pointer)(unsafe.Add(p, -16))
-		old := (int(uintptr(hdr[0])) + 7) / 8
+		old := (*(*int)(hdr[0]) + 7) / 8
 		copy(s[2:], unsafe.Slice((*unsafe.Pointer)(p), old))
 	}
 	return unsafe.Pointer(&s[2])

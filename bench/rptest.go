@@ -85,8 +85,9 @@ var RPTestTables = sync.OnceValue(func() *RPTables {
 })
 
 // A hand-over list is two pointer blocks, as in the source: a header of
-// four words (the array, the count, the next header, unused) and the
-// array of blocks.
+// four words (the array, unused, the next header, unused) and the array of
+// blocks, ended by a nil (the source keeps the count in the header; a
+// count stored in a pointer word would fool checkptr and the collector).
 const rpHeaderBytes = 32
 
 type rpThread struct {
@@ -150,8 +151,8 @@ func freeForeign(th *rpThread) { freeLists(th, unsafe.Pointer(th.foreign.Swap(ni
 // freeLists frees the lists from h on, and their blocks.
 func freeLists(th *rpThread, h unsafe.Pointer) {
 	for h != nil {
-		arr, count := *ptrAt(h, 0), int(uintptr(*ptrAt(h, 1)))
-		for i := 0; i < count; i++ {
+		arr := *ptrAt(h, 0)
+		for i := 0; *ptrAt(arr, i) != nil; i++ {
 			th.a.Free(*ptrAt(arr, i))
 		}
 		next := *ptrAt(h, 2)
@@ -186,11 +187,12 @@ func (w *rpWorker) run(th *rpThread, quota int) {
 		if len(w.threads) > 1 && th.loop%rpCrossRate == 0 && quota > 0 {
 			k := min(int(t.AllocOps[(th.iter+th.loop)%RPAllocOps]), quota)
 			h := a.Realloc(nil, rpHeaderBytes)
-			arr := a.Realloc(nil, 8*k)
+			arr := a.Realloc(nil, 8*(k+1))
 			for i := 0; i < k; i++ {
 				*ptrAt(arr, i) = w.newBlock(th)
 			}
-			*ptrAt(h, 0), *ptrAt(h, 1) = arr, unsafe.Add(nil, k)
+			*ptrAt(arr, k) = nil
+			*ptrAt(h, 0) = arr
 			quota -= k
 			th.cross = (th.cross + 1) % len(w.threads)
 			if th.cross == th.index {
