@@ -80,3 +80,6 @@ func ProgressDemo(w io.Writer, live bool) {
 
 // CheckMemory is checkMemory.
 var CheckMemory = checkMemory
+
+// Calibrate is calibrate.
+var Calibrate = calibrate

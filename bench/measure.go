@@ -155,18 +155,18 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 		}
 		ws = append(ws, wk)
 	}
-	ops := 100
+	ops, prevOps, prevEl := 100, 0, time.Duration(0)
 	for {
 		start := time.Now()
 		runWorkers(ws, ops)
 		el := time.Since(start)
-		if el >= d/20 || ops >= 1<<40 {
-			if el <= 0 {
-				el = 1
-			}
-			ops = int(max(float64(ops)*float64(d)/float64(el), 100))
+		// Two trials for the line, unless one is long already (the large
+		// workloads take milliseconds an operation).
+		if (el >= d/20 && (prevOps > 0 || el >= d/4)) || ops >= 1<<40 {
+			ops = calibrate(prevOps, prevEl, ops, el, d)
 			break
 		}
+		prevOps, prevEl = ops, el
 		ops *= 10
 	}
 	runtime.GC()
@@ -218,6 +218,24 @@ func peakRSS() int64 {
 		return ru.Maxrss * 1024
 	}
 	return -1
+}
+
+// calibrate returns how many operations make a run of about d, from two
+// trial runs of ops1 and ops2 operations that took el1 and el2: a straight
+// line through them, so that a fixed cost per run (starting threads,
+// say) does not pass for a cost per operation. When the two do not make a
+// rising line (noise), it scales the second run alone. At least 100.
+func calibrate(ops1 int, el1 time.Duration, ops2 int, el2 time.Duration, d time.Duration) int {
+	el2 = max(el2, 1)
+	n := float64(ops2) * float64(d) / float64(el2)
+	if ops2 > ops1 && el2 > el1 {
+		per := float64(el2-el1) / float64(ops2-ops1)
+		fixed := float64(el1) - per*float64(ops1)
+		if fixed > 0 && fixed < float64(d)/2 {
+			n = (float64(d) - fixed) / per
+		}
+	}
+	return int(min(max(n, 100), 1<<40))
 }
 
 // closeWorker closes wk; a panic there (a heap already found corrupt) is

@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"math"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -431,5 +432,32 @@ func TestGenerators(t *testing.T) {
 	}
 	if !l.Touch {
 		t.Error("the large workloads do not touch their pages")
+	}
+}
+
+// TestCalibrate: the count of operations for a run of d comes from the
+// line through two trials, so a fixed cost per run is not taken for a cost
+// per operation; without a usable line it scales the last trial.
+func TestCalibrate(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		ops1      int
+		el1       time.Duration
+		ops2      int
+		el2       time.Duration
+		d         time.Duration
+		want      int
+		tolerance float64
+	}{
+		{100, 5*ms + 100*time.Microsecond, 1000, 6 * ms, 100 * ms, 95000, 0.01}, // 5 ms per run, 1 us per operation
+		{100, 100 * time.Microsecond, 1000, ms, 100 * ms, 100000, 0.01},         // no fixed cost
+		{100, 6 * ms, 1000, 5 * ms, 100 * ms, 20000, 0.01},                      // noise: scale the second trial
+		{0, 0, 100, 0, 100 * ms, 1e10, 0},                                       // nothing measurable: 1 ns for 100
+		{100, ms, 1000, 2 * ms, 100 * time.Microsecond, 100, 0},                 // at least 100
+	} {
+		got := bench.Calibrate(c.ops1, c.el1, c.ops2, c.el2, c.d)
+		if math.Abs(float64(got-c.want)) > c.tolerance*float64(c.want) {
+			t.Errorf("Calibrate(%d, %v, %d, %v, %v) = %d, want %d", c.ops1, c.el1, c.ops2, c.el2, c.d, got, c.want)
+		}
 	}
 }
