@@ -156,4 +156,3 @@ func touch(p unsafe.Pointer, n int) {
 		b[i] = 1
 	}
 }
-
