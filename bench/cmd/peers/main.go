@@ -1,7 +1,8 @@
-// Command peers compares offheap with Go's heap, glibc, jemalloc and
-// mimalloc on issue 3's workloads and prints the table; see bench.Main.
+// Command peers is bench.Main under another name, as "offheap bench" is:
+// it compares offheap with Go's heap, glibc, jemalloc and mimalloc and
+// prints the tables (run -h for the flags, -list for the workloads).
 //
-//	go run ./bench/cmd/peers [-count 5] [-benchtime 100ms] [-run regexp] [-peers list] [-json file]
+//	go run ./bench/cmd/peers [-count 5] [-benchtime 100ms] [-run regexp] [-peers list] [-json file] [-csv file] [-plot file]
 package main
 
 import (
