@@ -266,7 +266,16 @@ func traceRecord(r traceRec) uint64 {
 			continue
 		}
 		if raceEnabled {
+			// Under the race detector procPin does not keep the
+			// goroutine on its P, so the writer may have swapped b out
+			// (and locked and unlocked it) between the Load and this
+			// Lock: append only while the slot still holds b.
 			b.mu.Lock()
+			if traceSlots[pid].Load() != b {
+				b.mu.Unlock()
+				procUnpin()
+				continue
+			}
 		}
 		if b.n == traceBufRecords {
 			if raceEnabled {
