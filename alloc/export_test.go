@@ -33,3 +33,7 @@ func Setting(p tune.Param) int64 {
 	defer initMu.Unlock()
 	return settings.Get(p)
 }
+
+// ArenaLimit returns the most arenas offheap creates now (M_ARENA_MAX
+// resolved: 0 becomes GOMAXPROCS).
+func ArenaLimit() int { return int(arenaMax.Load()) }

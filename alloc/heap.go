@@ -23,7 +23,11 @@ var (
 	brkUsed  *brk.Break
 
 	// arenaMax is the most arenas offheap creates (M_ARENA_MAX; 0 in the
-	// settings means 8 x GOMAXPROCS, as glibc's 8 x cores).
+	// settings means GOMAXPROCS: one arena per P, as glibc gives one per
+	// thread. glibc's 8 x cores allows for more threads than cores; Go runs
+	// at most GOMAXPROCS goroutines at once, so arenas beyond that only
+	// catch a goroutine preempted with an arena locked, and each one keeps
+	// the high-water mark of its heaps resident.)
 	arenaMax atomic.Int32
 
 	// perturbByte mirrors M_PERTURB for the fast paths.
@@ -107,7 +111,7 @@ func paramsFrom(s *tune.Settings) arena.Params {
 func applyGlobals(s *tune.Settings) {
 	am := s.Get(tune.ArenaMax)
 	if am == 0 {
-		am = 8 * int64(runtime.GOMAXPROCS(0))
+		am = int64(runtime.GOMAXPROCS(0))
 	}
 	arenaMax.Store(int32(min(am, maxArenaTable)))
 	perturbByte.Store(uint32(s.Get(tune.Perturb)))

@@ -7,13 +7,11 @@
 #   scripts/soak.sh            # 10 minutes
 #   scripts/soak.sh 30s        # CI's version
 #   scripts/soak.sh 1h -v      # longer, printing every RSS sample
-#   OFFHEAP=arena_max=4 scripts/soak.sh   # arenas capped at the number of workers
+#   OFFHEAP=arena_max=16 scripts/soak.sh  # glibc's 8 x cores
 #
-# With the default arena_max (8 x cores) new arenas keep appearing under
-# contention during the run, and each keeps the high-water mark of its heaps
-# (free chunks inside a heap stay resident until Trim, as in glibc): RSS then
-# grows after the warm-up and the flatness test can fail. With arena_max=4 it
-# stays flat.
+# The default arena_max is one arena per P (GOMAXPROCS): with glibc's 8 x
+# cores, new arenas kept appearing under contention during the run and each
+# kept the high-water mark of its heaps, so RSS grew after the warm-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 duration=${1:-10m}

@@ -34,10 +34,13 @@ const (
 	// complement of this byte and freed memory with the byte itself, to make
 	// use of uninitialized or freed memory show.
 	Perturb Param = -6
-	// ArenaTest is M_ARENA_TEST: the number of arenas created before the arena
-	// limit is computed.
+	// ArenaTest is M_ARENA_TEST: in glibc, the number of arenas created before
+	// the arena limit is computed. offheap accepts and validates it for
+	// compatibility but computes the limit (ArenaMax 0: GOMAXPROCS) at once,
+	// so it has no effect.
 	ArenaTest Param = -7
-	// ArenaMax is M_ARENA_MAX: the most arenas; 0 means 8 × GOMAXPROCS.
+	// ArenaMax is M_ARENA_MAX: the most arenas; 0 means GOMAXPROCS (one per
+	// P; glibc's 0 means 8 × cores).
 	ArenaMax Param = -8
 
 	// TcacheCount is the number of chunks of each size a per-P cache holds
