@@ -357,13 +357,10 @@ func debugFree(p uintptr) {
 			return
 		}
 	}
-	if !claim(c, arena.ChunkSize(c)) {
-		misuse("free(): double free detected in tcache 2", p)
+	if !claimForFree(p, c) {
 		return
 	}
-	if arena.IsSampled(c) {
-		forgetSample(p)
-		arena.SetSampled(c, false)
+	if dropSample(p, c) {
 		freeClaimed(c, a) // sampled blocks go back to their arena, as in Free
 		return
 	}

@@ -357,15 +357,33 @@ func freeSlow(p, ch uintptr) {
 	}
 	// In use and sampled (FrontFree leaves those to us): claim it as Free
 	// does, then update the profile.
-	if !claim(c, arena.ChunkSize(c)) {
-		misuse("free(): double free detected in tcache 2", p)
+	if !claimForFree(p, c) {
 		return
 	}
-	if arena.IsSampled(c) {
-		forgetSample(p)
-		arena.SetSampled(c, false)
-	}
+	dropSample(p, c)
 	heap.FreeChunk(c, a)
+}
+
+// claimForFree claims in-use heap chunk c of user pointer p for its free
+// (see claim); when another free got there first it reports the double
+// free and returns false.
+func claimForFree(p, c uintptr) bool {
+	if !claim(c, arena.ChunkSize(c)) {
+		misuse("free(): double free detected in tcache 2", p)
+		return false
+	}
+	return true
+}
+
+// dropSample removes claimed chunk c of p from the heap profile if it was
+// sampled, and reports whether it was.
+func dropSample(p, c uintptr) bool {
+	if !arena.IsSampled(c) {
+		return false
+	}
+	forgetSample(p)
+	arena.SetSampled(c, false)
+	return true
 }
 
 // freeToTop frees a mid-size chunk that borders its arena's top to the
