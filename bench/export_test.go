@@ -83,3 +83,6 @@ var CheckMemory = checkMemory
 
 // Calibrate is calibrate.
 var Calibrate = calibrate
+
+// RPSlots is rptest's slots per thread.
+const RPSlots = rpSlots

@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -36,9 +37,18 @@ import (
 // What it shows: a mix of small and page-sized blocks, batches of frees,
 // and blocks freed by a thread that did not allocate them.
 //
+// As in the source, once one thread has finished (its share of n here, its
+// loops there) no thread hands over more lists, and a finished thread
+// keeps freeing the lists handed to it, sleeping a millisecond between
+// looks, until every thread has finished. Without that rule a thread that
+// finished first stopped freeing while the others kept handing it blocks:
+// on a loaded machine, where one thread runs alone for whole scheduler
+// slices, tens of thousands of blocks (hundreds of MiB) piled up and the
+// memory figures measured the scheduler.
+//
 // Here, an operation is one malloc (each block is freed once); Run(n)
-// stops each thread after its share of n, and the slots, the loop count
-// and the lists handed over carry over to the next Run.
+// stops each thread after its share of n, and the slots and the loop
+// count carry over to the next Run.
 const (
 	rpSlots        = 1000
 	rpLoops        = 500
@@ -104,8 +114,10 @@ type rpThread struct {
 }
 
 type rpWorker struct {
-	t       *RPTables
-	threads []*rpThread
+	t        *RPTables
+	threads  []*rpThread
+	running  int          // threads with a share in the current Run
+	finished atomic.Int32 // of those, the ones that finished it
 }
 
 func newRPTest(newAlloc func() Allocator, threads int) *rpWorker {
@@ -123,9 +135,16 @@ func rpStartIndex(thread, iter int) int { return ((thread + 1) * ((iter + 1) * 3
 
 func (w *rpWorker) Run(n int) {
 	var c crew
+	w.running = 0
+	for i := range w.threads {
+		if share(n, len(w.threads), i) > 0 {
+			w.running++
+		}
+	}
+	w.finished.Store(0)
 	for i, th := range w.threads {
 		if q := share(n, len(w.threads), i); q > 0 {
-			c.Go(func() { w.run(th, q) })
+			c.Go(func() { w.run(th, q, &c.stop) })
 		}
 	}
 	c.Wait()
@@ -162,7 +181,7 @@ func freeLists(th *rpThread, h unsafe.Pointer) {
 	}
 }
 
-func (w *rpWorker) run(th *rpThread, quota int) {
+func (w *rpWorker) run(th *rpThread, quota int, stop *atomic.Bool) {
 	t, a, slots := w.t, th.a, th.slots
 	for quota > 0 {
 		foreign := unsafe.Pointer(th.foreign.Swap(nil))
@@ -184,7 +203,7 @@ func (w *rpWorker) run(th *rpThread, quota int) {
 			th.allocIdx = (th.allocIdx + rpAllocScatter) % rpSlots
 		}
 		quota -= allocs
-		if len(w.threads) > 1 && th.loop%rpCrossRate == 0 && quota > 0 {
+		if len(w.threads) > 1 && th.loop%rpCrossRate == 0 && quota > 0 && w.finished.Load() == 0 {
 			k := min(int(t.AllocOps[(th.iter+th.loop)%RPAllocOps]), quota)
 			h := a.Realloc(nil, rpHeaderBytes)
 			arr := a.Realloc(nil, 8*(k+1))
@@ -218,6 +237,18 @@ func (w *rpWorker) run(th *rpThread, quota int) {
 			th.loop, th.iter = 0, (th.iter+1)%2
 			th.sizeIdx = rpStartIndex(th.index, th.iter)
 		}
+	}
+	// Done: free what the others hand over until they are done too. A
+	// thread pushes its last list before it counts itself finished, so
+	// the look after the last one finished sees every list.
+	w.finished.Add(1)
+	for {
+		last := int(w.finished.Load()) == w.running
+		freeForeign(th)
+		if last || stop.Load() { // stop: another thread panicked and will never finish
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "workloads.h"
 
@@ -470,6 +471,8 @@ struct cpeer_rptest {
 	int threads;
 	const uint32_t *sizes, *alloc_ops, *free_ops;
 	rp_thread *t;
+	atomic_int running;   // threads with a share in the current run (less those not started)
+	atomic_int finished;  // of those, the ones that finished it
 };
 
 static int rp_start_index(int thread, int iter) { return ((thread + 1) * ((iter + 1) * 37)) % CPEER_RP_SIZES; }
@@ -543,7 +546,7 @@ static void *rp_run(void *arg) {
 			t->alloc_idx = (t->alloc_idx + RP_ALLOC_SCATTER) % RP_SLOTS;
 		}
 		quota -= allocs;
-		if (w->threads > 1 && t->loop % RP_CROSS_RATE == 0 && quota > 0) {
+		if (w->threads > 1 && t->loop % RP_CROSS_RATE == 0 && quota > 0 && atomic_load(&w->finished) == 0) {
 			int64_t k = w->alloc_ops[(t->iter + t->loop) % CPEER_RP_ALLOC_OPS];
 			if (k > quota)
 				k = quota;
@@ -573,13 +576,28 @@ static void *rp_run(void *arg) {
 			t->size_idx = rp_start_index(t->index, t->iter);
 		}
 	}
-	return NULL;
+	// Done: free what the others hand over until they are done too.
+	atomic_fetch_add(&w->finished, 1);
+	for (;;) {
+		int last = atomic_load(&w->finished) == atomic_load(&w->running);
+		rp_free_lists(atomic_exchange(&t->foreign, NULL));
+		if (last)
+			return NULL;
+		struct timespec ms = {0, 1000000};
+		nanosleep(&ms, NULL);
+	}
 }
 
 int cpeer_rptest_run(cpeer_rptest *w, int64_t n) {
 	pthread_t th[w->threads];
 	int started[w->threads];
 	int err = 0;
+	int running = 0;
+	for (int i = 0; i < w->threads; i++)
+		if (share(n, w->threads, i) > 0)
+			running++;
+	atomic_store(&w->running, running);
+	atomic_store(&w->finished, 0);
 	for (int i = 0; i < w->threads; i++) {
 		w->t[i].quota = share(n, w->threads, i);
 		started[i] = 0;
@@ -587,6 +605,8 @@ int cpeer_rptest_run(cpeer_rptest *w, int64_t n) {
 			err = pthread_create(&th[i], NULL, rp_run, &w->t[i]);
 			started[i] = err == 0;
 		}
+		if (w->t[i].quota > 0 && !started[i])
+			atomic_fetch_sub(&w->running, 1); // the started ones must not wait for it
 	}
 	for (int i = 0; i < w->threads; i++)
 		if (started[i])
