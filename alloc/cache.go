@@ -266,6 +266,29 @@ func cacheFor(pid int) *pcache {
 	return caches[pid].Load()
 }
 
+// lockedCache returns P pid's cache, or nil, to a caller pinned to pid.
+// Under the race detector it also locks the cache's mutex (the caller
+// unlocks it) and, since procPin does not keep the goroutine on its P
+// there, makes sure the cache it locked is still the P's: stealCaches may
+// have taken it, and quiesce locked and unlocked it, between the load and
+// the lock, and the stealer then owns it without the mutex.
+func lockedCache(pid int) *pcache {
+	c := cacheFor(pid)
+	if !raceEnabled {
+		return c
+	}
+	for c != nil {
+		c.mu.Lock()
+		cur := cacheFor(pid)
+		if cur == c {
+			return c
+		}
+		c.mu.Unlock()
+		c = cur
+	}
+	return nil
+}
+
 // ensureCache makes sure P pid has a cache (called unpinned).
 func ensureCache(pid int) {
 	if uint(pid) >= maxCachedProcs {

@@ -49,13 +49,10 @@ func Malloc(size int) unsafe.Pointer {
 // out with these size bytes.
 func cachePop(cl int, size int) (p uintptr, sample bool) {
 	pid := procPin()
-	c := cacheFor(pid)
+	c := lockedCache(pid)
 	if c == nil {
 		procUnpin()
 		return 0, false
-	}
-	if raceEnabled {
-		c.mu.Lock()
 	}
 	b := &c.bins[cl]
 	ch := b.head
@@ -253,12 +250,9 @@ func pushChunks(chs []uintptr, cl int) {
 		return
 	}
 	pid := procPin()
-	c := cacheFor(pid)
+	c := lockedCache(pid)
 	i := 0
 	if c != nil {
-		if raceEnabled {
-			c.mu.Lock()
-		}
 		b := &c.bins[cl]
 		for ; i < len(chs) && b.count < b.limit && chunkClass(arena.ChunkSize(chs[i])) == cl; i++ {
 			ch := chs[i]
@@ -397,10 +391,7 @@ func freeToTop(p, ch uintptr, cl int) {
 	var out [refillBatch]uintptr
 	n := 0
 	pid := procPin()
-	if c := cacheFor(pid); c != nil {
-		if raceEnabled {
-			c.mu.Lock()
-		}
+	if c := lockedCache(pid); c != nil {
 		b := &c.bins[cl]
 		for ; n < len(out) && b.head != 0; n++ {
 			x := b.head
@@ -421,14 +412,11 @@ func freeToTop(p, ch uintptr, cl int) {
 // the chunk borders the top and the class is not empty).
 func cachePush(ch uintptr, cl int, top bool) bool {
 	pid := procPin()
-	c := cacheFor(pid)
+	c := lockedCache(pid)
 	if c == nil {
 		procUnpin()
 		ensureCache(pid)
 		return false
-	}
-	if raceEnabled {
-		c.mu.Lock()
 	}
 	b := &c.bins[cl]
 	if b.count >= b.limit || (top && b.count > 0) {
@@ -459,13 +447,10 @@ func cachePushFull(ch uintptr, cl int) bool {
 	var out [refillBatch]uintptr
 	nout := 0
 	pid := procPin()
-	c := cacheFor(pid)
+	c := lockedCache(pid)
 	if c == nil {
 		procUnpin()
 		return false
-	}
-	if raceEnabled {
-		c.mu.Lock()
 	}
 	b := &c.bins[cl]
 	if b.limit == 0 {

@@ -85,12 +85,9 @@ func sampleAlloc(p uintptr, size int) {
 		return
 	}
 	pid := procPin()
-	c := cacheFor(pid)
+	c := lockedCache(pid)
 	due := false
 	if c != nil {
-		if raceEnabled {
-			c.mu.Lock()
-		}
 		c.sampleLeft -= int64(size)
 		if c.sampleLeft < 0 {
 			c.sampleLeft = nextSampleGap()
