@@ -266,7 +266,8 @@ func cacheFor(pid int) *pcache {
 	return caches[pid].Load()
 }
 
-// lockedCache returns P pid's cache, or nil, to a caller pinned to pid.
+// lockedCache returns P pid's cache, or nil, to a caller pinned to pid
+// (or, as cacheFigures, one that only reads its counts atomically).
 // Under the race detector it also locks the cache's mutex (the caller
 // unlocks it) and, since procPin does not keep the goroutine on its P
 // there, makes sure the cache it locked is still the P's: stealCaches may

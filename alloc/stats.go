@@ -421,12 +421,9 @@ func arenaStats(in *arena.Info) ArenaStats {
 // without atomics; a load here sees one count or the next.
 func cacheFigures() (chunks, bytes uint64) {
 	for i := range caches {
-		c := caches[i].Load()
+		c := lockedCache(i) // under -race: locked, and still P i's
 		if c == nil {
 			continue
-		}
-		if raceEnabled {
-			c.mu.Lock()
 		}
 		for cl := range c.bins {
 			k := uint64(atomic.LoadUint32(&c.bins[cl].count))
