@@ -179,7 +179,9 @@ func lockArena(c *pcache) *arena.Arena {
 		}
 	}
 	if n < int(arenaMax.Load()) {
-		if a, err := h.NewArena(); err == nil {
+		// Checked again under the heap's lock: goroutines that all saw
+		// n arenas here must not each add one.
+		if a, err := h.NewArenaUpTo(int(arenaMax.Load())); err == nil {
 			a.Lock()
 			c.arena.Store(a)
 			return a

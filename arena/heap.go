@@ -189,7 +189,7 @@ func New(cfg Config) (*Heap, error) {
 		h.brkBase.Store(b)
 		h.brkEnd.Store(b)
 	}
-	if _, err := h.newArena(); err != nil {
+	if _, err := h.newArena(len(h.arenas)); err != nil {
 		h.mem.Unmap(g, granules*4)
 		return nil, err
 	}
@@ -248,14 +248,27 @@ func (h *Heap) NumArenas() int { return int(h.narenas.Load()) }
 func (h *Heap) MaxArenas() int { return len(h.arenas) }
 
 // NewArena creates another arena (on heaps reserved through Memory).
-func (h *Heap) NewArena() (*Arena, error) { return h.newArena() }
+func (h *Heap) NewArena() (*Arena, error) { return h.newArena(len(h.arenas)) }
 
-func (h *Heap) newArena() (*Arena, error) {
+// ErrArenaLimit is NewArenaUpTo's error when limit arenas exist already.
+var ErrArenaLimit = errors.New("arena: the arena limit is reached")
+
+// NewArenaUpTo creates another arena unless limit arenas (or the table's
+// capacity) exist already; the count is checked and the arena created
+// under one lock, so goroutines racing to add arenas never exceed limit.
+func (h *Heap) NewArenaUpTo(limit int) (*Arena, error) {
+	return h.newArena(min(limit, len(h.arenas)))
+}
+
+func (h *Heap) newArena(limit int) (*Arena, error) {
 	h.arenasMu.Lock()
 	defer h.arenasMu.Unlock()
 	n := int(h.narenas.Load())
 	if n >= len(h.arenas) {
 		return nil, fmt.Errorf("arena: all %d arenas in use", len(h.arenas))
+	}
+	if n >= limit {
+		return nil, ErrArenaLimit
 	}
 	page, err := h.mem.Map(h.pageSize)
 	if err != nil {

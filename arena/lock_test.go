@@ -1,6 +1,7 @@
 package arena_test
 
 import (
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -44,4 +45,30 @@ func TestLockExclusion(t *testing.T) {
 		t.Fatal("the lock is still held after every goroutine unlocked")
 	}
 	a.Unlock()
+}
+
+// TestNewArenaUpTo: goroutines racing to add arenas under a limit create
+// exactly as many as the limit allows; the others get ErrArenaLimit.
+func TestNewArenaUpTo(t *testing.T) {
+	h, _ := newHeap(t, 1<<30, arena.DefaultParams())
+	const limit = 3
+	var made, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			switch a, err := h.NewArenaUpTo(limit); {
+			case err == nil && a != nil:
+				made.Add(1)
+			case errors.Is(err, arena.ErrArenaLimit):
+				refused.Add(1)
+			default:
+				t.Errorf("NewArenaUpTo(%d) = %v, %v", limit, a, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := h.NumArenas(); n != limit || made.Load() != limit-1 || refused.Load() != 16-(limit-1) {
+		t.Fatalf("%d arenas, %d made, %d refused; want %d, %d, %d", n, made.Load(), refused.Load(), limit, limit-1, 16-(limit-1))
+	}
+	mustCheck(t, h)
 }
