@@ -15,6 +15,8 @@ type CorruptionError struct {
 	Addr uintptr
 }
 
+// Error returns the message and the address, as in
+// "free(): invalid pointer (address 0xc000010000)".
 func (e *CorruptionError) Error() string {
 	return fmt.Sprintf("%s (address %#x)", e.Op, e.Addr)
 }

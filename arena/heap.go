@@ -106,6 +106,7 @@ const (
 
 var eventNames = [...]string{"grow", "shrink", "new-heap", "map", "unmap", "remap", "release", "threshold"}
 
+// String returns the event's short name ("grow", "shrink", ...).
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
 		return eventNames[k]
