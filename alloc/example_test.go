@@ -127,3 +127,55 @@ func ExampleMallinfo2() {
 	// in use + free == arena: true
 	// after Free: 0
 }
+
+// ReadStats reports the heap as glibc's mallinfo2 does and more: the
+// memory system calls made, page faults and resident set sizes.
+func ExampleReadStats() {
+	p := alloc.Malloc(1 << 20)
+	var s alloc.Stats
+	alloc.ReadStats(&s)
+	fmt.Println("arenas:", len(s.Arenas) >= 1)
+	fmt.Println("in use covers the block:", s.HeapInuse+s.Mapped.Bytes >= 1<<20)
+	fmt.Println("memory came from brk or mmap:", s.Syscalls.Brk.Calls+s.Syscalls.Mmap.Calls > 0)
+	fmt.Println("process resident:", s.RSS.Process > 0)
+	alloc.Free(p)
+	// Output:
+	// arenas: true
+	// in use covers the block: true
+	// memory came from brk or mmap: true
+	// process resident: true
+}
+
+// Measure runs a function and reports what it cost in time, system calls,
+// page faults and peak resident memory.
+func ExampleMeasure() {
+	u := alloc.Measure(func() {
+		var ps []unsafe.Pointer
+		for range 1000 {
+			ps = append(ps, alloc.Malloc(4096))
+		}
+		for _, p := range ps {
+			alloc.Free(p)
+		}
+	})
+	fmt.Println("took time:", u.Elapsed > 0, "peak RSS known:", u.PeakRSS > 0)
+	// Output:
+	// took time: true peak RSS known: true
+}
+
+// Trim gives free memory back to the system, as glibc's malloc_trim; Check
+// walks every arena, mapped chunk and cache and reports the first broken
+// invariant.
+func ExampleTrim() {
+	ps := make([]unsafe.Pointer, 0, 256)
+	for range cap(ps) {
+		ps = append(ps, alloc.Malloc(16<<10))
+	}
+	for _, p := range ps {
+		alloc.Free(p)
+	}
+	alloc.Trim(0)
+	fmt.Println("heap sound:", alloc.Check() == nil)
+	// Output:
+	// heap sound: true
+}
