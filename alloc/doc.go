@@ -43,7 +43,9 @@
 //     size class from the calling P's cache: pinned to the P, no lock.
 //  2. An empty class is refilled with a batch from the P's arena (TryLock;
 //     another arena if that one is busy; a new arena while fewer than
-//     M_ARENA_MAX exist).
+//     M_ARENA_MAX exist, by default one per P; failing all that, the P's
+//     arena, retried with the processor yielded for up to 50 us before
+//     the goroutine sleeps on its lock).
 //  3. Larger requests go to the arena: exact small bins, the unsorted list,
 //     sorted large bins, the binmap, the top; when the top cannot serve,
 //     either a mapping of its own (at or above the mmap threshold) or growth
