@@ -80,6 +80,10 @@ func fakeRun(t *testing.T, env []string, count int, timeout time.Duration) (*ben
 	if err != nil {
 		t.Skip(err)
 	}
+	// Under -race a binary sleeps a second at exit (GORACE's
+	// atexit_sleep_ms), which TestChildHang's 1 s timeout would take for
+	// a hang.
+	env = append(env, "GORACE=atexit_sleep_ms=0")
 	return bench.RunChild(exe, env, []string{"fake-a", "fake-b"}, []string{"pair/64", "random-live"}, count,
 		bench.Options{BenchTime: time.Millisecond, ChildTimeout: timeout})
 }
