@@ -124,7 +124,7 @@ var table = [...]Spec{
 		Param: ArenaMax, Name: "arena_max", Mallopt: "M_ARENA_MAX",
 		Env: []string{"MALLOC_ARENA_MAX"}, Tunable: true,
 		Default: 0, Min: 0, Max: math.MaxInt32, Unit: Count,
-		Doc: "most arenas; 0 means 8 x GOMAXPROCS",
+		Doc: "most arenas; 0 means GOMAXPROCS (one per P; glibc: 8 x cores)",
 	},
 	{
 		Param: TcacheCount, Name: "tcache_count", Tunable: true,
