@@ -256,8 +256,23 @@ func TestDoubleFree(t *testing.T) {
 }
 
 // TestCorruptedNeighbour overwrites the size word of the chunk after a
-// block (a one-word overflow) and frees the block.
+// block (a one-word overflow) and frees the block. With harden=1 the free
+// itself finds it; by default (harden=0) the free fast path reads only the
+// block's own header, and the overflow is found when the block leaves the
+// per-P cache (FlushCaches here), where the arena checks its neighbours.
 func TestCorruptedNeighbour(t *testing.T) {
+	for _, harden := range []int{1, 0} {
+		t.Run(fmt.Sprintf("harden=%d", harden), func(t *testing.T) {
+			if err := alloc.Mallopt(tune.Harden, harden); err != nil {
+				t.Fatal(err)
+			}
+			defer alloc.Mallopt(tune.Harden, 0)
+			corruptedNeighbour(t, harden == 1)
+		})
+	}
+}
+
+func corruptedNeighbour(t *testing.T, hardened bool) {
 	cases := []struct {
 		name string
 		n    int
@@ -298,10 +313,19 @@ func TestCorruptedNeighbour(t *testing.T) {
 				next := unsafe.Add(a, alloc.UsableSize(a)) // the next chunk's size word
 				saved := *(*uint64)(next)
 				*(*uint64)(next) = 0x4141414141414141
-				expectCorruption(t, c.want, 0, func() { alloc.Free(a) })
-				*(*uint64)(next) = saved // repair, so that both can be freed
-				alloc.Free(a)
-				alloc.Free(b)
+				if hardened || c.heap || !alloc.FastPaths {
+					expectCorruption(t, c.want, 0, func() { alloc.Free(a) })
+					*(*uint64)(next) = saved // repair, so that both can be freed
+					alloc.Free(a)
+					alloc.Free(b)
+				} else {
+					alloc.Free(a) // into the cache: its own header is sound
+					expectCorruption(t, c.want, uintptr(a)-16, alloc.FlushCaches)
+					// a was left out of the flush, never to be handed out again;
+					// b is intact once repaired.
+					*(*uint64)(next) = saved
+					alloc.Free(b)
+				}
 			}
 			if c.heap {
 				withHeapChunks(t, run)

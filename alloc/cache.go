@@ -105,6 +105,22 @@ func requestClass(n uintptr) int {
 	return -1
 }
 
+// chunkFloor[u>>8] is the class of a free chunk with u usable bytes,
+// 1032 < u <= 65536: the largest class whose request size is <= u (every
+// class size is a multiple of 256), or the last exact class when none is.
+var chunkFloor = func() (t [midLimit>>8 + 1]uint8) {
+	for i := range t {
+		u := uintptr(i) << 8
+		t[i] = nSmall - 1
+		for k, n := range midSizes {
+			if n <= u {
+				t[i] = uint8(nSmall + k)
+			}
+		}
+	}
+	return
+}()
+
 // chunkClass returns the class a free chunk of size s goes to (the largest
 // class it can serve), or -1.
 func chunkClass(s uintptr) int {
@@ -113,19 +129,12 @@ func chunkClass(s uintptr) int {
 	}
 	u := s - 8 // usable bytes
 	if u > midLimit {
-		u = midLimit
 		if s > classChunk[nClasses-1]+midBytes {
 			return -1 // far too big to keep
 		}
+		u = midLimit
 	}
-	k := int(midClassOf[(u-1)>>8])
-	if midSizes[k] > u {
-		k--
-		if k < 0 {
-			return nSmall - 1
-		}
-	}
-	return nSmall + k
+	return int(chunkFloor[(u>>8)%uintptr(len(chunkFloor))])
 }
 
 // cacheKey marks the chunks held in per-P caches: a cached chunk's second

@@ -148,9 +148,11 @@ func TestCorruptFastbinLink(t *testing.T) {
 // neighbour's P bit is caught when the block is freed ("double free or
 // corruption (!prev)"). Nothing is changed by the refused frees: once the
 // byte is repaired both blocks free normally; and another arena keeps
-// working throughout.
+// working throughout. It runs with harden=1, where every free checks the
+// next header; TestCorruptedNeighbour covers the default, where the check
+// happens when the block leaves the cache.
 func TestCorruptOneByteOverflow(t *testing.T) {
-	if runInChild(t, "OFFHEAP=mmap_threshold=1m") {
+	if runInChild(t, "OFFHEAP=mmap_threshold=1m,harden=1") {
 		return
 	}
 	other := newOtherArena(t)
@@ -190,4 +192,36 @@ func TestCorruptOneByteOverflow(t *testing.T) {
 	}
 	other.free(t)
 	mustCheckHeap(t, "at the end")
+}
+
+// TestCorruptionFoundInBackground: an overflow into the next chunk's header
+// that the free fast path does not see (harden=0) is found when the cache
+// is flushed by someone other than the program: here Check's flush, as
+// the idle flusher's would. No one could recover a panic there, so it is
+// kept for the program's next call, which panics with it; after that the
+// allocator works normally.
+func TestCorruptionFoundInBackground(t *testing.T) {
+	if !fastPaths {
+		t.Skip("without the fast paths (-race, -asan, -msan) the free itself finds the overflow")
+	}
+	if runInChild(t) {
+		return
+	}
+	a, b := adjacentPair(t, 3000)
+	next := (*byte)(unsafe.Add(a, UsableSize(a))) // the low byte of b's size word
+	saved := *next
+	*next = 0
+	Free(a) // into the cache
+	if err := Check(); err == nil {
+		t.Fatal("Check found nothing wrong with a broken header")
+	}
+	ce := expectPanic(t, "free(): invalid next size (normal)", func() { Malloc(16) })
+	if ce.Addr != uintptr(a)-16 {
+		t.Errorf("the panic names %#x, want the chunk %#x", ce.Addr, uintptr(a)-16)
+	}
+	*next = saved
+	p := Malloc(16) // no second panic: the report was delivered once
+	Free(p)
+	Free(b)
+	mustCheckHeap(t, "after the repair")
 }

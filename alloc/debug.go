@@ -100,6 +100,8 @@ func configureDebug(s *tune.Settings) {
 	}
 	debugEvery.Store(n)
 	debugOn.Store(canaries || n > 0)
+	setFast(fastDebug, canaries || n > 0)
+	setFast(fastHarden, s.Get(tune.Harden) != 0)
 }
 
 // misuse handles a bad call found before anything was changed, as

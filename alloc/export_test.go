@@ -37,3 +37,7 @@ func Setting(p tune.Param) int64 {
 // ArenaLimit returns the most arenas offheap creates now (M_ARENA_MAX
 // resolved: 0 becomes GOMAXPROCS).
 func ArenaLimit() int { return int(arenaMax.Load()) }
+
+// FastPaths says that this build has the nosplit fast paths (not -race,
+// -asan or -msan): without them every Free takes the checked path.
+const FastPaths = fastPaths

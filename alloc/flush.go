@@ -104,7 +104,9 @@ func checkAll() error {
 	}
 	defer func() {
 		for _, c := range stolen {
-			flushCache(c)
+			if err := flushCache(c); err != nil {
+				reportLater(err)
+			}
 		}
 	}()
 	cached, err := cachedChunks(stolen)
@@ -114,27 +116,94 @@ func checkAll() error {
 	return h.Check(cached)
 }
 
-// flushCache returns every chunk of a stolen cache to its arena.
-func flushCache(c *pcache) {
+// flushCache returns every chunk of a stolen cache to its arena. It goes
+// on past a corrupted chunk or list (freeChunks, cacheList) and returns the
+// first corruption found, or nil.
+func flushCache(c *pcache) *arena.CorruptionError {
+	var bad *arena.CorruptionError
+	note := func(err *arena.CorruptionError) {
+		if bad == nil {
+			bad = err
+		}
+	}
 	for cl := range c.bins {
 		b := &c.bins[cl]
 		var batch [refillBatch]uintptr
 		for b.head != 0 {
-			n := 0
-			for ; n < len(batch) && b.head != 0; n++ {
-				x := b.head
-				b.head = arena.Protect(x+16, *(*uintptr)(unsafe.Add(nil, x+16)))
-				batch[n] = x
+			n, err := cacheList(b, batch[:])
+			if err != nil {
+				note(err)
 			}
-			b.count -= uint32(n)
-			freeChunks(batch[:n])
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						ce, ok := r.(*arena.CorruptionError)
+						if !ok {
+							panic(r)
+						}
+						note(ce)
+					}
+				}()
+				freeChunks(batch[:n])
+			}()
 		}
+	}
+	return bad
+}
+
+// cacheList takes up to len(out) chunks off the front of cache list b. A
+// link that does not lead to a 16-aligned address in offheap's heap (a
+// forged link, a write after free) ends the list there: the rest is
+// dropped, never followed, and reported.
+func cacheList(b *cacheBin, out []uintptr) (n int, bad *arena.CorruptionError) {
+	for n < len(out) && b.head != 0 {
+		x := b.head
+		if x&15 != 0 || heap.FastRoom(x) < 32 {
+			b.head, b.count = 0, 0
+			return n, &arena.CorruptionError{Op: "malloc(): unaligned tcache chunk detected", Addr: x + 16}
+		}
+		b.head = arena.Protect(x+16, *(*uintptr)(unsafe.Add(nil, x+16)))
+		b.count--
+		out[n] = x
+		n++
+	}
+	return n, nil
+}
+
+// flushAll returns the chunks of every cache to their arenas; a corruption
+// found on the way is reported (panics) once everything else is back.
+func flushAll() {
+	var bad *arena.CorruptionError
+	for _, c := range stealCaches(func(int, *pcache) bool { return true }) {
+		if err := flushCache(c); err != nil && bad == nil {
+			bad = err
+		}
+	}
+	if bad != nil {
+		panic(bad)
 	}
 }
 
-func flushAll() {
-	for _, c := range stealCaches(func(int, *pcache) bool { return true }) {
-		flushCache(c)
+// pendingCorruption holds a corruption that a background flush found
+// (reportLater): the program's next call that reaches a slow path panics
+// with it, in the program's own goroutine, where it can be recovered,
+// instead of a panic that no one can recover ending the process.
+var pendingCorruption atomic.Pointer[arena.CorruptionError]
+
+// reportLater keeps err for the program's next call (see
+// pendingCorruption), unless one is already waiting.
+func reportLater(err *arena.CorruptionError) {
+	if pendingCorruption.CompareAndSwap(nil, err) {
+		setFast(fastPending, true)
+	}
+}
+
+// raisePending panics with the corruption a background flush found, if
+// any. The slow paths call it when fastOff has fastPending set.
+func raisePending() {
+	if err := pendingCorruption.Swap(nil); err != nil {
+		setFast(fastPending, false)
+		panic(err)
 	}
 }
 
@@ -161,7 +230,9 @@ func idleFlusher() {
 			return ok && prev == sig && sig != 0
 		})
 		for _, c := range stolen {
-			flushCache(c)
+			if err := flushCache(c); err != nil {
+				reportLater(err)
+			}
 		}
 		last = seen
 	}

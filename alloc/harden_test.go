@@ -426,14 +426,21 @@ func checkActionBody(t *testing.T, level int) {
 	mustCheckHeap(t, "after the bad calls")
 
 	// Corruption inside an arena panics at every level: an overflow into
-	// the next chunk's header, found when the block is freed.
+	// the next chunk's header, found when the block leaves the cache (the
+	// free itself, at harden=0, reads only the block's own header).
 	a, b := adjacentPair(t, 3000)
 	next := unsafe.Add(a, UsableSize(a)) // b's size word
 	saved := *(*uint64)(next)
 	*(*byte)(next) = 0
-	expectPanic(t, "free(): invalid next size (normal)", func() { Free(a) })
+	if fastPaths {
+		Free(a)
+		expectPanic(t, "free(): invalid next size (normal)", FlushCaches)
+	} else {
+		expectPanic(t, "free(): invalid next size (normal)", func() { Free(a) })
+		*(*uint64)(next) = saved
+		Free(a)
+	}
 	*(*uint64)(next) = saved
-	Free(a)
 	Free(b)
 	live.freeEvery(t, 1)
 	mustCheckHeap(t, "at the end")
@@ -490,20 +497,22 @@ func adjacentPair(t *testing.T, n int) (a, b unsafe.Pointer) {
 // TestConcurrentDoubleFree frees each block from two goroutines released at
 // the same instant, many times, for blocks of the per-P caches' classes,
 // heap blocks above them and mapped blocks: exactly one of the two frees
-// wins and the other panics with a double-free message, every time, in the
-// default mode (the cache key's compare-and-swap, the mapped set) and in
-// the debug mode (the canary's compare-and-swap as well).
+// wins and the other panics with a double-free message, every time, with
+// harden=1 (the cache key's compare-and-swap, the mapped set) and in the
+// debug mode (the canary's compare-and-swap as well). At harden=0, the
+// default, the free fast path checks the key without a compare-and-swap,
+// so both frees of such a race may get past it (SECURITY.md).
 //
-// In the default mode trimming is off here: a free that sends the block to
+// With harden=1 trimming is off here: a free that sends the block to
 // its arena may give the memory back to the system at once (trimming the
 // top), and the losing free, reading the block's header without a lock,
 // then faults instead of panicking (SECURITY.md says so). The debug mode
 // turns such a fault into the double-free panic, so it runs with trimming
 // on.
 func TestConcurrentDoubleFree(t *testing.T) {
-	for _, mode := range []string{"default", "debug"} {
+	for _, mode := range []string{"harden", "debug"} {
 		t.Run(mode, func(t *testing.T) {
-			var env []string
+			env := []string{"OFFHEAP=harden=1"}
 			if mode == "debug" {
 				env = []string{"OFFHEAP=debug=1000000"}
 			}
@@ -513,7 +522,7 @@ func TestConcurrentDoubleFree(t *testing.T) {
 			if runtime.GOMAXPROCS(0) < 2 {
 				runtime.GOMAXPROCS(2)
 			}
-			if mode == "default" {
+			if mode == "harden" {
 				if err := Mallopt(tune.TrimThreshold, 1<<40); err != nil {
 					t.Fatal(err)
 				}

@@ -30,12 +30,58 @@ var (
 	// the high-water mark of its heaps resident.)
 	arenaMax atomic.Int32
 
-	// perturbByte mirrors M_PERTURB for the fast paths.
+	// perturbByte mirrors M_PERTURB for the slow paths.
 	perturbByte atomic.Uint32
+
+	// fastOff is the one word the fast paths (fast.go) read of every
+	// optional feature: while any bit is set, Malloc and Free go straight
+	// to their slow paths.
+	fastOff atomic.Uint32
 
 	// eventHook receives arena events (the demo command prints them).
 	eventHook atomic.Pointer[func(arena.Event)]
 )
+
+// The bits of fastOff.
+const (
+	fastNotInited = 1 << iota // the heap is not set up yet
+	fastDebug                 // the debug mode (debugOn)
+	fastTrace                 // a trace is being recorded (traceOn)
+	fastPerturb               // M_PERTURB is set
+	fastBadPid                // getPid disagrees with procPin (checkPid)
+	fastHarden                // harden=1: every Free takes the checked path
+	fastPending               // a background flush found corruption (raisePending)
+
+	// mallocOff are the bits that turn Malloc's fast path off (harden
+	// concerns Free only).
+	mallocOff = ^uint32(fastHarden)
+)
+
+func init() { fastOff.Store(fastNotInited | fastDebug) } // debugOn starts true too
+
+// setFast sets or clears one bit of fastOff.
+func setFast(bit uint32, on bool) {
+	if on {
+		fastOff.Or(bit)
+	} else {
+		fastOff.And(^bit)
+	}
+}
+
+// checkPid verifies getPid against procPin on the current P and turns the
+// fast paths off for good if they disagree (a runtime whose structures
+// moved; pid_amd64.go).
+func checkPid() {
+	if !pidFast {
+		return
+	}
+	pid := runtimeProcPin()
+	got := getPid()
+	runtimeProcUnpin()
+	if got != pid {
+		setFast(fastBadPid, true)
+	}
+}
 
 // maxArenaTable is the capacity of the arena table.
 const maxArenaTable = 1024
@@ -81,7 +127,9 @@ func initHeap() {
 		fmt.Fprintf(os.Stderr, "offheap: %v (the setting keeps its previous value)\n", err)
 	}
 	envProblems = problems
+	checkPid()
 	inited.Store(true)
+	setFast(fastNotInited, false)
 }
 
 func onEvent(e arena.Event) {
@@ -115,6 +163,7 @@ func applyGlobals(s *tune.Settings) {
 	}
 	arenaMax.Store(int32(min(am, maxArenaTable)))
 	perturbByte.Store(uint32(s.Get(tune.Perturb)))
+	setFast(fastPerturb, s.Get(tune.Perturb) != 0)
 	configureCaches(s)
 }
 

@@ -9,12 +9,15 @@ import (
 	"github.com/offheap/offheap/arena"
 )
 
-// Malloc returns a pointer to at least size bytes of memory outside the Go
-// heap, 16-byte aligned, or nil when size is negative, impossibly large, or
-// memory runs out. Malloc(0) returns a unique minimum chunk. The memory is
-// not zeroed, is invisible to the garbage collector and must not hold Go
-// pointers; free it with Free.
-func Malloc(size int) unsafe.Pointer {
+// mallocMiss is Malloc when the fast path (fast.go) did not serve the
+// request: the class is empty, a sample is due, an optional feature is on
+// (debug, trace, perturb), the request is not cached, or the fast path is
+// not compiled in (race, asan, msan builds). It pins the goroutine
+// explicitly.
+func mallocMiss(size int) unsafe.Pointer {
+	if fastOff.Load()&fastPending != 0 {
+		raisePending()
+	}
 	if debugOn.Load() {
 		p := debugMalloc(size, 0, false)
 		if traceOn.Load() {
@@ -273,15 +276,15 @@ func pushChunks(chs []uintptr, cl int) {
 	}
 }
 
-// Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
-// does nothing. A pointer that offheap did not return (Go heap, stack,
-// interior, misaligned) and a second free of the same pointer, even from
-// two goroutines at once, are misuse: by default (check_action 3) they
-// panic with a glibc-style message and the address (an
-// *arena.CorruptionError); check_action 0 or 1 ignores the call (1 prints a
-// line first). A corrupted neighbouring header always panics. The allocator
-// stays usable after recover. See debug.go.
-func Free(ptr unsafe.Pointer) {
+// freeMiss is Free when the fast path (fast.go) did not take the block:
+// a mapped, sampled or bad pointer, a double free, a full class, a chunk
+// bordering its arena's top, an optional feature on, or no fast path
+// compiled in. Of two frees of one pointer at once here, exactly one wins
+// (claim).
+func freeMiss(ptr unsafe.Pointer) {
+	if fastOff.Load()&fastPending != 0 {
+		raisePending()
+	}
 	p := uintptr(ptr)
 	if traceOn.Load() {
 		traceFree(p)
@@ -486,20 +489,48 @@ func cachePushFull(ch uintptr, cl int) bool {
 }
 
 // freeChunks returns cached chunks (F bit set or not) to their arenas,
-// taking each arena's lock once per run of chunks it owns.
+// taking each arena's lock once per run of chunks it owns. The arena checks
+// each chunk and its neighbours there, glibc's checks of _int_free, which
+// the free fast path leaves to this moment (fast.go). A chunk found
+// corrupted is left out, the others are still freed, and the first
+// corruption found is then reported, as a panic with glibc's message.
 func freeChunks(chs []uintptr) {
-	h := heap
+	var bad *arena.CorruptionError
 	for i := 0; i < len(chs); {
-		_, a := h.Lookup(chs[i] + 16)
-		i += freeRun(a, chs[i:])
+		n, err := freeRun(chs[i:])
+		i += n
+		if err != nil {
+			if bad == nil {
+				bad = err
+			}
+			i++ // the chunk that failed: never freed, never handed out again
+		}
+	}
+	if bad != nil {
+		panic(bad)
 	}
 }
 
-func freeRun(a *arena.Arena, chs []uintptr) int {
+// freeRun frees the chunks at the start of chs that belong to the first
+// one's arena, under one lock, and returns how many it freed and, if it
+// stopped at a corrupted chunk, the error.
+func freeRun(chs []uintptr) (n int, bad *arena.CorruptionError) {
 	h := heap
+	_, a := h.Lookup(chs[0] + 16)
+	if a == nil {
+		return 0, &arena.CorruptionError{Op: "free(): invalid pointer", Addr: chs[0] + 16}
+	}
 	a.Lock()
 	defer a.Unlock()
-	n := 0
+	defer func() {
+		if r := recover(); r != nil {
+			ce, ok := r.(*arena.CorruptionError)
+			if !ok {
+				panic(r)
+			}
+			bad = ce
+		}
+	}()
 	for _, ch := range chs {
 		if _, b := h.Lookup(ch + 16); b != a {
 			break
@@ -507,7 +538,7 @@ func freeRun(a *arena.Arena, chs []uintptr) int {
 		a.FreeChunkLocked(ch) // the key stays: see keyFor
 		n++
 	}
-	return n
+	return n, nil
 }
 
 // Calloc returns zeroed memory for n elements of size bytes, or nil when n

@@ -169,6 +169,7 @@ func startTraceLocked(w io.Writer, closer io.Closer) error {
 	traceState = t
 	go t.run()
 	traceOn.Store(true)
+	setFast(fastTrace, true)
 	return nil
 }
 
@@ -184,6 +185,7 @@ func StopTrace() error {
 		return errors.New("offheap: StopTrace: no trace is running")
 	}
 	traceOn.Store(false)
+	setFast(fastTrace, false)
 	close(t.stop)
 	<-t.done
 	traceState = nil
@@ -469,6 +471,7 @@ func (t *tracer) round(final bool) {
 		// Writing failed: stop paying for the recording. StopTrace
 		// returns the error.
 		traceOn.Store(false)
+		setFast(fastTrace, false)
 	}
 }
 

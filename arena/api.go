@@ -170,6 +170,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 	if oldsize < nb {
 		if next == a.top {
 			if ts := chunkSize(next); oldsize+ts >= nb+MinSize {
+				kill(next) // the old top's header is inside the grown chunk now
 				h.setHeadSize(oldp, nb)
 				a.setTop(oldp+nb, oldsize+ts-nb)
 				if a.top+hdrSz > a.freshFrom {
@@ -181,6 +182,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 		nextsize := chunkSize(next)
 		if next != a.top && nextsize != fenceSz && !prevInuse(next+nextsize) && oldsize+nextsize >= nb {
 			a.unlink(next)
+			kill(next)
 			newsize = oldsize + nextsize
 		} else {
 			nc := a.mallocLocked(nb)
@@ -189,6 +191,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 			}
 			if nc == next {
 				newsize += chunkSize(nc)
+				kill(nc)
 			} else {
 				copyMem(Mem(nc), Mem(oldp), oldsize-overhead)
 				a.freeLocked(oldp)
@@ -340,3 +343,57 @@ func (h *Heap) LooksInUse(c uintptr) bool {
 // arena lock, after claiming c, to see whether c went back to its arena
 // meanwhile.
 func NextInUse(c, size uintptr) bool { return atomic.LoadUintptr(headWord(c+size))&flagP != 0 }
+
+// InUseFast is the front caches' check of user pointer p on the free fast
+// path: it returns p's chunk and size when p is 16-aligned, lies in the
+// break region or a heap of this Heap with its whole chunk, and its header
+// has a valid tag and none of the M, T, F, A and S bits, which (see
+// chunk.go) makes it an in-use chunk of an arena: held by the program, or
+// by a front cache. Otherwise it returns 0, and the caller's slow path
+// finds out what p is. It reads p's header and nothing else outside the
+// heap's own tables (not the next chunk's header, which glibc reads: a
+// second cache line), never panics, and makes no call, so that a
+// go:nosplit caller stays free of preemption. It is two functions that the
+// compiler inlines, InUseHeader(p, FastRoom(p-16)): a caller on a hot path
+// calls them so.
+//
+//go:nosplit
+func (h *Heap) InUseFast(p uintptr) (c, size uintptr) {
+	return h.InUseHeader(p, h.FastRoom(p-hdrSz))
+}
+
+// FastRoom returns how many bytes lie between chunk address c and the end
+// of the break region or heap that holds it, or 0 when c lies in neither:
+// InUseFast's region lookup.
+//
+//go:nosplit
+func (h *Heap) FastRoom(c uintptr) uintptr {
+	if e := h.brkEnd.Load(); c >= h.brkBase.Load() && c < e {
+		return e - c
+	}
+	if g := c >> granuleShift; g < granules && *(*uint32)(unsafe.Add(nil, h.granule+g*4)) != 0 {
+		// (A c inside the heap's own header fails the tag check.)
+		if e := *(*uintptr)(unsafe.Add(nil, c&^(HeapSize-1)+8)); c < e {
+			return e - c
+		}
+	}
+	return 0
+}
+
+// InUseHeader is InUseFast's header check of user pointer p, whose chunk
+// has room bytes before the end of its region (0: not in one).
+//
+//go:nosplit
+func (h *Heap) InUseHeader(p, room uintptr) (c, size uintptr) {
+	c = p - hdrSz
+	if p&alignMask != 0 || room < 2*hdrSz {
+		return 0, 0
+	}
+	w := *(*uintptr)(unsafe.Add(nil, c+sizeSz))
+	size = w & sizeBits &^ flagMask
+	if w&notInUse != 0 || size < MinSize || room < size+hdrSz ||
+		w>>tagShift != ((c>>4)^(size<<16)^h.secret)*0x9E3779B97F4A7C15>>tagShift {
+		return 0, 0
+	}
+	return c, size
+}

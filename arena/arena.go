@@ -239,7 +239,7 @@ func (a *Arena) mallocLocked(nb uintptr) uintptr {
 			if fd(bck) != victim {
 				a.corrupt("malloc(): smallbin double linked list corrupted", victim)
 			}
-			setInuseBit(victim)
+			handOut(victim)
 			setBk(bin, bck)
 			setFd(bck, bin)
 			return victim
@@ -352,14 +352,14 @@ func (a *Arena) sortUnsorted(nb uintptr) uintptr {
 				setBkNextsize(rem, 0)
 			}
 			h.setHead(victim, nb, flagP)
-			h.setHead(rem, rsize, flagP)
+			h.setHead(rem, rsize, flagP|flagA)
 			setFoot(rem, rsize)
 			return victim
 		}
 		setBk(ub, bck)
 		setFd(bck, ub)
 		if size == nb {
-			setInuseBit(victim)
+			handOut(victim)
 			return victim
 		}
 		a.placeInBin(victim)
@@ -415,7 +415,7 @@ func (a *Arena) takeAndSplit(victim, nb uintptr, remember bool) uintptr {
 	a.unlink(victim)
 	rsize := size - nb
 	if rsize < MinSize {
-		setInuseBit(victim)
+		handOut(victim)
 		return victim
 	}
 	rem := victim + nb
@@ -503,6 +503,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 			a.corrupt("corrupted size vs. prev_size while consolidating", p)
 		}
 		a.unlink(prev)
+		kill(p)
 		p = prev
 		size += ps
 	}
@@ -510,6 +511,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 		nextInuse := nextsize == fenceSz || prevInuse(next+nextsize)
 		if !nextInuse {
 			a.unlink(next)
+			kill(next)
 			size += nextsize
 		} else {
 			clearPrevInuse(next)
@@ -519,6 +521,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 		a.insertUnsorted(p)
 	} else {
 		size += nextsize
+		kill(next)
 		a.setTop(p, size)
 	}
 	return size

@@ -121,6 +121,7 @@ func (a *Arena) insertUnsorted(p uintptr) {
 	if bk(fwd) != bck {
 		a.corrupt("free(): corrupted unsorted chunks", p)
 	}
+	markFree(p)
 	setFd(p, fwd)
 	setBk(p, bck)
 	if !inSmallRange(chunkSize(p)) {

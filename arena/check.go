@@ -168,9 +168,17 @@ func (a *Arena) check() error {
 				if prevSize(next) != size {
 					return fail("free chunk %#x: foot %d != size %d", p, prevSize(next), size)
 				}
+				if head(p)&flagA == 0 {
+					return fail("free chunk %#x lacks the A bit (it would pass for in use)", p)
+				}
 				freeWalk++
-			} else if isCached(p) {
-				cachedWalk++
+			} else {
+				if head(p)&flagA != 0 {
+					return fail("chunk %#x in use but carries the A bit", p)
+				}
+				if isCached(p) {
+					cachedWalk++
+				}
 			}
 			prevFree = free
 			p = next

@@ -13,7 +13,7 @@ import (
 //	        | prev_size: size of the previous chunk, if it is free;     |
 //	        | otherwise the last 8 bytes of the previous chunk's data    |
 //	        +-----------------------------------------------------------+
-//	        | tag (16 bits) | size (44 bits)          | F | T | M | P |  |
+//	        | tag (16) | A | S | size (44 bits)        | F | T | M | P |  |
 //	  mem-> +-----------------------------------------------------------+
 //	        | user data: size - 8 usable bytes (the last 8 overlap the   |
 //	        | next chunk's prev_size)                                    |
@@ -26,7 +26,7 @@ import (
 // A free chunk (in a bin):
 //
 //	chunk-> | prev_size                                                  |
-//	        | tag | size                                  | 0 | 0 | 0 | P |
+//	        | tag | A=1 | size                            | 0 | 0 | 0 | P |
 //	  mem-> | fd: next chunk in the bin list                            |
 //	        | bk: previous chunk in the bin list                        |
 //	        | fd_nextsize, bk_nextsize (large bins only)                |
@@ -52,7 +52,16 @@ import (
 //
 // Bit 44 (S, SAMPLED) marks an in-use block recorded by the heap profiler
 // of package alloc, so that freeing it updates the profile; sizes never
-// reach it. The top 16 bits hold a tag: a hash of the chunk address, the size and a
+// reach it. Bit 45 (A, IN_ARENA) marks a chunk that is free in one of its
+// arena's bins: with it a chunk's own header says whether the chunk is in
+// use, which glibc learns only from the next chunk's P bit, so that a front
+// cache can tell a chunk freed twice from its first cache line alone. For
+// that to hold, a header that stops being a chunk boundary (a chunk merged
+// into its free neighbour or into the top) is cleared when it dies: every
+// header with a valid tag and none of M, T, F, A, S is the header of an
+// in-use chunk (held by the program, or by a front cache).
+//
+// The top 16 bits hold a tag: a hash of the chunk address, the size and a
 // per-heap secret. Every header is checked against it before it is trusted,
 // so a pointer that offheap never returned, an interior pointer or a header
 // overwritten by an overflow is detected with probability 1-2^-16 instead of
@@ -80,6 +89,10 @@ const (
 	flagF    = 8
 	flagMask = 15
 	flagS    = uintptr(1) << 44   // SAMPLED: the block is in the heap profile
+	flagA    = uintptr(1) << 45   // IN_ARENA: the chunk is free in a bin of its arena
+	// notInUse are the bits of which an in-use chunk of an arena's heap
+	// carries none (see InUseFast).
+	notInUse = flagM | flagT | flagF | flagS | flagA
 	sizeBits = uintptr(1)<<44 - 1 // size and flags P, M, T, F
 	tagShift = 48
 )
@@ -153,10 +166,28 @@ func (h *Heap) setHead(c, s, f uintptr) {
 	setWord(c+sizeSz, h.tag(c, s)|s|f)
 }
 
-// setHeadSize changes the size of c, keeping its flags (S included).
+// setHeadSize changes the size of c, keeping its flags (S and A included).
 func (h *Heap) setHeadSize(c, s uintptr) {
-	h.setHead(c, s, word(c+sizeSz)&(flagMask|flagS))
+	h.setHead(c, s, word(c+sizeSz)&(flagMask|flagS|flagA))
 }
+
+// markFree sets the A bit of chunk c, which its arena is putting in a bin.
+// A plain read-modify-write: c is free, so only the arena, under its lock,
+// writes its header.
+func markFree(c uintptr) { setWord(c+sizeSz, word(c+sizeSz)|flagA) }
+
+// handOut makes free chunk c, just taken off a bin whole, an in-use chunk:
+// the next chunk's P bit set, c's A bit cleared.
+func handOut(c uintptr) {
+	setWord(c+sizeSz, word(c+sizeSz)&^flagA)
+	setInuseBit(c)
+}
+
+// kill clears the header of chunk c, which stops being a chunk boundary
+// (merged into the free chunk before it, or absorbed by a neighbour or the
+// top): a stale pointer to it then fails every header check instead of
+// finding a sound in-use header.
+func kill(c uintptr) { setWord(c+sizeSz, 0) }
 
 // validHead reports whether chunk c's size word carries the right tag.
 func (h *Heap) validHead(c uintptr) bool {

@@ -30,6 +30,7 @@
 //	profile_rate    -                 -                       no       0        0..MaxInt64  bytes
 //	debug           -                 -                       no       0        0..MaxInt32  count
 //	gomemlimit      -                 -                       no       off      off, auto    enum
+//	harden          -                 -                       no       0        0..1         level
 //
 // (TestDocTable keeps this copy in step with the table.) Tunable means
 // GLIBC_TUNABLES may set the parameter as glibc.malloc.<name>. glibc calls

@@ -61,6 +61,15 @@ const (
 	// GoMemLimit says whether offheap lowers the Go runtime's memory limit by
 	// the memory it holds: 0 (off) or 1 (auto).
 	GoMemLimit Param = 105
+	// Harden chooses the checks of Free. 0 checks what the block's own cache
+	// line tells (its header's tag and state bits, the cache key for a double
+	// free) and leaves the rest to the moment chunks leave the per-P cache in
+	// batches. 1 sends every free through the checked path: the next chunk's
+	// header too (an overflow into it is caught at that free, not later), and
+	// a compare-and-swap so that of two goroutines freeing one block at the
+	// same instant exactly one wins. SECURITY.md gives what each level
+	// catches and costs.
+	Harden Param = 110
 )
 
 // String returns p's name in the table ("mmap_threshold"), or "Param(42)" for

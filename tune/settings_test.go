@@ -22,6 +22,7 @@ var allParams = []tune.Param{
 	tune.MXFast, tune.TrimThreshold, tune.TopPad, tune.MmapThreshold, tune.MmapMax,
 	tune.CheckAction, tune.Perturb, tune.ArenaTest, tune.ArenaMax,
 	tune.TcacheCount, tune.TcacheMax, tune.Limit, tune.ProfileRate, tune.Debug, tune.GoMemLimit,
+	tune.Harden,
 }
 
 func TestDefaults(t *testing.T) {
@@ -41,6 +42,7 @@ func TestDefaults(t *testing.T) {
 		tune.ProfileRate:   0,
 		tune.Debug:         0,
 		tune.GoMemLimit:    0,
+		tune.Harden:        0,
 	}
 	d := tune.Defaults()
 	check(t, "Defaults() == Settings{}", true, d == tune.Settings{})

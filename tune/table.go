@@ -156,6 +156,11 @@ var table = [...]Spec{
 		Default: 0, Min: 0, Max: 1, Unit: Enum, Values: []string{"off", "auto"},
 		Doc: "lower the Go runtime's memory limit by the memory offheap holds: off or auto",
 	},
+	{
+		Param: Harden, Name: "harden",
+		Default: 0, Min: 0, Max: 1, Unit: Level,
+		Doc: "0 checks each free from the block's own cache line; 1 also checks the next chunk's header and settles concurrent double frees exactly",
+	},
 }
 
 // traceKey is the OFFHEAP key of the one string option, Settings.Trace.

@@ -1,0 +1,111 @@
+//go:build !race && !asan && !msan
+
+package alloc
+
+import (
+	"unsafe"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// The fast paths of Malloc and Free: a chunk popped from, or pushed to, the
+// calling P's cache with no lock, no atomic read-modify-write and no pin.
+//
+// Both functions are go:nosplit: the compiler marks every instruction of a
+// nosplit function an unsafe point, so the goroutine cannot be preempted
+// inside one, and it makes no call between reading its P's id (getPid) and
+// its last use of the P's cache. No other goroutine can run on that P
+// meanwhile, which is what procPin would guarantee, for free. Whatever the
+// fast path cannot finish (an empty or full class, a sample due, a bad or
+// mapped pointer, an optional feature on) it hands, untouched, to
+// mallocMiss or freeMiss, ordinary functions that pin explicitly.
+//
+// What the fast paths check (SECURITY.md lists it against the slow paths):
+//   - Malloc: the popped chunk's safe-linked link decodes to a 16-aligned
+//     address, and the chunk carries its cache key (a forged link or a
+//     write after free is reported by mallocMiss).
+//   - Free: the pointer lies in a region offheap owns with its whole chunk,
+//     its header has a valid tag and marks an in-use chunk of an arena
+//     (arena.InUseFast: one cache line, the chunk's own header), and it
+//     does not carry the cache key already (a double free by one
+//     goroutine). Two goroutines freeing one pointer at the same instant may
+//     both get past the key check here; the slow paths' compare-and-swap
+//     (claim) catches that, at check_action levels that route every free
+//     there (see debug.go), and refill and flush catch a chunk held twice.
+//
+// With -race, -asan or -msan the compiler inserts calls into every
+// function, which would break the no-preemption argument: fast_instr.go
+// then routes every call to the slow paths.
+
+// fastPaths says that Malloc and Free have their fast paths in this build.
+const fastPaths = true
+
+// Malloc returns a pointer to at least size bytes of memory outside the Go
+// heap, 16-byte aligned, or nil when size is negative, impossibly large, or
+// memory runs out. Malloc(0) returns a unique minimum chunk. The memory is
+// not zeroed, is invisible to the garbage collector and must not hold Go
+// pointers; free it with Free.
+//
+//go:nosplit
+//go:nocheckptr
+func Malloc(size int) unsafe.Pointer {
+	if fastOff.Load()&mallocOff == 0 {
+		pid := getPid()
+		if uint(size) <= midLimit && uint(pid) < maxCachedProcs {
+			if c := caches[pid].Load(); c != nil {
+				b := &c.bins[uint(requestClass(uintptr(size)))%nClasses]
+				if ch := b.head; ch != 0 {
+					next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
+					k := keyWord(ch)
+					left := c.sampleLeft - int64(size)
+					if next&15 == 0 && *k == keyFor(ch) && left >= 0 {
+						c.sampleLeft = left
+						b.head = next
+						b.count--
+						*k = 0
+						return unsafe.Add(nil, ch+16)
+					}
+				}
+			}
+		}
+	}
+	return mallocMiss(size)
+}
+
+// Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
+// does nothing. A pointer that offheap did not return (Go heap, stack,
+// interior, misaligned) and a second free of the same pointer are misuse:
+// by default (check_action 3) they panic with a glibc-style message and the
+// address (an *arena.CorruptionError); check_action 0 or 1 ignores the call
+// (1 prints a line first). A corrupted neighbouring header always panics.
+// The allocator stays usable after recover. See debug.go and SECURITY.md
+// for what each check_action level catches.
+//
+//go:nosplit
+//go:nocheckptr
+func Free(ptr unsafe.Pointer) {
+	if fastOff.Load() == 0 {
+		pid := getPid()
+		h := heap
+		if ch, size := h.InUseHeader(uintptr(ptr), h.FastRoom(uintptr(ptr)-16)); ch != 0 && uint(pid) < maxCachedProcs {
+			k := keyWord(ch)
+			if key := keyFor(ch); *k != key {
+				if cl := chunkClass(size); cl >= 0 {
+					if c := caches[pid].Load(); c != nil {
+						b := &c.bins[uint(cl)%nClasses]
+						// A mid-size chunk bordering the top goes to the
+						// arena unless its class is empty (freeToTop).
+						if b.count < b.limit && (cl < nSmall || b.count == 0 || !arena.NextIsTop(ch, size)) {
+							*k = key
+							*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
+							b.head = ch
+							b.count++
+							return
+						}
+					}
+				}
+			}
+		}
+	}
+	freeMiss(ptr)
+}

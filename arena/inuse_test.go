@@ -1,0 +1,136 @@
+package arena_test
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// TestInUseFastAgrees drives two arenas with random allocations, frees,
+// reallocations, aligned allocations and trims, and checks InUseFast
+// against what the test knows: every live heap block is recognised with
+// its exact chunk and size, a mapped block is not (it is the slow path's),
+// and every address freed earlier that no live block covers now is
+// refused, whatever became of its chunk (a bin, a fastbin, merged into a
+// neighbour or the top, trimmed away). That last point is what lets the
+// free fast path of package alloc skip glibc's look at the next chunk.
+//
+// Blocks are filled with bytes that all have bit 1 set, so that a word of
+// user data left in free memory never passes for an in-use header (it
+// would carry the M bit); the chance that one does, 2^-16 per check with
+// arbitrary data, is not what this test is about.
+func TestInUseFastAgrees(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if *seedFlag != 0 {
+		seed = *seedFlag
+	}
+	t.Logf("seed %d (rerun with -seed)", seed)
+	rng := rand.New(rand.NewPCG(seed, 2))
+	p := arena.DefaultParams()
+	p.MmapThreshold = 256 << 10
+	p.TrimThreshold = 64 << 10
+	p.TopPad = 0
+	h, _ := newHeap(t, 32<<20, p)
+	a1, err := h.NewArena()
+	if err != nil {
+		t.Fatal(err)
+	}
+	arenas := []*arena.Arena{h.Arena(0), a1}
+	type block struct{ p, n uintptr }
+	var live []block
+	freed := map[uintptr]bool{}
+	fill := func(b block) {
+		s := unsafe.Slice((*byte)(unsafe.Add(nil, b.p)), b.n)
+		for i := range s {
+			s[i] = byte(i)<<2 | 2
+		}
+	}
+	size := func() uintptr {
+		switch rng.IntN(12) {
+		case 0:
+			return uintptr(rng.IntN(512 << 10))
+		case 1, 2:
+			return uintptr(rng.IntN(16 << 10))
+		}
+		return uintptr(rng.IntN(600))
+	}
+	check := func(step int) {
+		t.Helper()
+		cover := make([]block, 0, len(live))
+		for _, b := range live {
+			c, sz := h.InUseFast(b.p)
+			if mapped, _ := h.Lookup(b.p); mapped == arena.InMapped {
+				if c != 0 {
+					t.Fatalf("seed %d step %d: InUseFast(%#x) took a mapped block", seed, step, b.p)
+				}
+			} else if c != b.p-16 || sz != h.Usable(b.p)+8 {
+				t.Fatalf("seed %d step %d: InUseFast(%#x) = %#x, %d; want %#x, %d", seed, step, b.p, c, sz, b.p-16, h.Usable(b.p)+8)
+			}
+			cover = append(cover, block{b.p - 16, h.Usable(b.p) + 24})
+		}
+		slices.SortFunc(cover, func(x, y block) int { return int(x.p>>4) - int(y.p>>4) })
+		for q := range freed {
+			i, _ := slices.BinarySearchFunc(cover, q, func(b block, q uintptr) int { return int(b.p>>4) - int(q>>4) })
+			if i > 0 && q-16 < cover[i-1].p+cover[i-1].n || i < len(cover) && cover[i].p == q-16 {
+				continue // inside a live block now, or handed out again
+			}
+			if c, _ := h.InUseFast(q); c != 0 {
+				t.Fatalf("seed %d step %d: InUseFast(%#x) accepts a block freed before", seed, step, q)
+			}
+		}
+	}
+	for step := 0; step < 20000; step++ {
+		a := arenas[rng.IntN(2)]
+		switch k := rng.IntN(20); {
+		case k < 8 || len(live) == 0:
+			n := size()
+			var q uintptr
+			switch rng.IntN(4) {
+			case 0:
+				q = a.Calloc(n)
+			case 1:
+				q = a.Memalign(uintptr(1)<<(5+rng.IntN(8)), n)
+			default:
+				q = a.Malloc(n)
+			}
+			if q == 0 {
+				t.Fatalf("seed %d: allocation of %d failed", seed, n)
+			}
+			b := block{q, n}
+			fill(b)
+			live = append(live, b)
+			delete(freed, q)
+		case k < 17:
+			i := rng.IntN(len(live))
+			b := live[i]
+			live[i] = live[len(live)-1]
+			live = live[:len(live)-1]
+			h.Free(b.p)
+			freed[b.p] = true
+		case k < 19:
+			i := rng.IntN(len(live))
+			n := size()
+			q := h.Realloc(live[i].p, n, a)
+			if q == 0 {
+				t.Fatalf("seed %d: realloc to %d failed", seed, n)
+			}
+			if q != live[i].p {
+				freed[live[i].p] = true
+			}
+			delete(freed, q)
+			live[i] = block{q, n}
+			fill(live[i])
+		default:
+			h.Trim(uintptr(rng.IntN(2)) << 16)
+		}
+		if step%97 == 0 {
+			check(step)
+		}
+	}
+	check(-1)
+	mustCheck(t, h)
+}
