@@ -225,26 +225,7 @@ func refill(cl int) uintptr {
 
 func takeChunks(a *arena.Arena, nb uintptr, out []uintptr) int {
 	defer a.Unlock()
-	for i := range out {
-		ch := a.MallocChunkLocked(nb)
-		if ch == 0 {
-			return i
-		}
-		if arena.IsMmapped(ch) {
-			// Served by its own mapping (a small M_MMAP_THRESHOLD and a
-			// full top): hand it out if it is the first, never cache it.
-			if i == 0 {
-				out[0] = ch
-				return 1
-			}
-			a.Unlock()
-			heap.FreeChunk(ch, nil)
-			a.Lock()
-			return i
-		}
-		out[i] = ch
-	}
-	return len(out)
+	return a.MallocBatchLocked(nb, out)
 }
 
 // pushChunks puts chunks of class cl into the current P's cache, and what

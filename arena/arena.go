@@ -556,3 +556,88 @@ func (a *Arena) regionEnd(p uintptr) uintptr {
 	}
 	return heapEnd(p &^ (HeapSize - 1))
 }
+
+// MallocBatchLocked fills out with chunks of exactly nb bytes (a chunk
+// size from Request2Size) for a front cache's refill, and returns how many
+// it found (the last may be up to MinSize-16 bytes larger than nb, when the
+// rest of its free chunk was too small to split off). Chunks of the size
+// waiting in its fastbin or small bin come first; the rest is carved from
+// one free chunk of that many times nb, found as any request of that size
+// is (unsorted list, bins, binmap, top): one search per refill instead of
+// one per chunk, and chunks that lie side by side, so that the blocks a P
+// hands out in a row share pages and cache lines. A mapped chunk is never
+// split: when the batch would be mapped, the chunks come one at a time.
+// The caller holds the lock.
+func (a *Arena) MallocBatchLocked(nb uintptr, out []uintptr) int {
+	n := 0
+	for n < len(out) && a.exactWaiting(nb) {
+		c := a.mallocLocked(nb)
+		if c == 0 {
+			return n
+		}
+		out[n] = c
+		n++
+	}
+	k := uintptr(len(out) - n)
+	if k == 0 {
+		return n
+	}
+	var c uintptr
+	if k > 1 && k*nb < a.h.mmapThreshold.Load() {
+		c = a.mallocLocked(k * nb)
+		if c != 0 && isMmapped(c) {
+			// The heap could not grow and sysmalloc mapped the batch:
+			// give it back and go one chunk at a time.
+			a.h.unmapChunk(c)
+			c = 0
+		}
+	}
+	if c == 0 {
+		for n < len(out) {
+			c := a.mallocLocked(nb)
+			if c == 0 || isMmapped(c) {
+				if c != 0 {
+					if n == 0 {
+						out[0] = c // the caller hands it out, never caches it
+						return 1
+					}
+					a.h.unmapChunk(c)
+				}
+				return n
+			}
+			out[n] = c
+			n++
+		}
+		return n
+	}
+	size := chunkSize(c)
+	a.stats.mallocs += uint64(k - 1)
+	h := a.h
+	h.setHeadSize(c, nb) // keeps c's P bit: the chunk before it decides
+	out[n] = c
+	n++
+	for i := uintptr(1); i < k; i++ {
+		ci := c + i*nb
+		s := nb
+		if i == k-1 {
+			s = size - (k-1)*nb
+		}
+		h.setHead(ci, s, flagP)
+		out[n] = ci
+		n++
+	}
+	return n
+}
+
+// exactWaiting reports whether a chunk of exactly nb bytes waits in nb's
+// fastbin or small bin.
+func (a *Arena) exactWaiting(nb uintptr) bool {
+	if nb <= a.fastLimit() && a.fastbins[fastIndex(nb)] != 0 {
+		return true
+	}
+	if inSmallRange(nb) {
+		bin := a.binAt(smallIndex(nb))
+		return bk(bin) != bin
+	}
+	return false
+}

@@ -134,3 +134,61 @@ func TestInUseFastAgrees(t *testing.T) {
 	check(-1)
 	mustCheck(t, h)
 }
+
+// TestMallocBatch refills batches of each small size: exact chunks waiting
+// in the size's bins come first, the rest is carved side by side from one
+// free chunk; every chunk is in use, of the size (the last at most
+// MinSize-16 larger), distinct, and the heap checks out before and after
+// they are freed.
+func TestMallocBatch(t *testing.T) {
+	h, _ := newHeap(t, 32<<20, arena.DefaultParams())
+	a := h.Arena(0)
+	for _, nb := range []uintptr{32, 48, 80, 128, 144, 528, 1040} {
+		// Some exact chunks waiting first: allocate, keep every other, free
+		// the rest.
+		var keep, loose []uintptr
+		for i := 0; i < 8; i++ {
+			p := a.Malloc(nb - 8)
+			if i%2 == 0 {
+				keep = append(keep, p)
+			} else {
+				loose = append(loose, p)
+			}
+		}
+		for _, p := range loose {
+			h.Free(p)
+		}
+		out := make([]uintptr, 16)
+		a.Lock()
+		n := a.MallocBatchLocked(nb, out)
+		a.Unlock()
+		if n != len(out) {
+			t.Fatalf("nb %d: %d chunks, want %d", nb, n, len(out))
+		}
+		seen := map[uintptr]bool{}
+		for i, c := range out {
+			p := arena.Mem(c)
+			if seen[c] {
+				t.Fatalf("nb %d: chunk %#x twice", nb, c)
+			}
+			seen[c] = true
+			if got, _ := h.InUseFast(p); got != c {
+				t.Fatalf("nb %d: chunk %d (%#x) not in use", nb, i, c)
+			}
+			if s := arena.ChunkSize(c); s < nb || s >= nb+arena.MinSize {
+				t.Fatalf("nb %d: chunk %d has size %d", nb, i, s)
+			}
+			if i > 0 && i < len(out)-1 && c != out[i-1]+nb && out[i-1] > out[0] && c > out[i-1] {
+				t.Fatalf("nb %d: carved chunks not side by side: %#x after %#x", nb, c, out[i-1])
+			}
+		}
+		mustCheck(t, h)
+		for _, c := range out {
+			h.Free(arena.Mem(c))
+		}
+		for _, p := range keep {
+			h.Free(p)
+		}
+		mustCheck(t, h)
+	}
+}
