@@ -88,8 +88,8 @@ const (
 	flagT    = 4
 	flagF    = 8
 	flagMask = 15
-	flagS    = uintptr(1) << 44   // SAMPLED: the block is in the heap profile
-	flagA    = uintptr(1) << 45   // IN_ARENA: the chunk is free in a bin of its arena
+	flagS    = uintptr(1) << 44 // SAMPLED: the block is in the heap profile
+	flagA    = uintptr(1) << 45 // IN_ARENA: the chunk is free in a bin of its arena
 	// notInUse are the bits of which an in-use chunk of an arena's heap
 	// carries none (see InUseFast).
 	notInUse = flagM | flagT | flagF | flagS | flagA
