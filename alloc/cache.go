@@ -215,6 +215,7 @@ type cacheBin struct {
 type pcache struct {
 	bins  [nClasses]cacheBin
 	arena atomic.Pointer[arena.Arena] // the arena this P refills from
+	pid   int                         // the P's id (-1: the spare cache)
 	// sampleLeft counts down the bytes this P allocates until the next
 	// heap-profile sample (see sample.go).
 	sampleLeft int64
@@ -313,9 +314,9 @@ func ensureCache(pid int) {
 }
 
 func newCache(pid int) *pcache {
-	c := &pcache{sampleLeft: nextSampleGap()}
+	c := &pcache{sampleLeft: nextSampleGap(), pid: pid}
 	c.refreshLimits()
-	c.arena.Store(theHeap().Arena(0))
+	c.arena.Store(homeArena(pid))
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/bits"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
@@ -158,40 +159,88 @@ var (
 // are all off.
 func spareCache() *pcache {
 	spareOnce.Do(func() {
-		spare = &pcache{sampleLeft: math.MaxInt64}
+		spare = &pcache{sampleLeft: math.MaxInt64, pid: -1}
 		spare.arena.Store(theHeap().Arena(0))
 	})
 	return spare
 }
 
-// lockArena locks the arena of cache c; when another goroutine holds it,
-// it takes an arena that is free at the moment, or a new one while fewer
-// than M_ARENA_MAX exist (glibc's arena_get2 and reused_arena), and makes
-// that the P's arena from then on. Failing all that it waits.
+// lockArena locks the arena of cache c. When another goroutine holds it
+// and other Ps refill from it too, the P moves to an arena of its own, as
+// glibc moves a thread whose arena is busy (arena_get2): one that no P
+// uses, or a new one while fewer than M_ARENA_MAX exist (by default one
+// per P). Otherwise it waits: an arena that only this P refills from is
+// held by others only for short moments (a P flushing chunks back to it),
+// and moving then would mix two Ps' blocks in one arena for good.
 func lockArena(c *pcache) *arena.Arena {
-	pref := c.arena.Load()
-	if pref.TryLock() {
-		return pref
+	a := c.arena.Load()
+	if a.TryLock() {
+		return a
 	}
+	if c.pid >= 0 && arenaUsers[a.Index()].Load() > 1 {
+		if b := moveHome(c.pid, a); b != nil {
+			c.arena.Store(b)
+			b.Lock()
+			return b
+		}
+	}
+	a.Lock()
+	return a
+}
+
+var (
+	// pidArena holds the arena each P refills from, 1 + its index (0:
+	// none yet, that is the main arena).
+	pidArena [maxCachedProcs]atomic.Int32
+	// arenaUsers counts the Ps whose pidArena is each arena.
+	arenaUsers [maxArenaTable]atomic.Int32
+)
+
+// homeArena returns the arena P pid refills from. Every P starts on the
+// main arena (on the program break), as every thread starts on glibc's, so
+// a program that allocates from one goroutine at a time uses one arena
+// wherever the scheduler runs it; a P moves when it finds the arena busy
+// (lockArena).
+func homeArena(pid int) *arena.Arena {
+	h := theHeap()
+	if uint(pid) >= maxCachedProcs {
+		return h.Arena(0)
+	}
+	for {
+		if v := pidArena[pid].Load(); v != 0 {
+			return h.Arena(int(v - 1))
+		}
+		if pidArena[pid].CompareAndSwap(0, 1) {
+			arenaUsers[0].Add(1)
+		}
+	}
+}
+
+// moveHome gives P pid, whose arena from is busy and shared, an arena that
+// no P refills from: an existing one, or a new one while M_ARENA_MAX
+// allows. It returns nil when there is none.
+func moveHome(pid int, from *arena.Arena) *arena.Arena {
 	h := heap
-	n := h.NumArenas()
-	for i := 1; i < n; i++ {
-		if a := h.Arena((pref.Index() + i) % n); a.TryLock() {
-			c.arena.Store(a)
-			return a
+	var to *arena.Arena
+	for i := 0; i < h.NumArenas() && to == nil; i++ {
+		if arenaUsers[i].CompareAndSwap(0, 1) {
+			to = h.Arena(i)
 		}
 	}
-	if n < int(arenaMax.Load()) {
-		// Checked again under the heap's lock: goroutines that all saw
-		// n arenas here must not each add one.
-		if a, err := h.NewArenaUpTo(int(arenaMax.Load())); err == nil {
-			a.Lock()
-			c.arena.Store(a)
-			return a
+	if to == nil {
+		a, err := h.NewArenaUpTo(int(arenaMax.Load()))
+		if err != nil {
+			return nil
 		}
+		arenaUsers[a.Index()].Add(1)
+		to = a
 	}
-	pref.Lock()
-	return pref
+	if !pidArena[pid].CompareAndSwap(int32(from.Index()+1), int32(to.Index()+1)) {
+		arenaUsers[to.Index()].Add(-1) // moved meanwhile (another goroutine on this P)
+		return nil
+	}
+	arenaUsers[from.Index()].Add(-1)
+	return to
 }
 
 // refillBatch bounds how many chunks one refill takes.
