@@ -90,6 +90,9 @@ func cachedChunks(stolen []*pcache) ([]uintptr, error) {
 // that no cache holds, or the other way round.
 func checkAll() error {
 	h := theHeap()
+	if err := drainRemotes(false); err != nil {
+		return err
+	}
 	cachesMu.Lock()
 	defer cachesMu.Unlock()
 	var stolen []*pcache
@@ -179,6 +182,9 @@ func flushAll() {
 			bad = err
 		}
 	}
+	if err := drainRemotes(false); err != nil && bad == nil {
+		bad = err
+	}
 	if bad != nil {
 		panic(bad)
 	}
@@ -233,6 +239,9 @@ func idleFlusher() {
 			if err := flushCache(c); err != nil {
 				reportLater(err)
 			}
+		}
+		if err := drainRemotes(true); err != nil {
+			reportLater(err)
 		}
 		last = seen
 	}

@@ -262,6 +262,11 @@ func refill(cl int) uintptr {
 	}
 	var got [refillBatch]uintptr
 	nb := classChunk[cl]
+	// Chunks other Ps gave back to this P's arena first (remote.go).
+	if m := takeRemote(c.arena.Load().Index(), cl, got[:k]); m > 0 {
+		pushChunks(got[1:m], cl)
+		return got[0] + 16
+	}
 	a := lockArena(c)
 	m := takeChunks(a, nb, got[:k])
 	if m == 0 {
@@ -514,7 +519,7 @@ func cachePushFull(ch uintptr, cl int) bool {
 		c.mu.Unlock()
 	}
 	procUnpin()
-	freeChunks(out[:nout])
+	giveBack(c, out[:nout], cl)
 	return true
 }
 

@@ -73,7 +73,9 @@ type Stats struct {
 	FreeChunks uint64
 	// FastChunks counts the chunks in fastbins (glibc's smblks).
 	FastChunks uint64
-	// CachedChunks counts the chunks in the per-P caches.
+	// CachedChunks counts the chunks in the per-P caches and on the arenas'
+	// remote lists (chunks one P gave back to another P's arena, waiting
+	// for that P's next refill).
 	CachedChunks uint64
 	// Break names the backend of the main arena's break region: "brk" for
 	// the program break, "reserved" for the reserved range that stands in
@@ -321,6 +323,9 @@ func readStats(s *Stats, bins *[][]arena.BinSize) {
 			as = append(as, arenaStats(&in))
 		}
 		s.CachedChunks, s.HeapCached = cacheFigures()
+		rc, rb := remoteFigures()
+		s.CachedChunks += rc
+		s.HeapCached += rb
 		// The heaps' side of the account moves only under arena locks.
 		s.Sys = uint64(account.sys.Load())
 		s.SysPeak = uint64(account.sysPeak.Load())
