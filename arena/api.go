@@ -170,7 +170,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 	if oldsize < nb {
 		if next == a.top {
 			if ts := chunkSize(next); oldsize+ts >= nb+MinSize {
-				kill(next) // the old top's header is inside the grown chunk now
+				h.kill(next) // the old top's header is inside the grown chunk now
 				h.setHeadSize(oldp, nb)
 				a.setTop(oldp+nb, oldsize+ts-nb)
 				if a.top+hdrSz > a.freshFrom {
@@ -182,7 +182,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 		nextsize := chunkSize(next)
 		if next != a.top && nextsize != fenceSz && !prevInuse(next+nextsize) && oldsize+nextsize >= nb {
 			a.unlink(next)
-			kill(next)
+			h.kill(next)
 			newsize = oldsize + nextsize
 		} else {
 			nc := a.mallocLocked(nb)
@@ -191,7 +191,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 			}
 			if nc == next {
 				newsize += chunkSize(nc)
-				kill(nc)
+				h.kill(nc)
 			} else {
 				copyMem(Mem(nc), Mem(oldp), oldsize-overhead)
 				a.freeLocked(oldp)
@@ -300,8 +300,8 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	}
 	w := word(c + sizeSz)
 	size = w & sizeBits &^ flagMask
-	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagS|flagF) != 0 || size < MinSize {
-		return 0, 0 // mapped, sampled, in a fastbin or bad: the slow path decides
+	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagS|flagF|flagA|flagT) != 0 || size < MinSize {
+		return 0, 0 // mapped, sampled, in a bin, the top, or bad: the slow path decides
 	}
 	// The next chunk must have a sound header that says this one is in use.
 	// Otherwise (a chunk that went back to its arena and is freed again, an

@@ -503,7 +503,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 			a.corrupt("corrupted size vs. prev_size while consolidating", p)
 		}
 		a.unlink(prev)
-		kill(p)
+		h.kill(p)
 		p = prev
 		size += ps
 	}
@@ -511,7 +511,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 		nextInuse := nextsize == fenceSz || prevInuse(next+nextsize)
 		if !nextInuse {
 			a.unlink(next)
-			kill(next)
+			h.kill(next)
 			size += nextsize
 		} else {
 			clearPrevInuse(next)
@@ -521,7 +521,7 @@ func (a *Arena) coalesce(p, size uintptr) uintptr {
 		a.insertUnsorted(p)
 	} else {
 		size += nextsize
-		kill(next)
+		h.kill(next)
 		a.setTop(p, size)
 	}
 	return size

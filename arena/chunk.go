@@ -183,11 +183,13 @@ func handOut(c uintptr) {
 	setInuseBit(c)
 }
 
-// kill clears the header of chunk c, which stops being a chunk boundary
+// kill spoils the header of chunk c, which stops being a chunk boundary
 // (merged into the free chunk before it, or absorbed by a neighbour or the
-// top): a stale pointer to it then fails every header check instead of
-// finding a sound in-use header.
-func kill(c uintptr) { setWord(c+sizeSz, 0) }
+// top): size 0 and a tag that is certain to be wrong (the right one with a
+// bit flipped; a plain 0 would pass for the right tag once in 2^16), so a
+// stale pointer to it fails every header check instead of finding a sound
+// in-use header.
+func (h *Heap) kill(c uintptr) { setWord(c+sizeSz, h.tag(c, 0)^(1<<tagShift)) }
 
 // validHead reports whether chunk c's size word carries the right tag.
 func (h *Heap) validHead(c uintptr) bool {
