@@ -309,7 +309,6 @@ func ensureCache(pid int) {
 	defer cachesMu.Unlock()
 	if caches[pid].Load() == nil {
 		caches[pid].Store(newCache(pid))
-		startIdleFlusher()
 	}
 }
 

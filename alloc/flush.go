@@ -219,32 +219,42 @@ func raisePending() {
 // of a P that GOMAXPROCS took away.
 const idleFlushPeriod = 250 * time.Millisecond
 
-var idleOnce sync.Once
+var (
+	idleOnce  sync.Once
+	idleTimer *time.Timer
+	// idleLast holds each cache's signature at the last tick; only the
+	// tick uses it, and ticks never overlap (each re-arms the timer when
+	// it is done).
+	idleLast map[*pcache]uintptr
+)
 
+// startIdleFlusher arms the idle flusher's timer. A timer, not a goroutine
+// started at once: starting a goroutine at the first allocation wakes
+// another thread, which cost the first Malloc about 25 us.
 func startIdleFlusher() {
-	idleOnce.Do(func() { go idleFlusher() })
+	idleOnce.Do(func() { idleTimer = time.AfterFunc(idleFlushPeriod, idleFlushTick) })
 }
 
-func idleFlusher() {
-	last := map[*pcache]uintptr{}
-	for range time.Tick(idleFlushPeriod) {
-		seen := map[*pcache]uintptr{}
-		stolen := stealCaches(func(pid int, c *pcache) bool {
-			sig := c.signature()
-			prev, ok := last[c]
-			seen[c] = sig
-			return ok && prev == sig && sig != 0
-		})
-		for _, c := range stolen {
-			if err := flushCache(c); err != nil {
-				reportLater(err)
-			}
-		}
-		if err := drainRemotes(true); err != nil {
+// idleFlushTick gives back the caches whose P did not use them for a whole
+// period, and the remote lists that did not change, then re-arms.
+func idleFlushTick() {
+	seen := map[*pcache]uintptr{}
+	stolen := stealCaches(func(pid int, c *pcache) bool {
+		sig := c.signature()
+		prev, ok := idleLast[c]
+		seen[c] = sig
+		return ok && prev == sig && sig != 0
+	})
+	for _, c := range stolen {
+		if err := flushCache(c); err != nil {
 			reportLater(err)
 		}
-		last = seen
 	}
+	if err := drainRemotes(true); err != nil {
+		reportLater(err)
+	}
+	idleLast = seen
+	idleTimer.Reset(idleFlushPeriod)
 }
 
 // signature sums the heads of a cache's classes: 0 for an empty cache, and

@@ -97,14 +97,28 @@ var (
 // break's mappings count from the start.
 func initAccount() {
 	account.reservations = make(map[uintptr]*reservation)
-	n := int64(defaultMaxMapCount)
-	if b, err := os.ReadFile("/proc/sys/vm/max_map_count"); err == nil {
-		if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 {
-			n = v
-		}
-	}
-	setMaxMapCount(n)
+	// vm.max_map_count is read when the mappings first pass
+	// mapCountEarly (readMaxMapCount): reading /proc costs the first
+	// allocation about 100 us, and the kernel's default holds until then.
+	setMaxMapCount(defaultMaxMapCount)
 	account.mappings.Store(breakMappings)
+}
+
+// mapCountEarly is how many mappings offheap makes before it reads
+// vm.max_map_count: far below any budget the kernel's range allows.
+const mapCountEarly = 512
+
+var maxMapCountOnce sync.Once
+
+// readMaxMapCount reads vm.max_map_count, once.
+func readMaxMapCount() {
+	maxMapCountOnce.Do(func() {
+		if b, err := os.ReadFile("/proc/sys/vm/max_map_count"); err == nil {
+			if v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && v > 0 {
+				setMaxMapCount(v)
+			}
+		}
+	})
 }
 
 // setMaxMapCount sets vm.max_map_count as offheap sees it, and the budget.
@@ -149,6 +163,9 @@ func raise(peak *atomic.Int64, v int64) {
 // mappingAllowed reports whether k more mappings fit: in the budget, or
 // for a heap, in the budget plus heapBudgetSlack.
 func mappingAllowed(k int64, heap bool) bool {
+	if account.mappings.Load()+k > mapCountEarly {
+		readMaxMapCount()
+	}
 	b := account.mapBudget.Load()
 	if heap {
 		b += heapBudgetSlack

@@ -274,8 +274,18 @@ func refill(cl int) uintptr {
 	}
 	// Keep all but the first in whatever P we are on now.
 	pushChunks(got[1:m], cl)
+	if refills.Add(1) == idleAfterRefills {
+		startIdleFlusher()
+	}
 	return got[0] + 16
 }
+
+// refills counts refills until the idle flusher starts: after a few, not
+// at the first allocation, whose cost it would add to (starting it wakes
+// another thread's timer machinery: 10-35 us here).
+var refills atomic.Int64
+
+const idleAfterRefills = 8
 
 func takeChunks(a *arena.Arena, nb uintptr, out []uintptr) int {
 	defer a.Unlock()

@@ -384,6 +384,7 @@ func readStats(s *Stats, bins *[][]arena.BinSize) {
 	}
 	goLimit.mu.Unlock()
 	s.GoMemLimit.Updates = goLimit.updates.Load()
+	readMaxMapCount()
 	mc := uint64(account.mappings.Load())
 	s.Mappings = MappingStats{
 		Count:       mc,

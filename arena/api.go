@@ -371,7 +371,7 @@ func (h *Heap) FastRoom(c uintptr) uintptr {
 	if e := h.brkEnd.Load(); c >= h.brkBase.Load() && c < e {
 		return e - c
 	}
-	if g := c >> granuleShift; g < granules && *(*uint32)(unsafe.Add(nil, h.granule+g*4)) != 0 {
+	if g := c >> granuleShift; g < granules && granuleTable[g]>>arenaBits == h.id {
 		// (A c inside the heap's own header fails the tag check.)
 		if e := *(*uintptr)(unsafe.Add(nil, c&^(HeapSize-1)+8)); c < e {
 			return e - c

@@ -158,8 +158,8 @@ type Heap struct {
 	narenas  atomic.Int32
 	arenasMu sync.Mutex
 
-	// granule maps an address>>26 to 1+arena index for every heap.
-	granule uintptr
+	// id tells this Heap's heaps from other Heaps' in granuleTable.
+	id uint32
 
 	mapped mappedSet
 }
@@ -178,11 +178,13 @@ func New(cfg Config) (*Heap, error) {
 	h := &Heap{mem: cfg.Memory, brk: cfg.Break, pageSize: cfg.Memory.PageSize(), onEvent: cfg.OnEvent}
 	h.secret = uintptr(rand.Uint64())
 	h.SetParams(cfg.Params)
-	g, err := h.mem.Map(granules * 4)
-	if err != nil {
-		return nil, fmt.Errorf("arena: heap table: %w", err)
+	h.id = heapIDs.Add(1)
+	if h.id >= 1<<(32-arenaBits) {
+		return nil, errors.New("arena: too many Heaps created")
 	}
-	h.granule = g
+	if cfg.MaxArenas >= 1<<arenaBits {
+		cfg.MaxArenas = 1<<arenaBits - 1
+	}
 	h.arenas = make([]atomic.Pointer[Arena], cfg.MaxArenas)
 	h.mapped.init(h.mem)
 	if h.brk != nil {
@@ -191,7 +193,6 @@ func New(cfg Config) (*Heap, error) {
 		h.brkEnd.Store(b)
 	}
 	if _, err := h.newArena(len(h.arenas)); err != nil {
-		h.mem.Unmap(g, granules*4)
 		return nil, err
 	}
 	return h, nil
@@ -292,9 +293,26 @@ func (h *Heap) newArena(limit int) (*Arena, error) {
 	return a, nil
 }
 
+// granuleTable maps an address>>26 to the heap there, for every heap of
+// every Heap in the process: the owning Heap's id << arenaBits | 1 + the
+// arena's index, or 0. It is 8 MiB of zero-filled address space that the
+// kernel backs only where it is written (a page per 64 GiB of heaps), and
+// a plain array, so that the free fast path finds a heap with one load
+// from a fixed address.
+var granuleTable [granules]uint32
+
+// arenaBits is the width of the arena field of a granuleTable entry.
+const arenaBits = 11
+
+// heapIDs numbers the Heaps of the process.
+var heapIDs atomic.Uint32
+
 func (h *Heap) granuleSlot(addr uintptr) *uint32 {
-	return (*uint32)(unsafe.Add(nil, h.granule+(addr>>granuleShift)*4))
+	return &granuleTable[(addr>>granuleShift)%granules]
 }
+
+// granuleEntry is the granuleTable entry of a heap of arena index i.
+func (h *Heap) granuleEntry(i int) uint32 { return h.id<<arenaBits | uint32(i+1) }
 
 // heapOf returns the base of the heap that holds addr, or 0.
 func (h *Heap) heapOf(addr uintptr) (base uintptr, arena int) {
@@ -302,10 +320,10 @@ func (h *Heap) heapOf(addr uintptr) (base uintptr, arena int) {
 		return 0, -1
 	}
 	v := atomic.LoadUint32(h.granuleSlot(addr))
-	if v == 0 {
+	if v == 0 || v>>arenaBits != h.id {
 		return 0, -1
 	}
-	return addr &^ (HeapSize - 1), int(v) - 1
+	return addr &^ (HeapSize - 1), int(v&(1<<arenaBits-1)) - 1
 }
 
 // heapEnd is the committed end of the heap at base, kept in its header.

@@ -156,7 +156,7 @@ func (a *Arena) newHeap(nb uintptr) error {
 	}
 	setWord(base, uintptr(a.index))
 	setHeapEnd(base, base+size)
-	atomic.StoreUint32(h.granuleSlot(base), uint32(a.index+1))
+	atomic.StoreUint32(h.granuleSlot(base), h.granuleEntry(a.index))
 	a.addSystem(size)
 	h.event(EventNewHeap, a.index, base, size)
 
