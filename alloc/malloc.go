@@ -529,7 +529,7 @@ func cachePushFull(ch uintptr, cl int) bool {
 		c.mu.Unlock()
 	}
 	procUnpin()
-	giveBack(c, out[:nout], cl)
+	giveBack(out[:nout], cl)
 	return true
 }
 

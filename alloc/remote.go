@@ -1,39 +1,46 @@
 package alloc
 
 import (
+	"runtime"
 	"sync/atomic"
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
 )
 
-// Remote frees: when a P's cache overflows with blocks of another P's arena
-// (a consumer freeing what a producer allocated), the overflow goes onto
-// that arena's remote list for the class, with one compare-and-swap for
-// the whole batch, instead of through the arena's lock; the arena's own P
-// takes the whole list with one swap at its next refill of the class, and
-// the chunks go straight into its cache. Neither side waits for the other,
-// and the chunks are not coalesced only to be split again (mimalloc's
-// thread-delayed free lists are the same idea).
+// Arena lists: when a P's cache class overflows, the half it gives back
+// goes onto the class's list of the arena each chunk belongs to, with one
+// compare-and-swap for the whole batch, instead of through the arena's
+// lock and its coalescing; a refill of the class takes up to a batch off
+// its arena's list before it searches the bins. For another P's arena (a
+// consumer freeing what a producer allocated) neither side waits for the
+// other; for the P's own arena the chunks are not coalesced only to be
+// split again (mimalloc's thread-delayed free lists and tcmalloc's
+// transfer cache are the same ideas).
 //
-// A remote list is a stack of chunks linked as in the caches (the link
+// A list is a stack of chunks linked as in the caches (the link
 // safe-linked in the first user word, the cache key kept in the second, so
-// a double free of a chunk waiting there is still caught). Pushing a batch
-// and taking the whole list are both single atomic operations, and a list
-// is only ever taken whole, so the stack has no ABA problem. The chunks are
-// in use to their arena, like cached ones. A list is bounded (remoteMax
-// chunks per arena): past that, chunks go through the lock as before.
-// Trim, Check, FlushCaches and the idle flusher give waiting chunks back to
-// their arenas (drainRemotes).
+// a double free of a chunk waiting there is still caught). Pushes are
+// lock-free; takers (refills, drains) hold the arena's take flag, so only
+// one goroutine at a time removes chunks, and a chunk cannot leave and
+// come back to the head while a taker looks at it (no ABA). The chunks are
+// in use to their arena, like cached ones. The lists are bounded
+// (remoteMax chunks, remoteMaxBytes bytes per arena): past that, chunks go
+// through the lock as before. Trim, Check, FlushCaches and the idle
+// flusher give waiting chunks back to their arenas (drainRemotes).
 
-// remoteMax bounds the chunks waiting on one arena's remote lists.
-const remoteMax = 4096
+// remoteMax and remoteMaxBytes bound what waits on one arena's lists.
+const (
+	remoteMax      = 4096
+	remoteMaxBytes = 1 << 20
+)
 
 // remoteLists are one arena's remote lists, one per exact class.
 type remoteLists struct {
 	heads  [nSmall]atomic.Uintptr // first chunk of each list, or 0
 	chunks atomic.Int64           // chunks on all the lists
 	bytes  atomic.Int64           // and their bytes
+	take   atomic.Uint32          // held (1) by the goroutine removing chunks
 	last   uintptr                // the idle flusher's signature of the heads
 }
 
@@ -49,15 +56,14 @@ func remoteOf(i int, create bool) *remoteLists {
 	return remotes[i].Load()
 }
 
-// giveBack returns chunks of class cl that left cache c: those of other
-// arenas onto their remote lists while there is room, the rest to their
-// arenas under the lock (freeChunks). c may be nil (no cache).
-func giveBack(c *pcache, chs []uintptr, cl int) {
-	if c == nil || cl >= nSmall || len(chs) == 0 {
+// giveBack returns chunks of class cl that left a cache: onto their
+// arenas' lists while there is room, the rest to their arenas under the
+// lock (freeChunks).
+func giveBack(chs []uintptr, cl int) {
+	if cl >= nSmall || len(chs) == 0 {
 		freeChunks(chs)
 		return
 	}
-	home := c.arena.Load()
 	var local [refillBatch]uintptr
 	nl := 0
 	for i := 0; i < len(chs); {
@@ -69,7 +75,7 @@ func giveBack(c *pcache, chs []uintptr, cl int) {
 			}
 			j++
 		}
-		if a == nil || a == home || !pushRemote(a.Index(), chs[i:j], cl) {
+		if a == nil || !pushRemote(a.Index(), chs[i:j], cl) {
 			for _, ch := range chs[i:j] {
 				if nl == len(local) {
 					freeChunks(local[:nl])
@@ -90,11 +96,12 @@ func giveBack(c *pcache, chs []uintptr, cl int) {
 func pushRemote(idx int, run []uintptr, cl int) bool {
 	r := remoteOf(idx, true)
 	n := int64(len(run))
-	if r.chunks.Add(n) > remoteMax {
+	b := n * int64(classChunk[cl])
+	if r.chunks.Add(n) > remoteMax || r.bytes.Add(b) > remoteMaxBytes {
 		r.chunks.Add(-n)
+		r.bytes.Add(-b)
 		return false
 	}
-	r.bytes.Add(n * int64(classChunk[cl]))
 	for i := 0; i < len(run)-1; i++ {
 		setLink(run[i], run[i+1])
 	}
@@ -118,56 +125,56 @@ func link(ch uintptr) uintptr {
 	return arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 }
 
-// takeRemote takes arena idx's whole remote list of class cl, puts up to
-// len(out) of its chunks in out and gives the rest back to their arena
-// under the lock; it returns how many it put in out. A link that does not
-// lead to a chunk of offheap's heap carrying its cache key ends the list:
-// the rest is dropped and reported.
+// takeRemote takes up to len(out) chunks of class cl off arena idx's list
+// into out and returns how many. It takes none when another goroutine is
+// taking from the arena's lists. A link that does not lead to a chunk of
+// offheap's heap carrying its cache key ends the list: the whole list is
+// dropped (never followed further) and the corruption reported.
 func takeRemote(idx, cl int, out []uintptr) int {
 	if cl >= nSmall {
 		return 0
 	}
 	r := remoteOf(idx, false)
-	if r == nil || r.heads[cl].Load() == 0 {
+	if r == nil || r.heads[cl].Load() == 0 || !r.take.CompareAndSwap(0, 1) {
 		return 0
 	}
-	x := r.heads[cl].Swap(0)
-	n, walked := 0, int64(0)
-	var extra [refillBatch]uintptr
-	ne := 0
-	var bad *arena.CorruptionError
-	for x != 0 {
-		if x&15 != 0 || heap.FastRoom(x) < 32 || !inCache(x) {
-			bad = &arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: x + 16}
-			break
-		}
-		next := link(x)
-		walked++
-		if n < len(out) {
-			out[n] = x
-			n++
-		} else {
-			if ne == len(extra) {
-				freeChunks(extra[:ne])
-				ne = 0
-			}
-			extra[ne] = x
-			ne++
-		}
-		x = next
-	}
-	r.chunks.Add(-walked)
-	r.bytes.Add(-walked * int64(classChunk[cl]))
-	if bad != nil {
-		r.chunks.Store(0) // lost with the rest of the list: the count restarts
-		r.bytes.Store(0)
-	}
-	freeChunks(extra[:ne])
+	n, bad := r.takeLocked(cl, out)
+	r.take.Store(0)
 	if bad != nil {
 		freeChunks(out[:n])
 		panic(bad)
 	}
 	return n
+}
+
+// takeLocked is takeRemote with the take flag held.
+func (r *remoteLists) takeLocked(cl int, out []uintptr) (n int, bad *arena.CorruptionError) {
+	for {
+		h := r.heads[cl].Load()
+		n = 0
+		x := h
+		for x != 0 && n < len(out) {
+			if x&15 != 0 || heap.FastRoom(x) < 32 || !inCache(x) {
+				// Drop the whole list: what follows cannot be trusted.
+				lost := r.heads[cl].Swap(0)
+				_ = lost
+				r.chunks.Store(0) // lost with it: the counts restart
+				r.bytes.Store(0)
+				return n, &arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: x + 16}
+			}
+			out[n] = x
+			n++
+			x = link(x)
+		}
+		// Pushers only add in front of h, and no other taker runs, so the
+		// chain from h to x is unchanged: cut it off if h is still the
+		// head, or look again.
+		if r.heads[cl].CompareAndSwap(h, x) {
+			r.chunks.Add(int64(-n))
+			r.bytes.Add(int64(-n) * int64(classChunk[cl]))
+			return n, nil
+		}
+	}
 }
 
 // drainRemotes gives every chunk waiting on a remote list back to its
@@ -190,29 +197,40 @@ func drainRemotes(idle bool) (bad *arena.CorruptionError) {
 				continue
 			}
 		}
+		for !r.take.CompareAndSwap(0, 1) {
+			runtime.Gosched() // a refill is taking a batch: a moment
+		}
 		var batch [refillBatch]uintptr
 		for cl := range r.heads {
 			for r.heads[cl].Load() != 0 {
-				err := func() (err *arena.CorruptionError) {
-					defer func() {
-						if p := recover(); p != nil {
-							ce, ok := p.(*arena.CorruptionError)
-							if !ok {
-								panic(p)
-							}
-							err = ce
-						}
-					}()
-					freeChunks(batch[:takeRemote(i, cl, batch[:])])
-					return nil
-				}()
+				n, err := r.takeLocked(cl, batch[:])
 				if err != nil && bad == nil {
 					bad = err
 				}
+				if ferr := freeBatch(batch[:n]); ferr != nil && bad == nil {
+					bad = ferr
+				}
 			}
 		}
+		r.take.Store(0)
 	}
 	return bad
+}
+
+// freeBatch is freeChunks that returns the corruption it finds instead of
+// panicking.
+func freeBatch(chs []uintptr) (bad *arena.CorruptionError) {
+	defer func() {
+		if p := recover(); p != nil {
+			ce, ok := p.(*arena.CorruptionError)
+			if !ok {
+				panic(p)
+			}
+			bad = ce
+		}
+	}()
+	freeChunks(chs)
+	return nil
 }
 
 // remoteFigures counts the chunks waiting on remote lists and their bytes.

@@ -26,12 +26,12 @@ func remoteChunks(t *testing.T, a *arena.Arena, cl, n int) []uintptr {
 	return chs
 }
 
-// TestRemoteFree gives chunks of one arena back from a cache whose home is
-// another: they wait on the first arena's remote list (counted in the
-// statistics, a second free of one still caught by its key), its own P's
-// refill takes them whole, a corrupted link is reported and the rest of
-// the list dropped, and the remote lists drain back into their arena for
-// Check and FlushCaches.
+// TestRemoteFree gives chunks of an arena back as a cache does when a
+// class overflows: they wait on the arena's list for the class (counted in
+// the statistics, a second free of one still caught by its key), a refill
+// takes them a batch at a time, a corrupted link is reported and the list
+// dropped, and the lists drain back into their arena for Check and
+// FlushCaches.
 func TestRemoteFree(t *testing.T) {
 	if runInChild(t, "OFFHEAP=arena_max=4") {
 		return
@@ -45,11 +45,10 @@ func TestRemoteFree(t *testing.T) {
 	}
 	a0, a1 := h.Arena(0), h.Arena(1)
 	const cl = 3 // 80-byte chunks
-	other := &pcache{pid: -1}
-	other.arena.Store(a1)
+	_ = a1
 
 	chs := remoteChunks(t, a0, cl, 20)
-	giveBack(other, chs, cl)
+	giveBack(chs, cl)
 	if n, b := remoteFigures(); n != 20 || b != 20*uint64(classChunk[cl]) {
 		t.Fatalf("remote figures %d chunks, %d bytes; want 20, %d", n, b, 20*classChunk[cl])
 	}
@@ -61,9 +60,16 @@ func TestRemoteFree(t *testing.T) {
 	expectPanic(t, "free(): double free detected in tcache 2", func() { Free(unsafe.Add(nil, chs[7]+16)) })
 
 	out := make([]uintptr, 32)
-	n := takeRemote(0, cl, out)
+	n := takeRemote(0, cl, out[:8])
+	if n != 8 {
+		t.Fatalf("takeRemote took %d chunks, want a batch of 8", n)
+	}
+	if left, _ := remoteFigures(); left != 12 {
+		t.Fatalf("%d chunks left on the list, want 12", left)
+	}
+	n += takeRemote(0, cl, out[8:])
 	if n != 20 {
-		t.Fatalf("takeRemote took %d chunks, want 20", n)
+		t.Fatalf("takeRemote took %d chunks in all, want 20", n)
 	}
 	got := slices.Clone(out[:n])
 	slices.Sort(got)
@@ -77,7 +83,7 @@ func TestRemoteFree(t *testing.T) {
 	}
 
 	// A write after free into a waiting chunk's link.
-	giveBack(other, got, cl)
+	giveBack(got, cl)
 	victim := *(*uintptr)(unsafe.Add(nil, remoteOf(0, false).heads[cl].Load()+16))
 	*(*uintptr)(unsafe.Add(nil, remoteOf(0, false).heads[cl].Load()+16)) = victim ^ 0x1234568
 	expectPanic(t, "malloc(): corrupted remote free list (write after free?)", func() { takeRemote(0, cl, out) })
@@ -87,21 +93,21 @@ func TestRemoteFree(t *testing.T) {
 	mustCheckHeap(t, "after a corrupted remote list")
 
 	// Drained back for FlushCaches and Check.
-	giveBack(other, remoteChunks(t, a0, cl, 9), cl)
-	giveBack(other, remoteChunks(t, a0, cl+5, 4), cl+5)
+	giveBack(remoteChunks(t, a0, cl, 9), cl)
+	giveBack(remoteChunks(t, a0, cl+5, 4), cl+5)
 	FlushCaches()
 	if n, _ := remoteFigures(); n != 0 {
 		t.Fatalf("%d chunks on remote lists after FlushCaches", n)
 	}
-	giveBack(other, remoteChunks(t, a0, cl, 3), cl)
+	giveBack(remoteChunks(t, a0, cl, 3), cl)
 	mustCheckHeap(t, "with chunks on a remote list")
 	if n, _ := remoteFigures(); n != 0 {
 		t.Fatalf("%d chunks on remote lists after Check", n)
 	}
 }
 
-// TestRemoteFreeBounded: past remoteMax chunks an arena's remote lists take
-// no more, and the chunks go back through the arena's lock.
+// TestRemoteFreeBounded: past remoteMax chunks an arena's lists take no
+// more, and the chunks go back through the arena's lock.
 func TestRemoteFreeBounded(t *testing.T) {
 	if runInChild(t, "OFFHEAP=arena_max=4") {
 		return
@@ -112,10 +118,8 @@ func TestRemoteFreeBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	other := &pcache{pid: -1}
-	other.arena.Store(h.Arena(1))
 	for given := 0; given < remoteMax+200; given += 32 {
-		giveBack(other, remoteChunks(t, h.Arena(0), 0, 32), 0)
+		giveBack(remoteChunks(t, h.Arena(0), 0, 32), 0)
 	}
 	if n, _ := remoteFigures(); n > remoteMax || n < remoteMax-32 {
 		t.Fatalf("%d chunks wait on remote lists, want at most %d and close to it", n, remoteMax)
