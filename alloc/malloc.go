@@ -274,13 +274,14 @@ func refill(cl int) uintptr {
 	}
 	// Keep all but the first in whatever P we are on now.
 	pushChunks(got[1:m], cl)
-	if refills.Add(1) == idleAfterRefills {
+	if refills.Load() < idleAfterRefills && refills.Add(1) == idleAfterRefills {
 		startIdleFlusher()
 	}
 	return got[0] + 16
 }
 
-// refills counts refills until the idle flusher starts: after a few, not
+// refills counts refills until the idle flusher starts (and no further:
+// a counter all Ps write would be shared by them): after a few, not
 // at the first allocation, whose cost it would add to (starting it wakes
 // another thread's timer machinery: 10-35 us here).
 var refills atomic.Int64
