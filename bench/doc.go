@@ -2,9 +2,10 @@
 // allocators (glibc, jemalloc, mimalloc) reached through cgo or running the
 // same loop natively, on workloads whose rules others wrote: glibc's
 // benchtests and mimalloc-bench, re-specified here, plus large blocks under
-// several mmap-threshold settings and a GC-pressure cache. It holds the
-// workloads, the peers written in Go, the measuring harness, the runner
-// that runs every measurement in a child process, and the tables.
+// several mmap-threshold settings, a GC-pressure cache and a churn of
+// millions of live values. It holds the workloads, the peers written in
+// Go, the measuring harness, the runner that runs every measurement in a
+// child process, and the tables.
 //
 // Run the default set (a few minutes) with the offheap command, from the
 // module:
@@ -58,13 +59,17 @@
 //     MiB with glibc's dynamic mmap threshold, with it pinned at 128 KiB,
 //     and tuned (OFFHEAP for offheap, GLIBC_TUNABLES for glibc).
 //   - gc-cache/<N>M/<min>-<max> (gccache.go): the GC-pressure cache.
+//   - churn/5M/64-256 (churn.go): 5 million live values replaced at
+//     random, the timed run at least one turnover so that Go's heap
+//     collects in it (issue 11, target 5).
 //   - pair/N, random-live, *-par, prodcons/64: issue 3's fast-path suite.
 //
 // An operation is one malloc and its eventual free in every workload but
-// the GC-pressure cache, whose operation is a request; ns/op is wall time
-// over all threads together. The C loops (bench/cpeer) follow the Go loops
-// statement for statement, with the same generators and tables, so every
-// peer runs the same sequence of sizes and slots.
+// the GC-pressure cache, whose operation is a request, and the churn,
+// whose operation is a replacement (a free and a malloc); ns/op is wall
+// time over all threads together. The C loops (bench/cpeer) follow the Go
+// loops statement for statement, with the same generators and tables, so
+// every peer runs the same sequence of sizes and slots.
 //
 // # Figures
 //

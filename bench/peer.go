@@ -96,6 +96,8 @@ func NewGoWorkerFunc(newAlloc func() Allocator, w *Workload, worker int) (Worker
 		return &scratchWorker{newAlloc: newAlloc, size: w.Size, threads: w.workers()}, nil
 	case GCCache:
 		return nil, fmt.Errorf("bench: %s is measured by MeasureGC, not by a worker", w.Name)
+	case Churn:
+		return newChurn(newAlloc(), w.Churn, worker, w.workers()), nil
 	}
 	a := newAlloc()
 	switch w.Kind {

@@ -32,7 +32,8 @@ type Options struct {
 	Progress io.Writer // progress lines, or nil
 	// ChildTimeout bounds one run of a child; 0 means a minute plus 20
 	// sample times and 5 s per measurement (and three request loops and
-	// two minutes more for a GC-pressure workload).
+	// two minutes more for a GC-pressure workload, three minutes more for
+	// a churn).
 	ChildTimeout time.Duration
 	// Threads is the thread count of the multi-threaded workloads (0:
 	// GOMAXPROCS).
@@ -337,7 +338,7 @@ func Run(opts Options) (*Report, error) {
 		} else {
 			rep.SyscallNote = "system calls of every thread counted under ptrace (seccomp-filtered: brk, mmap, munmap, mremap, madvise, mprotect) in one more run of each workload and peer"
 			for _, w := range ws {
-				if w.Kind == GCCache {
+				if w.Kind == GCCache || w.NoTrace {
 					continue
 				}
 				for _, c := range children {
@@ -556,8 +557,11 @@ func childTimeout(opts Options, jobs []job) time.Duration {
 	}
 	d := time.Minute + time.Duration(len(jobs))*(20*opts.BenchTime+5*time.Second)
 	for _, j := range jobs {
-		if strings.HasPrefix(j.workload, "gc-cache/") {
+		switch {
+		case strings.HasPrefix(j.workload, "gc-cache/"):
 			d += 3*opts.GCTime + 2*time.Minute
+		case strings.HasPrefix(j.workload, "churn/"):
+			d += 3 * time.Minute
 		}
 	}
 	return d

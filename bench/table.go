@@ -163,10 +163,14 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.Threads > 0 {
 		threads = fmt.Sprintf("; multi-threaded workloads on %d threads", r.Threads)
 	}
-	fmt.Fprintf(w, "Median of %d samples of %s (GC pressure: one run, %s of requests)%s.\n\n", r.Count, r.BenchTime, r.GCTime, threads)
+	gc := ""
+	if r.GCTime != "" {
+		gc = fmt.Sprintf(" (GC pressure: one run, %s of requests)", r.GCTime)
+	}
+	fmt.Fprintf(w, "Median of %d samples of %s%s%s.\n\n", r.Count, r.BenchTime, gc, threads)
 
 	peers := r.peerOrder()
-	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache); (x) = peer / offheap, above 1 offheap is faster:")
+	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache, a replacement for churn); (x) = peer / offheap, above 1 offheap is faster:")
 	fmt.Fprintln(w)
 	r.writePeerTable(w, peers, func(s Summary) float64 { return s.NsPerOp }, fmtNs, true)
 

@@ -51,11 +51,12 @@ func (c liveCount) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
 	return c.Allocator.Realloc(p, n)
 }
 
-// smallGC makes the GC-pressure workloads small for a test.
+// smallGC makes the GC-pressure and churn workloads small for a test.
 func smallGC(t *testing.T) {
-	saved := bench.GCConfig
+	saved, churn := bench.GCConfig, bench.ChurnConfig
 	bench.GCConfig.Millions = []float64{0.01}
-	t.Cleanup(func() { bench.GCConfig = saved })
+	bench.ChurnConfig.Entries = 20_000
+	t.Cleanup(func() { bench.GCConfig, bench.ChurnConfig = saved, churn })
 }
 
 // TestWorkloads runs every workload briefly through Measure on offheap and

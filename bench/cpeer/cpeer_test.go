@@ -75,6 +75,9 @@ func TestWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	saved := bench.ChurnConfig
+	bench.ChurnConfig.Entries = 20_000
+	defer func() { bench.ChurnConfig = saved }()
 	var live atomic.Int64
 	peers[0] = bench.GoPeer(peers[0].Name, peers[0].About,
 		func() bench.Allocator { return liveCount{CgoMalloc{}, &live} }, nil)
@@ -95,6 +98,22 @@ func TestWorkloads(t *testing.T) {
 			}
 			if n := live.Load(); n != 0 {
 				t.Errorf("%s %s: %d blocks not freed", p.Name, w.Name, n)
+			}
+		}
+	}
+}
+
+// TestChurnDraws: the C churn draws the same slots and sizes as the Go
+// loop, from every worker's seed.
+func TestChurnDraws(t *testing.T) {
+	for worker := range 3 {
+		slots, sizes := churnDraws(bench.ChurnSeed(worker), 2_500_000, 64, 193, 1000)
+		x := bench.ChurnSeed(worker)
+		for i := range slots {
+			x = bench.ChurnNext(x)
+			slot, size := bench.ChurnDraw(x, 2_500_000, 64, 193)
+			if int64(slot) != slots[i] || uint32(size) != sizes[i] {
+				t.Fatalf("worker %d, draw %d: C %d, %d; Go %d, %d", worker, i, slots[i], sizes[i], slot, size)
 			}
 		}
 	}
