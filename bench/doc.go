@@ -2,10 +2,10 @@
 // allocators (glibc, jemalloc, mimalloc) reached through cgo or running the
 // same loop natively, on workloads whose rules others wrote: glibc's
 // benchtests and mimalloc-bench, re-specified here, plus large blocks under
-// several mmap-threshold settings, a GC-pressure cache and a churn of
-// millions of live values. It holds the workloads, the peers written in
-// Go, the measuring harness, the runner that runs every measurement in a
-// child process, and the tables.
+// several mmap-threshold settings, a GC-pressure cache, a churn of
+// millions of live values, and the first malloc of a process. It holds the
+// workloads, the peers written in Go, the measuring harness, the runner
+// that runs every measurement in a child process, and the tables.
 //
 // Run the default set (a few minutes) with the offheap command, from the
 // module:
@@ -40,9 +40,10 @@
 // Run measures every workload on every peer in a child process of its own
 // that it builds with the go command: bench/cmd/gopeer (without cgo) for
 // offheap and Go's heap, bench/cpeer/cmd/cpeer with each installed C
-// allocator's tag. A crash or a hang of an allocator then ends only that
-// measurement, which is recorded as failed, and one workload's heap does
-// not inflate the next one's memory figures.
+// allocator's tag (and, with the C compiler, the first-malloc program
+// bench/cpeer/firstmalloc for each). A crash or a hang of an allocator
+// then ends only that measurement, which is recorded as failed, and one
+// workload's heap does not inflate the next one's memory figures.
 //
 // # Workloads
 //
@@ -62,14 +63,17 @@
 //   - churn/5M/64-256 (churn.go): 5 million live values replaced at
 //     random, the timed run at least one turnover so that Go's heap
 //     collects in it (issue 11, target 5).
+//   - first-malloc (first.go): the first malloc(16) of a fresh process,
+//     one sample per child process (issue 11, target 8).
 //   - pair/N, random-live, *-par, prodcons/64: issue 3's fast-path suite.
 //
 // An operation is one malloc and its eventual free in every workload but
-// the GC-pressure cache, whose operation is a request, and the churn,
-// whose operation is a replacement (a free and a malloc); ns/op is wall
-// time over all threads together. The C loops (bench/cpeer) follow the Go
-// loops statement for statement, with the same generators and tables, so
-// every peer runs the same sequence of sizes and slots.
+// the GC-pressure cache, whose operation is a request, the churn, whose
+// operation is a replacement (a free and a malloc), and first-malloc,
+// whose operation is the one call; ns/op is wall time over all threads
+// together. The C loops (bench/cpeer) follow the Go loops statement for
+// statement, with the same generators and tables, so every peer runs the
+// same sequence of sizes and slots.
 //
 // # Figures
 //

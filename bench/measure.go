@@ -121,12 +121,16 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 // on growing trial runs (which also warm the allocator up: its caches are
 // full and its heap grown when the timed run starts), collects garbage,
 // and times one run of about d, or of w.MinOps operations if more (after
-// w.WarmOps more untimed ones, if any). A panic in the allocator
+// w.WarmOps more untimed ones, if any). The GC-pressure cache goes to
+// MeasureGC, the first call to MeasureFirst. A panic in the allocator
 // (offheap's corruption checks, say) is returned as an error, so that a
 // runner can go on with the next workload.
 func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
-	if w.Kind == GCCache {
+	switch w.Kind {
+	case GCCache:
 		return MeasureGC(p, w, d)
+	case FirstCall:
+		return MeasureFirst(p, w)
 	}
 	defer func() {
 		if e := recover(); e != nil {

@@ -443,6 +443,15 @@ func buildChildren(rep *Report, only string, progress io.Writer) ([]*child, func
 			fmt.Fprintf(progress, "%s: skipped: %v\n", s.name, err)
 			continue
 		}
+		if s.name != goChild {
+			// The native peer's first call is a C program's.
+			first := filepath.Join(dir, "first-"+s.name)
+			if err := BuildFirstProgram(s.lib, first); err != nil {
+				fmt.Fprintf(progress, "%s: the first-malloc program: %v\n", s.name, err)
+			} else {
+				c.env = append(c.env, FirstMallocEnv+"="+first)
+			}
+		}
 		out = append(out, &c)
 	}
 	return out, cleanup

@@ -170,7 +170,7 @@ func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "Median of %d samples of %s%s%s.\n\n", r.Count, r.BenchTime, gc, threads)
 
 	peers := r.peerOrder()
-	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache, a replacement for churn); (x) = peer / offheap, above 1 offheap is faster:")
+	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache, a replacement for churn, the process's first malloc for first-malloc); (x) = peer / offheap, above 1 offheap is faster:")
 	fmt.Fprintln(w)
 	r.writePeerTable(w, peers, func(s Summary) float64 { return s.NsPerOp }, fmtNs, true)
 
@@ -378,8 +378,11 @@ func fmtRatio(x float64) string {
 	if math.IsNaN(x) {
 		return "?x"
 	}
-	if x >= 10 {
+	switch {
+	case x >= 10:
 		return fmt.Sprintf("%.0fx", x)
+	case x < 0.01:
+		return fmt.Sprintf("%.2gx", x) // 0.0021x, not 0.00x
 	}
 	return fmt.Sprintf("%.2fx", x)
 }

@@ -46,6 +46,9 @@ const (
 	// Churn keeps millions of values live and replaces them at random: free
 	// one, allocate and write its successor (churn.go).
 	Churn
+	// FirstCall times the first Malloc of Size bytes in a fresh process,
+	// once per process (first.go).
+	FirstCall
 )
 
 // Workload is one benchmark shape. An operation is one malloc and its
@@ -101,7 +104,8 @@ type Workload struct {
 	// goroutines would load their shards).
 	ConcurrentSetup bool
 	// NoTrace leaves the workload out of the system-call pass (Churn, whose
-	// set-up is long). offheap's own counters still count its calls.
+	// set-up is long; FirstCall, whose native peer runs a process the
+	// tracer does not follow). offheap's own counters still count its calls.
 	NoTrace bool
 }
 
@@ -350,5 +354,8 @@ func WorkloadsFor(threads int) []*Workload {
 		Doc: fmt.Sprintf("%s live values of %d-%d bytes split over the threads, each operation replacing one at random (free it, allocate and write its successor); at least %d x %s replacements timed, GC included",
 			millions(ch.Entries), ch.MinSize, ch.MaxSize, ch.Turnovers, millions(ch.Entries)),
 		Source: "issue 11, target 5: gc-cache's shape without the reads; Go's heap holds its values in a []unsafe.Pointer the collector scans"})
+	add(&Workload{Name: "first-malloc", Kind: FirstCall, Size: 16, NoTrace: true, Default: true,
+		Doc:    "the first malloc(16) of a fresh process, timed with the monotonic clock: one sample per process",
+		Source: "issue 11, target 8: what a program pays for the allocator's set-up on its first call"})
 	return ws
 }

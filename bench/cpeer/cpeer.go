@@ -34,6 +34,7 @@ func Peers() ([]bench.Peer, error) {
 			Name:      Lib + "-native",
 			About:     about + ": the same loops in C (one cgo call per 1,024 operations)",
 			NewWorker: newNativeWorker,
+			First:     bench.NativeFirst,
 		},
 	}, nil
 }
