@@ -58,10 +58,10 @@ type ChurnSpec struct {
 var ChurnConfig = ChurnSpec{Entries: 5_000_000, MinSize: 64, MaxSize: 256, Turnovers: 1}
 
 // ChurnPeers are the peers that run the churn: target 5's (offheap, Go's
-// heap, glibc through cgo) and glibc's native floor. The other C
-// allocators are left out to keep the default run short (each measurement
-// loads 5 million values first).
-var ChurnPeers = []string{"offheap", "go-heap", "glibc-cgo", "glibc-native"}
+// heap, glibc through cgo), glibc's native floor and modernc.org/memory.
+// The other C allocators are left out to keep the default run short (each
+// measurement loads 5 million values first).
+var ChurnPeers = []string{"offheap", "go-heap", ModerncPeer, "glibc-cgo", "glibc-native"}
 
 // Name is the workload's name: churn/<millions>M/<min>-<max>.
 func (c *ChurnSpec) Name() string {

@@ -1,11 +1,12 @@
-// Package bench measures offheap against its peers: Go's own heap, and C
-// allocators (glibc, jemalloc, mimalloc) reached through cgo or running the
-// same loop natively, on workloads whose rules others wrote: glibc's
-// benchtests and mimalloc-bench, re-specified here, plus large blocks under
-// several mmap-threshold settings, a GC-pressure cache, a churn of
-// millions of live values, and the first malloc of a process. It holds the
-// workloads, the peers written in Go, the measuring harness, the runner
-// that runs every measurement in a child process, and the tables.
+// Package bench measures offheap against its peers: Go's own heap,
+// modernc.org/memory (a pure-Go allocator), and C allocators (glibc,
+// jemalloc, mimalloc) reached through cgo or running the same loop
+// natively, on workloads whose rules others wrote: glibc's benchtests and
+// mimalloc-bench, re-specified here, plus large blocks under several
+// mmap-threshold settings, a GC-pressure cache, a churn of millions of
+// live values, and the first malloc of a process. It holds the workloads,
+// the peers written in Go, the measuring harness, the runner that runs
+// every measurement in a child process, and the tables.
 //
 // Run the default set (a few minutes) with the offheap command, from the
 // module:
@@ -25,6 +26,13 @@
 //   - go-heap: make([]byte, n), kept reachable in a ring of the 64 most
 //     recent blocks so it is really allocated; the collector's work is
 //     paid as it falls (assists, background workers on idle Ps).
+//   - modernc-memory: modernc.org/memory v1.13.0, one Allocator for the
+//     process shared by every worker behind a sync.Mutex, as its users
+//     share it (Lock, UnsafeMalloc, Unlock). It is measured by the child
+//     binary of bench/modernc, a module of its own, so that this module
+//     does not require modernc.org/memory; when the go command cannot
+//     build it (no module proxy, the module not in the cache), Run skips
+//     the peer and says why.
 //   - <lib>-cgo: C malloc and free through cgo, one crossing per call.
 //   - <lib>-native: the same loop written in C (bench/cpeer/native.c and
 //     workloads.c), entered once per Run: the floor a C program sees.
@@ -39,7 +47,8 @@
 //
 // Run measures every workload on every peer in a child process of its own
 // that it builds with the go command: bench/cmd/gopeer (without cgo) for
-// offheap and Go's heap, bench/cpeer/cmd/cpeer with each installed C
+// offheap and Go's heap, bench/modernc (without cgo, in that module) for
+// modernc.org/memory, bench/cpeer/cmd/cpeer with each installed C
 // allocator's tag (and, with the C compiler, the first-malloc program
 // bench/cpeer/firstmalloc for each). A crash or a hang of an allocator
 // then ends only that measurement, which is recorded as failed, and one

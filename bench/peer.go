@@ -22,7 +22,7 @@ type Worker interface {
 // Peer is one allocator under comparison: offheap, Go's heap, a C
 // allocator through cgo, or a C allocator running the loop natively.
 type Peer struct {
-	Name  string // "offheap", "go-heap", "glibc-cgo", "glibc-native", ...
+	Name  string // "offheap", "go-heap", "modernc-memory", "glibc-cgo", "glibc-native", ...
 	About string // what exactly is measured, one line
 	// NewWorker returns worker number worker (0, 1, ... for the Ps of a
 	// parallel workload) for w, or an error when the peer cannot run w.

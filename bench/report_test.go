@@ -362,3 +362,58 @@ func TestRunSyscalls(t *testing.T) {
 		t.Errorf("offheap summary: %+v", s)
 	}
 }
+
+// TestRunModernc: the runner builds the modernc-memory child in its own
+// module (bench/modernc) and measures it like the others. Without
+// modernc.org/memory in the module cache and no module proxy to fetch it
+// from, the test skips.
+func TestRunModernc(t *testing.T) {
+	dir, err := bench.ModerncDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	download := exec.Command("go", "mod", "download", "modernc.org/memory")
+	download.Dir = dir
+	if out, err := download.CombinedOutput(); err != nil {
+		t.Skipf("modernc.org/memory cannot be had: %v: %s", err, out)
+	}
+	r, err := bench.Run(bench.Options{Count: 1, BenchTime: time.Millisecond, Run: "^pair/64$", Peers: "offheap," + bench.ModerncPeer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Skipped) > 0 {
+		t.Fatalf("skipped: %+v", r.Skipped)
+	}
+	x := r.Result(bench.ModerncPeer, "pair/64")
+	if x == nil || len(x.Samples) != 1 || x.Summary().NsPerOp <= 0 {
+		t.Fatalf("modernc-memory pair/64: %+v", x)
+	}
+	if len(r.Peers) != 2 || r.Peers[1].Name != bench.ModerncPeer || !strings.Contains(r.Peers[1].About, "modernc.org/memory") {
+		t.Errorf("peers %+v", r.Peers)
+	}
+}
+
+// TestRunModerncCannotBuild: when the modernc-memory child cannot be built
+// (here: no module proxy and an empty module cache), the peer is skipped
+// with the go command's reason, and the run goes on.
+func TestRunModerncCannotBuild(t *testing.T) {
+	if _, err := bench.ModerncDir(); err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOFLAGS", "-modcacherw -buildvcs=false")
+	r, err := bench.Run(bench.Options{Count: 1, BenchTime: time.Millisecond, Run: "^pair/64$", Peers: bench.ModerncPeer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Skipped) != 1 || r.Skipped[0].Peer != bench.ModerncPeer || !strings.Contains(r.Skipped[0].Reason, "bench/modernc") ||
+		!strings.Contains(r.Skipped[0].Reason, "GOPROXY=off") || len(r.Results) != 0 {
+		t.Fatalf("skipped %+v, results %+v", r.Skipped, r.Results)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	if !strings.Contains(b.String(), "modernc-memory   skipped: go build -o") {
+		t.Errorf("the table does not say why modernc-memory is missing:\n%s", b.String())
+	}
+}

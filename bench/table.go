@@ -357,7 +357,7 @@ func (r *Report) writeStanding(w io.Writer, peers []string) {
 	if len(rows) == 1 {
 		return
 	}
-	fmt.Fprintln(w, "\nWhere offheap stands (time; above 1 the other is faster; Go-callable: Go's heap or a C allocator through cgo):")
+	fmt.Fprintln(w, "\nWhere offheap stands (time; above 1 the other is faster; Go-callable: Go's heap, modernc.org/memory, or a C allocator through cgo):")
 	fmt.Fprintln(w)
 	writeMarkdown(w, rows)
 }

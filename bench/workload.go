@@ -342,7 +342,7 @@ func WorkloadsFor(threads int) []*Workload {
 		add(w)
 	}
 	for _, gc := range GCSpecs() {
-		add(&Workload{Name: gc.Name(), Kind: GCCache, GC: gc, Workers: threads, Peers: []string{"offheap", "go-heap"}, Reps: 1,
+		add(&Workload{Name: gc.Name(), Kind: GCCache, GC: gc, Workers: threads, Peers: []string{"offheap", "go-heap", ModerncPeer}, Reps: 1,
 			Default: gc.Default,
 			Doc:     fmt.Sprintf("GC pressure: %dM cached values of %d-%d bytes, on Go's heap or off it, %d%% gets and %d%% updates", gc.Entries/1_000_000, gc.MinSize, gc.MaxSize, 100-gc.UpdatePercent, gc.UpdatePercent),
 			Source:  "issue 7: the case offheap exists for; GC CPU from runtime/metrics /cpu/classes/gc/total:cpu-seconds"})
