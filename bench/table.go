@@ -144,8 +144,9 @@ func (r *Report) peerOrder() []string {
 // peak and final resident memory; the memory system calls and minor
 // faults per 1,000 operations; the GC-pressure figures; where offheap
 // stands against the fastest peer; the peers, what was skipped and why,
-// the failures, and issue 3's targets when its workloads ran. The tables
-// are Markdown, aligned for a terminal.
+// the failures, issue 3's targets when its workloads ran, and issue 11's
+// when the report has a figure for one (Targets11). The tables are
+// Markdown, aligned for a terminal.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s · %s · %s · GOMAXPROCS=%d · GOGC=%s", r.Date.Format("2006-01-02 15:04 MST"), r.Machine, r.GoVersion, r.GOMAXPROCS, r.GOGC)
 	fmt.Fprintln(w)
@@ -216,6 +217,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	if slices.ContainsFunc(r.Workloads, func(wi WorkInfo) bool { return wi.Source == "issue 3" }) {
 		ts := r.Targets()
 		fmt.Fprintln(w, "\nTargets (issue 3):")
+		for _, t := range ts {
+			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
+		}
+	}
+	if ts := r.Targets11(); slices.ContainsFunc(ts, func(t Target) bool { return t.Met != nil }) {
+		fmt.Fprintln(w, "\nTargets (issue 11; n/a: a figure it needs was not measured):")
 		for _, t := range ts {
 			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
 		}
