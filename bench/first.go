@@ -36,6 +36,9 @@ import (
 //     by the cpeer child: the first malloc of a C process, which for glibc
 //     sets up the main arena and grows the break.
 
+// FirstMalloc is the name of the first-call workload.
+const FirstMalloc = "first-malloc"
+
 // FirstFunc is how a peer that cannot be timed in the measuring process
 // (a native peer, whose first call is a C program's) measures its first
 // call of size bytes: the sample of one operation, as Measure would fill
@@ -99,7 +102,7 @@ type firstLine struct {
 // build the peer with GoPeer, since OffheapPeer sets up the program
 // break for its description).
 func FirstChild(p Peer, size int) int {
-	s, err := MeasureFirst(p, &Workload{Name: "first-malloc", Kind: FirstCall, Size: size})
+	s, err := MeasureFirst(p, &Workload{Name: FirstMalloc, Kind: FirstCall, Size: size})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -510,6 +510,9 @@ func (r *Report) Targets() []Target {
 
 	worst, worstName := math.NaN(), ""
 	for _, wi := range r.Workloads {
+		if wi.Name == FirstMalloc {
+			continue // set-up, not a steady state
+		}
 		if x := r.Result("offheap", wi.Name); x != nil {
 			if s := x.Summary(); s.SyscallsPerKop >= 0 && (math.IsNaN(worst) || s.SyscallsPerKop > worst) {
 				worst, worstName = s.SyscallsPerKop, wi.Name

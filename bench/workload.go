@@ -354,7 +354,7 @@ func WorkloadsFor(threads int) []*Workload {
 		Doc: fmt.Sprintf("%s live values of %d-%d bytes split over the threads, each operation replacing one at random (free it, allocate and write its successor); at least %d x %s replacements timed, GC included",
 			millions(ch.Entries), ch.MinSize, ch.MaxSize, ch.Turnovers, millions(ch.Entries)),
 		Source: "issue 11, target 5: gc-cache's shape without the reads; Go's heap holds its values in a []unsafe.Pointer the collector scans"})
-	add(&Workload{Name: "first-malloc", Kind: FirstCall, Size: 16, NoTrace: true, Default: true,
+	add(&Workload{Name: FirstMalloc, Kind: FirstCall, Size: 16, NoTrace: true, Default: true,
 		Doc:    "the first malloc(16) of a fresh process, timed with the monotonic clock: one sample per process",
 		Source: "issue 11, target 8: what a program pays for the allocator's set-up on its first call"})
 	return ws
