@@ -154,25 +154,35 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 			}
 		}
 	}()
-	made, errs := make([]Worker, n), make([]error, n)
 	var c crew
-	for i := 0; i < n; i++ {
-		if w.ConcurrentSetup {
+	if w.ConcurrentSetup {
+		made, errs := make([]Worker, n), make([]error, n)
+		for i := 0; i < n; i++ {
 			c.Go(func() { made[i], errs[i] = p.NewWorker(w, i) })
-		} else {
-			made[i], errs[i] = p.NewWorker(w, i)
 		}
-	}
-	c.Wait()
-	for i, wk := range made {
-		if wk != nil {
+		func() {
+			// The workers made are closed on the way out, even when
+			// another one's set-up panicked.
+			defer func() {
+				for _, wk := range made {
+					if wk != nil {
+						ws = append(ws, wk)
+					}
+				}
+			}()
+			c.Wait()
+		}()
+		if err := errors.Join(errs...); err != nil {
+			return Sample{}, fmt.Errorf("%s %s: %w", p.Name, w.Name, err)
+		}
+	} else {
+		for i := 0; i < n; i++ {
+			wk, err := p.NewWorker(w, i)
+			if err != nil {
+				return Sample{}, fmt.Errorf("%s %s: %w", p.Name, w.Name, err)
+			}
 			ws = append(ws, wk)
-		} else if errs[i] == nil {
-			errs[i] = errors.New("no worker")
 		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return Sample{}, fmt.Errorf("%s %s: %w", p.Name, w.Name, err)
 	}
 	ops, prevOps, prevEl := 100, 0, time.Duration(0)
 	for {
