@@ -128,8 +128,14 @@ func ChildMain(args []string, peers []Peer, peersErr error) int {
 			f.Close()
 		}()
 	}
-	for _, j := range jobs {
+	for i, j := range jobs {
 		out.Encode(childLine{Peer: j.peer, Workload: j.workload, Start: true})
+		if byName[j.workload].Kind == FirstCall && i > 0 {
+			// Not an error of the allocator: the jobs were ill-chosen.
+			out.Encode(childLine{Peer: j.peer, Workload: j.workload,
+				Error: fmt.Sprintf("%s %s: a first call is timed only as the first measurement of a process, and this is measurement %d", j.peer, j.workload, i+1)})
+			continue
+		}
 		d := *benchTime
 		if byName[j.workload].Kind == GCCache {
 			d = *gcTime

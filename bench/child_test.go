@@ -17,8 +17,12 @@ import (
 // BENCH_FAKE_CHILD set it speaks ChildMain's protocol for peers fake-a and
 // fake-b, dies in the job named by BENCH_FAKE_CRASH ("peer=workload"),
 // hangs in the one named by BENCH_FAKE_HANG, and with BENCH_FAKE_CHILD=dead
-// dies before measuring anything.
+// dies before measuring anything. With BENCH_FIRST_MALLOC=peer it times
+// that peer's first Malloc(16) (bench.FirstChild) and exits.
 func TestMain(m *testing.M) {
+	if peer := os.Getenv("BENCH_FIRST_MALLOC"); peer != "" {
+		os.Exit(firstChild(peer))
+	}
 	if mode := os.Getenv("BENCH_FAKE_CHILD"); mode != "" {
 		os.Exit(fakeChild(mode))
 	}

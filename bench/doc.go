@@ -1,10 +1,12 @@
-// Package bench measures offheap against its peers: Go's own heap, and C
-// allocators (glibc, jemalloc, mimalloc) reached through cgo or running the
-// same loop natively, on workloads whose rules others wrote: glibc's
-// benchtests and mimalloc-bench, re-specified here, plus large blocks under
-// several mmap-threshold settings and a GC-pressure cache. It holds the
-// workloads, the peers written in Go, the measuring harness, the runner
-// that runs every measurement in a child process, and the tables.
+// Package bench measures offheap against its peers: Go's own heap,
+// modernc.org/memory (a pure-Go allocator), and C allocators (glibc,
+// jemalloc, mimalloc) reached through cgo or running the same loop
+// natively, on workloads whose rules others wrote: glibc's benchtests and
+// mimalloc-bench, re-specified here, plus large blocks under several
+// mmap-threshold settings, a GC-pressure cache, a churn of millions of
+// live values, and the first malloc of a process. It holds the workloads,
+// the peers written in Go, the measuring harness, the runner that runs
+// every measurement in a child process, and the tables.
 //
 // Run the default set (a few minutes) with the offheap command, from the
 // module:
@@ -24,6 +26,13 @@
 //   - go-heap: make([]byte, n), kept reachable in a ring of the 64 most
 //     recent blocks so it is really allocated; the collector's work is
 //     paid as it falls (assists, background workers on idle Ps).
+//   - modernc-memory: modernc.org/memory v1.13.0, one Allocator for the
+//     process shared by every worker behind a sync.Mutex, as its users
+//     share it (Lock, UnsafeMalloc, Unlock). It is measured by the child
+//     binary of bench/modernc, a module of its own, so that this module
+//     does not require modernc.org/memory; when the go command cannot
+//     build it (no module proxy, the module not in the cache), Run skips
+//     the peer and says why.
 //   - <lib>-cgo: C malloc and free through cgo, one crossing per call.
 //   - <lib>-native: the same loop written in C (bench/cpeer/native.c and
 //     workloads.c), entered once per Run: the floor a C program sees.
@@ -38,10 +47,12 @@
 //
 // Run measures every workload on every peer in a child process of its own
 // that it builds with the go command: bench/cmd/gopeer (without cgo) for
-// offheap and Go's heap, bench/cpeer/cmd/cpeer with each installed C
-// allocator's tag. A crash or a hang of an allocator then ends only that
-// measurement, which is recorded as failed, and one workload's heap does
-// not inflate the next one's memory figures.
+// offheap and Go's heap, bench/modernc (without cgo, in that module) for
+// modernc.org/memory, bench/cpeer/cmd/cpeer with each installed C
+// allocator's tag (and, with the C compiler, the first-malloc program
+// bench/cpeer/firstmalloc for each). A crash or a hang of an allocator
+// then ends only that measurement, which is recorded as failed, and one
+// workload's heap does not inflate the next one's memory figures.
 //
 // # Workloads
 //
@@ -58,13 +69,20 @@
 //     MiB with glibc's dynamic mmap threshold, with it pinned at 128 KiB,
 //     and tuned (OFFHEAP for offheap, GLIBC_TUNABLES for glibc).
 //   - gc-cache/<N>M/<min>-<max> (gccache.go): the GC-pressure cache.
+//   - churn/5M/64-256 (churn.go): 5 million live values replaced at
+//     random, the timed run at least one turnover so that Go's heap
+//     collects in it (issue 11, target 5).
+//   - first-malloc (first.go): the first malloc(16) of a fresh process,
+//     one sample per child process (issue 11, target 8).
 //   - pair/N, random-live, *-par, prodcons/64: issue 3's fast-path suite.
 //
 // An operation is one malloc and its eventual free in every workload but
-// the GC-pressure cache, whose operation is a request; ns/op is wall time
-// over all threads together. The C loops (bench/cpeer) follow the Go loops
-// statement for statement, with the same generators and tables, so every
-// peer runs the same sequence of sizes and slots.
+// the GC-pressure cache, whose operation is a request, the churn, whose
+// operation is a replacement (a free and a malloc), and first-malloc,
+// whose operation is the one call; ns/op is wall time over all threads
+// together. The C loops (bench/cpeer) follow the Go loops statement for
+// statement, with the same generators and tables, so every peer runs the
+// same sequence of sizes and slots.
 //
 // # Figures
 //

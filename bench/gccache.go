@@ -51,11 +51,7 @@ type GCSpec struct {
 
 // Name is the workload's name: gc-cache/<millions>M/<min>-<max>.
 func (g *GCSpec) Name() string {
-	n := strconv.Itoa(g.Entries/1_000_000) + "M"
-	if g.Entries%1_000_000 != 0 {
-		n = strconv.Itoa(g.Entries)
-	}
-	return fmt.Sprintf("gc-cache/%s/%d-%d", n, g.MinSize, g.MaxSize)
+	return fmt.Sprintf("gc-cache/%s/%d-%d", millions(g.Entries), g.MinSize, g.MaxSize)
 }
 
 // GCConfig is what GCSpecs builds the GC-pressure workloads from: the

@@ -45,9 +45,9 @@ func Main(name string, args []string) int {
 	quiet := fs.Bool("q", false, "print no progress")
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "usage: %s [flags]\n\nCompares offheap with Go's heap and C allocators (glibc, jemalloc, mimalloc; through cgo and\nnatively) on workloads re-specified from glibc's benchtests and mimalloc-bench, large blocks,\nand a GC-pressure cache. Each measurement runs in a fresh child process.\n\nFlags:\n", name)
+		fmt.Fprintf(w, "usage: %s [flags]\n\nCompares offheap with Go's heap, modernc.org/memory and C allocators (glibc, jemalloc, mimalloc;\nthrough cgo and natively) on workloads re-specified from glibc's benchtests and mimalloc-bench,\nlarge blocks, a GC-pressure cache, a churn of 5 million values and the first malloc of a process.\nEach measurement runs in a fresh child process.\n\nFlags:\n", name)
 		fs.PrintDefaults()
-		fmt.Fprintf(w, "\nPeers: %s\n  (jemalloc and mimalloc when libjemalloc-dev and libmimalloc-dev are installed:\n  apt-get install libjemalloc-dev libmimalloc-dev)\n\nRun -list for the workloads.\n", strings.Join(PeerNames(), ", "))
+		fmt.Fprintf(w, "\nPeers: %s\n  (jemalloc and mimalloc when libjemalloc-dev and libmimalloc-dev are installed:\n  apt-get install libjemalloc-dev libmimalloc-dev; modernc-memory when the go command\n  can build bench/modernc, a module of its own: modernc.org/memory from the module cache or proxy)\n\nRun -list for the workloads.\n", strings.Join(PeerNames(), ", "))
 	}
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

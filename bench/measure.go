@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -119,12 +120,17 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 // (filling their live sets, untimed), calibrates the count of operations
 // on growing trial runs (which also warm the allocator up: its caches are
 // full and its heap grown when the timed run starts), collects garbage,
-// and times one run of about d. A panic in the allocator (offheap's
-// corruption checks, say) is returned as an error, so that a runner can go
-// on with the next workload.
+// and times one run of about d, or of w.MinOps operations if more (after
+// w.WarmOps more untimed ones, if any). The GC-pressure cache goes to
+// MeasureGC, the first call to MeasureFirst. A panic in the allocator
+// (offheap's corruption checks, say) is returned as an error, so that a
+// runner can go on with the next workload.
 func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
-	if w.Kind == GCCache {
+	switch w.Kind {
+	case GCCache:
 		return MeasureGC(p, w, d)
+	case FirstCall:
+		return MeasureFirst(p, w)
 	}
 	defer func() {
 		if e := recover(); e != nil {
@@ -148,12 +154,35 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 			}
 		}
 	}()
-	for i := 0; i < n; i++ {
-		wk, err := p.NewWorker(w, i)
-		if err != nil {
+	var c crew
+	if w.ConcurrentSetup {
+		made, errs := make([]Worker, n), make([]error, n)
+		for i := 0; i < n; i++ {
+			c.Go(func() { made[i], errs[i] = p.NewWorker(w, i) })
+		}
+		func() {
+			// The workers made are closed on the way out, even when
+			// another one's set-up panicked.
+			defer func() {
+				for _, wk := range made {
+					if wk != nil {
+						ws = append(ws, wk)
+					}
+				}
+			}()
+			c.Wait()
+		}()
+		if err := errors.Join(errs...); err != nil {
 			return Sample{}, fmt.Errorf("%s %s: %w", p.Name, w.Name, err)
 		}
-		ws = append(ws, wk)
+	} else {
+		for i := 0; i < n; i++ {
+			wk, err := p.NewWorker(w, i)
+			if err != nil {
+				return Sample{}, fmt.Errorf("%s %s: %w", p.Name, w.Name, err)
+			}
+			ws = append(ws, wk)
+		}
 	}
 	ops, prevOps, prevEl := 100, 0, time.Duration(0)
 	for {
@@ -163,13 +192,16 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 		// Two trials for the line, unless one is long already (the large
 		// workloads take milliseconds an operation).
 		if (el >= d/20 && (prevOps > 0 || el >= d/4)) || ops >= 1<<40 {
-			ops = calibrate(prevOps, prevEl, ops, el, d)
+			ops = max(calibrate(prevOps, prevEl, ops, el, d), w.MinOps)
 			break
 		}
 		prevOps, prevEl = ops, el
 		ops *= 10
 	}
 	runtime.GC()
+	if w.WarmOps > 0 {
+		runWorkers(ws, w.WarmOps)
+	}
 	before := readCounters(&p)
 	if traced {
 		marker(markerStart)
@@ -183,8 +215,13 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 	s.MaxRSS = peakRSS()
 	closed = true
 	for _, wk := range ws {
-		wk.Close()
+		if w.ConcurrentSetup {
+			c.Go(wk.Close)
+		} else {
+			wk.Close()
+		}
 	}
+	c.Wait()
 	runtime.GC()
 	s.RSSAfter = residentBytes()
 	return s, nil

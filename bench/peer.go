@@ -22,7 +22,7 @@ type Worker interface {
 // Peer is one allocator under comparison: offheap, Go's heap, a C
 // allocator through cgo, or a C allocator running the loop natively.
 type Peer struct {
-	Name  string // "offheap", "go-heap", "glibc-cgo", "glibc-native", ...
+	Name  string // "offheap", "go-heap", "modernc-memory", "glibc-cgo", "glibc-native", ...
 	About string // what exactly is measured, one line
 	// NewWorker returns worker number worker (0, 1, ... for the Ps of a
 	// parallel workload) for w, or an error when the peer cannot run w.
@@ -30,6 +30,10 @@ type Peer struct {
 	// Syscalls, when not nil, returns the allocator's memory system calls so
 	// far; Measure reports the difference per 1,000 operations.
 	Syscalls func() uint64
+	// First, when not nil, measures the peer's first call (the FirstCall
+	// workload) where the measuring process cannot: a native peer's is a C
+	// program's. Without it MeasureFirst times a Go peer's allocator.
+	First FirstFunc
 	// newAlloc is the allocator factory of a peer written in Go (GoPeer).
 	newAlloc func() Allocator
 }
@@ -96,6 +100,10 @@ func NewGoWorkerFunc(newAlloc func() Allocator, w *Workload, worker int) (Worker
 		return &scratchWorker{newAlloc: newAlloc, size: w.Size, threads: w.workers()}, nil
 	case GCCache:
 		return nil, fmt.Errorf("bench: %s is measured by MeasureGC, not by a worker", w.Name)
+	case FirstCall:
+		return nil, fmt.Errorf("bench: %s is measured by MeasureFirst, not by a worker", w.Name)
+	case Churn:
+		return newChurn(newAlloc(), w.Churn, worker, w.workers()), nil
 	}
 	a := newAlloc()
 	switch w.Kind {

@@ -362,3 +362,119 @@ func TestRunSyscalls(t *testing.T) {
 		t.Errorf("offheap summary: %+v", s)
 	}
 }
+
+// TestRunModernc: the runner builds the modernc-memory child in its own
+// module (bench/modernc) and measures it like the others. Without
+// modernc.org/memory in the module cache and no module proxy to fetch it
+// from, the test skips.
+func TestRunModernc(t *testing.T) {
+	dir, err := bench.ModerncDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	download := exec.Command("go", "mod", "download", "modernc.org/memory")
+	download.Dir = dir
+	if out, err := download.CombinedOutput(); err != nil {
+		t.Skipf("modernc.org/memory cannot be had: %v: %s", err, out)
+	}
+	r, err := bench.Run(bench.Options{Count: 1, BenchTime: time.Millisecond, Run: "^pair/64$", Peers: "offheap," + bench.ModerncPeer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Skipped) > 0 {
+		t.Fatalf("skipped: %+v", r.Skipped)
+	}
+	x := r.Result(bench.ModerncPeer, "pair/64")
+	if x == nil || len(x.Samples) != 1 || x.Summary().NsPerOp <= 0 {
+		t.Fatalf("modernc-memory pair/64: %+v", x)
+	}
+	if len(r.Peers) != 2 || r.Peers[1].Name != bench.ModerncPeer || !strings.Contains(r.Peers[1].About, "modernc.org/memory") {
+		t.Errorf("peers %+v", r.Peers)
+	}
+}
+
+// TestRunModerncCannotBuild: when the modernc-memory child cannot be built
+// (here: no module proxy and an empty module cache), the peer is skipped
+// with the go command's reason, and the run goes on.
+func TestRunModerncCannotBuild(t *testing.T) {
+	if _, err := bench.ModerncDir(); err != nil {
+		t.Skip(err)
+	}
+	t.Setenv("GOPROXY", "off")
+	t.Setenv("GOMODCACHE", t.TempDir())
+	t.Setenv("GOFLAGS", "-modcacherw -buildvcs=false")
+	r, err := bench.Run(bench.Options{Count: 1, BenchTime: time.Millisecond, Run: "^pair/64$", Peers: bench.ModerncPeer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Skipped) != 1 || r.Skipped[0].Peer != bench.ModerncPeer || !strings.Contains(r.Skipped[0].Reason, "bench/modernc") ||
+		!strings.Contains(r.Skipped[0].Reason, "GOPROXY=off") || len(r.Results) != 0 {
+		t.Fatalf("skipped %+v, results %+v", r.Skipped, r.Results)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	if !strings.Contains(b.String(), "modernc-memory   skipped: go build -o") {
+		t.Errorf("the table does not say why modernc-memory is missing:\n%s", b.String())
+	}
+}
+
+// TestTargets11: issue 11's targets judged on a report: met, missed just
+// over each limit, and n/a without the figures.
+func TestTargets11(t *testing.T) {
+	good := map[string]map[string]float64{
+		"offheap": {"pair/64": 6, "pair-par/64": 3, "random-live": 8, "random-live-par": 4, "thread-shape": 10, "thread-shape-par": 5,
+			"xmalloc-test": 20, "prodcons/64": 10, "churn/5M/64-256": 300, "first-malloc": 40e3, "larson": 30, "malloc-simple/4096/1600": 100},
+		"go-heap":        {"xmalloc-test": 20, "prodcons/64": 11, "churn/5M/64-256": 300, "first-malloc": 300, "larson": 31},
+		"modernc-memory": {"pair/64": 10, "random-live": 13.4, "larson": 40},
+		"glibc-cgo":      {"churn/5M/64-256": 301, "malloc-simple/4096/1600": 10},
+		"glibc-native":   {"pair/64": 5, "random-live": 8, "xmalloc-test": 20, "prodcons/64": 10, "larson": 20},
+	}
+	status := func(r *bench.Report) string {
+		var s []string
+		for _, t := range r.Targets11() {
+			s = append(s, t.Status())
+		}
+		return strings.Join(s, " ")
+	}
+	r := report(2, good, 0)
+	if got, want := status(r), strings.TrimSpace(strings.Repeat("MET ", 15)); got != want {
+		for _, x := range r.Targets11() {
+			t.Log(x.Status(), x.Text)
+		}
+		t.Errorf("all met: %s, want %s", got, want)
+	}
+	bad := map[string]map[string]float64{
+		"offheap": {"pair/64": 6.01, "pair-par/64": 3.34, "random-live": 8.05, "random-live-par": 4.5, "thread-shape": 10, "thread-shape-par": 5.6,
+			"xmalloc-test": 20.1, "prodcons/64": 10.2, "churn/5M/64-256": 301, "first-malloc": 50.1e3, "larson": 31},
+		"go-heap":        {"xmalloc-test": 20, "prodcons/64": 10.1, "churn/5M/64-256": 300, "larson": 30.9},
+		"modernc-memory": {"pair/64": 10, "random-live": 13.4},
+		"glibc-cgo":      {"churn/5M/64-256": 300},
+		"glibc-native":   {"pair/64": 5, "random-live": 8, "xmalloc-test": 20, "prodcons/64": 10.1, "larson": 20},
+	}
+	r = report(2, bad, 0)
+	if got, want := status(r), strings.TrimSpace(strings.Repeat("MISS ", 15)); got != want {
+		for _, x := range r.Targets11() {
+			t.Log(x.Status(), x.Text)
+		}
+		t.Errorf("all missed: %s, want %s", got, want)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	for _, want := range []string{"Targets (issue 11;", "MISS 7. every default workload (3 judged):", "missed: larson 1.00x go-heap, larson 1.55x glibc-native",
+		"MISS 8. first-malloc: the first Malloc(16) of a process took 50.10 us (median), at most 50 us"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+	only := map[string]map[string]float64{"offheap": {"pair/64": 6}}
+	// The first call's system calls are set-up, not issue 3's steady state.
+	r = report(2, map[string]map[string]float64{"offheap": {"pair/64": 6, "first-malloc": 40e3}}, 0)
+	r.Result("offheap", "first-malloc").Samples[0].Syscalls = 3
+	if ts := r.Targets(); ts[len(ts)-1].Status() != "MET" {
+		t.Errorf("issue 3's system calls with a first-malloc: %s %s", ts[len(ts)-1].Status(), ts[len(ts)-1].Text)
+	}
+	// (14: without a churn in the report, target 5 is one line.)
+	if got, want := status(report(1, only, 0)), strings.TrimSpace(strings.Repeat("n/a ", 14)); got != want {
+		t.Errorf("offheap alone: %s, want %s", got, want)
+	}
+}

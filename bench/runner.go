@@ -32,7 +32,8 @@ type Options struct {
 	Progress io.Writer // progress lines, or nil
 	// ChildTimeout bounds one run of a child; 0 means a minute plus 20
 	// sample times and 5 s per measurement (and three request loops and
-	// two minutes more for a GC-pressure workload).
+	// two minutes more for a GC-pressure workload, three minutes more for
+	// a churn).
 	ChildTimeout time.Duration
 	// Threads is the thread count of the multi-threaded workloads (0:
 	// GOMAXPROCS).
@@ -67,9 +68,14 @@ var CLibs = []CLib{
 	{Name: "mimalloc", Tag: "mimalloc", SO: "libmimalloc.so", Deb: "libmimalloc-dev"},
 }
 
-// PeerNames lists every peer Main knows, in table order.
+// ModerncPeer is the peer of modernc.org/memory, measured by the child
+// binary of the module in bench/modernc (see ModerncDir).
+const ModerncPeer = "modernc-memory"
+
+// PeerNames lists every peer Main knows, in table order: the peers a Go
+// program calls from Go, then each C allocator through cgo and natively.
 func PeerNames() []string {
-	names := []string{"offheap", "go-heap"}
+	names := []string{"offheap", "go-heap", ModerncPeer}
 	for _, l := range CLibs {
 		names = append(names, l.Name+"-cgo", l.Name+"-native")
 	}
@@ -216,16 +222,17 @@ func (r *Report) addPeer(name, about string) {
 // Run measures the workloads on every selected peer, each measurement in
 // a child process of its own: offheap and Go's heap in a pure Go binary
 // built from bench/cmd/gopeer (so offheap runs on the real program break),
-// each C allocator in a binary built from bench/cpeer/cmd/cpeer with its
-// build tag. A fresh process per measurement keeps one workload's heap
+// modernc.org/memory in one built from the module bench/modernc, each C
+// allocator in a binary built from bench/cpeer/cmd/cpeer with its build
+// tag. A fresh process per measurement keeps one workload's heap
 // from inflating the next one's memory figures; each repetition measures
 // every workload on every peer in turn, so the peers' samples interleave.
 // A child that dies (a fault in the allocator, say) or hangs loses only
 // that workload on that peer, which Report.Failures records and no later
 // repetition runs again; a C allocator that is not installed, or whose
 // child fails to build or start, is skipped with the reason in
-// Report.Skipped. With Options.Syscalls a last pass counts the system
-// calls.
+// Report.Skipped (so is modernc-memory when its module cannot be built).
+// With Options.Syscalls a last pass counts the system calls.
 func Run(opts Options) (*Report, error) {
 	began := time.Now()
 	if opts.Count <= 0 {
@@ -266,7 +273,7 @@ func Run(opts Options) (*Report, error) {
 	}
 	var gcs []*GCSpec
 	for _, w := range ws {
-		if w.GC != nil && (opts.Peers == "" || nameIn("go-heap", opts.Peers) || nameIn("offheap", opts.Peers)) {
+		if w.GC != nil && (opts.Peers == "" || nameIn("go-heap", opts.Peers) || nameIn("offheap", opts.Peers) || nameIn(ModerncPeer, opts.Peers)) {
 			gcs = append(gcs, w.GC)
 		}
 	}
@@ -337,7 +344,7 @@ func Run(opts Options) (*Report, error) {
 		} else {
 			rep.SyscallNote = "system calls of every thread counted under ptrace (seccomp-filtered: brk, mmap, munmap, mremap, madvise, mprotect) in one more run of each workload and peer"
 			for _, w := range ws {
-				if w.Kind == GCCache {
+				if w.Kind == GCCache || w.NoTrace {
 					continue
 				}
 				for _, c := range children {
@@ -391,8 +398,12 @@ type child struct {
 	failed bool
 }
 
-// goChild names the child of offheap and Go's heap.
-const goChild = "go"
+// The children that are not C allocators: goChild measures offheap and
+// Go's heap, moderncChild modernc.org/memory.
+const (
+	goChild      = "go"
+	moderncChild = ModerncPeer
+)
 
 // buildChildren builds the child binary of every family of peers one of
 // whose peers is selected, noting in rep the C libraries it cannot use.
@@ -404,6 +415,9 @@ func buildChildren(rep *Report, only string, progress io.Writer) ([]*child, func
 	var want []spec
 	if only == "" || nameIn("offheap", only) || nameIn("go-heap", only) {
 		want = append(want, spec{child: child{name: goChild, peers: []string{"offheap", "go-heap"}}})
+	}
+	if only == "" || nameIn(ModerncPeer, only) {
+		want = append(want, spec{child: child{name: moderncChild, peers: []string{ModerncPeer}}})
 	}
 	for _, l := range CLibs {
 		peers := []string{l.Name + "-cgo", l.Name + "-native"}
@@ -432,15 +446,27 @@ func buildChildren(rep *Report, only string, progress io.Writer) ([]*child, func
 		c := s.child
 		c.path = filepath.Join(dir, "peer-"+s.name)
 		var err error
-		if s.name == goChild {
+		switch s.name {
+		case goChild:
 			err = buildChild(goChildPkg, "", false, c.path)
-		} else {
+		case moderncChild:
+			err = buildModernc(c.path)
+		default:
 			err = buildChild(cChildPkg, s.lib.Tag, true, c.path)
 		}
 		if err != nil {
 			rep.Skipped = append(rep.Skipped, SkipReason{s.name, err.Error()})
 			fmt.Fprintf(progress, "%s: skipped: %v\n", s.name, err)
 			continue
+		}
+		if s.name != goChild && s.name != moderncChild {
+			// The native peer's first call is a C program's.
+			first := filepath.Join(dir, "first-"+s.name)
+			if err := BuildFirstProgram(s.lib, first); err != nil {
+				fmt.Fprintf(progress, "%s: the first-malloc program: %v\n", s.name, err)
+			} else {
+				c.env = append(c.env, FirstMallocEnv+"="+first)
+			}
 		}
 		out = append(out, &c)
 	}
@@ -474,6 +500,41 @@ func buildChild(pkg, tag string, cgo bool, path string) error {
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go %s: %v: %s", strings.Join(args, " "), err, lastLines(stderr.String(), 5))
+	}
+	return nil
+}
+
+// ModerncDir returns the directory of the module that measures
+// modernc.org/memory (bench/modernc), or an error when this binary does not
+// know where the source is.
+func ModerncDir() (string, error) {
+	d := sourceDir()
+	if d == "" {
+		return "", fmt.Errorf("the %s peer is built from the module in bench/modernc, and this binary does not know where the source is: run it with go run from the module", ModerncPeer)
+	}
+	return filepath.Join(d, "modernc"), nil
+}
+
+// buildModernc builds the modernc-memory child into path: the main package
+// of bench/modernc, a module of its own (it requires modernc.org/memory,
+// which the library's module does not), built without cgo with the go
+// command in its directory. The go command takes modernc.org/memory from
+// the module cache, or downloads it; when it can do neither, the error
+// says so and Run skips the peer.
+func buildModernc(path string) error {
+	dir, err := ModerncDir()
+	if err != nil {
+		return err
+	}
+	args := []string{"build", "-o", path, "."}
+	cmd := exec.Command(goTool(), args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s in bench/modernc (a module of its own, requiring modernc.org/memory v1.13.0 from the module cache or proxy): %v: %s",
+			strings.Join(args, " "), err, lastLines(stderr.String(), 5))
 	}
 	return nil
 }
@@ -556,8 +617,11 @@ func childTimeout(opts Options, jobs []job) time.Duration {
 	}
 	d := time.Minute + time.Duration(len(jobs))*(20*opts.BenchTime+5*time.Second)
 	for _, j := range jobs {
-		if strings.HasPrefix(j.workload, "gc-cache/") {
+		switch {
+		case strings.HasPrefix(j.workload, "gc-cache/"):
 			d += 3*opts.GCTime + 2*time.Minute
+		case strings.HasPrefix(j.workload, "churn/"):
+			d += 3 * time.Minute
 		}
 	}
 	return d

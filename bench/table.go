@@ -144,8 +144,9 @@ func (r *Report) peerOrder() []string {
 // peak and final resident memory; the memory system calls and minor
 // faults per 1,000 operations; the GC-pressure figures; where offheap
 // stands against the fastest peer; the peers, what was skipped and why,
-// the failures, and issue 3's targets when its workloads ran. The tables
-// are Markdown, aligned for a terminal.
+// the failures, issue 3's targets when its workloads ran, and issue 11's
+// when the report has a figure for one (Targets11). The tables are
+// Markdown, aligned for a terminal.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s · %s · %s · GOMAXPROCS=%d · GOGC=%s", r.Date.Format("2006-01-02 15:04 MST"), r.Machine, r.GoVersion, r.GOMAXPROCS, r.GOGC)
 	fmt.Fprintln(w)
@@ -163,10 +164,14 @@ func (r *Report) WriteTable(w io.Writer) {
 	if r.Threads > 0 {
 		threads = fmt.Sprintf("; multi-threaded workloads on %d threads", r.Threads)
 	}
-	fmt.Fprintf(w, "Median of %d samples of %s (GC pressure: one run, %s of requests)%s.\n\n", r.Count, r.BenchTime, r.GCTime, threads)
+	gc := ""
+	if r.GCTime != "" {
+		gc = fmt.Sprintf(" (GC pressure: one run, %s of requests)", r.GCTime)
+	}
+	fmt.Fprintf(w, "Median of %d samples of %s%s%s.\n\n", r.Count, r.BenchTime, gc, threads)
 
 	peers := r.peerOrder()
-	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache); (x) = peer / offheap, above 1 offheap is faster:")
+	fmt.Fprintln(w, "Time per operation (ns; an operation is a malloc and its free, a request for gc-cache, a replacement for churn, the process's first malloc for first-malloc); (x) = peer / offheap, above 1 offheap is faster:")
 	fmt.Fprintln(w)
 	r.writePeerTable(w, peers, func(s Summary) float64 { return s.NsPerOp }, fmtNs, true)
 
@@ -212,6 +217,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	if slices.ContainsFunc(r.Workloads, func(wi WorkInfo) bool { return wi.Source == "issue 3" }) {
 		ts := r.Targets()
 		fmt.Fprintln(w, "\nTargets (issue 3):")
+		for _, t := range ts {
+			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
+		}
+	}
+	if ts := r.Targets11(); slices.ContainsFunc(ts, func(t Target) bool { return t.Met != nil }) {
+		fmt.Fprintln(w, "\nTargets (issue 11; n/a: a figure it needs was not measured):")
 		for _, t := range ts {
 			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
 		}
@@ -353,7 +364,7 @@ func (r *Report) writeStanding(w io.Writer, peers []string) {
 	if len(rows) == 1 {
 		return
 	}
-	fmt.Fprintln(w, "\nWhere offheap stands (time; above 1 the other is faster; Go-callable: Go's heap or a C allocator through cgo):")
+	fmt.Fprintln(w, "\nWhere offheap stands (time; above 1 the other is faster; Go-callable: Go's heap, modernc.org/memory, or a C allocator through cgo):")
 	fmt.Fprintln(w)
 	writeMarkdown(w, rows)
 }
@@ -374,8 +385,11 @@ func fmtRatio(x float64) string {
 	if math.IsNaN(x) {
 		return "?x"
 	}
-	if x >= 10 {
+	switch {
+	case x >= 10:
 		return fmt.Sprintf("%.0fx", x)
+	case x < 0.01:
+		return fmt.Sprintf("%.2gx", x) // 0.0021x, not 0.00x
 	}
 	return fmt.Sprintf("%.2fx", x)
 }
@@ -496,6 +510,9 @@ func (r *Report) Targets() []Target {
 
 	worst, worstName := math.NaN(), ""
 	for _, wi := range r.Workloads {
+		if wi.Name == FirstMalloc {
+			continue // set-up, not a steady state
+		}
 		if x := r.Result("offheap", wi.Name); x != nil {
 			if s := x.Summary(); s.SyscallsPerKop >= 0 && (math.IsNaN(worst) || s.SyscallsPerKop > worst) {
 				worst, worstName = s.SyscallsPerKop, wi.Name

@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -86,4 +88,22 @@ func BenchKind(b *testing.B, kind string, peers ...Peer) {
 			b.Run(name, func(b *testing.B) { Bench(b, p, w) })
 		}
 	}
+}
+
+// BenchFirst runs, as a Go benchmark, b.N fresh processes from newCmd, each
+// timing a first call and writing its sample (FirstChild, or the C program
+// of BuildFirstProgram; see RunFirst), and reports the median as
+// us/first-malloc and the slowest as max-us/first-malloc. ns/op is a whole
+// process, start to exit.
+func BenchFirst(b *testing.B, newCmd func() *exec.Cmd) {
+	var ns []float64
+	for b.Loop() {
+		s, err := RunFirst(newCmd())
+		if err != nil {
+			b.Fatal(err)
+		}
+		ns = append(ns, s.NsPerOp)
+	}
+	b.ReportMetric(median(ns)/1e3, "us/first-malloc")
+	b.ReportMetric(slices.Max(ns)/1e3, "max-us/first-malloc")
 }

@@ -43,6 +43,12 @@ const (
 	// GCCache is the GC-pressure workload: a cache of millions of values on
 	// Go's heap or in offheap memory, serving requests (gccache.go).
 	GCCache
+	// Churn keeps millions of values live and replaces them at random: free
+	// one, allocate and write its successor (churn.go).
+	Churn
+	// FirstCall times the first Malloc of Size bytes in a fresh process,
+	// once per process (first.go).
+	FirstCall
 )
 
 // Workload is one benchmark shape. An operation is one malloc and its
@@ -81,13 +87,33 @@ type Workload struct {
 	Default bool
 	// GC holds GCCache's parameters.
 	GC *GCSpec
+	// Churn holds Churn's parameters.
+	Churn *ChurnSpec
+	// MinOps, when > 0, is the fewest operations of a timed run, however
+	// fast the peer (Churn: enough replacements that Go's heap collects in
+	// the run, so that its time includes the collector's).
+	MinOps int
+	// WarmOps, when > 0, is how many operations run untimed between the
+	// collection that precedes the timed run and the run (Churn: half a
+	// turnover, so that the run starts half-way through one of Go's GC
+	// cycles rather than at its start).
+	WarmOps int
+	// ConcurrentSetup has Measure make and close the workers of a parallel
+	// workload each on a goroutine of its own, at once (Churn: each thread
+	// loads and frees its share of millions of values, as a program's
+	// goroutines would load their shards).
+	ConcurrentSetup bool
+	// NoTrace leaves the workload out of the system-call pass (Churn, whose
+	// set-up is long; FirstCall, whose native peer runs a process the
+	// tracer does not follow). offheap's own counters still count its calls.
+	NoTrace bool
 }
 
 // Threads returns how many goroutines (or threads) the workload runs at
 // once with GOMAXPROCS procs.
 func (w *Workload) Threads(procs int) int {
 	switch {
-	case w.Parallel, w.Kind == Larson, w.Kind == RPTest, w.Kind == MStress, w.Kind == Scratch, w.Kind == GCCache:
+	case w.Parallel, w.Kind == Larson, w.Kind == RPTest, w.Kind == MStress, w.Kind == Scratch, w.Kind == GCCache, w.Kind == Churn:
 		if w.Workers > 0 {
 			return w.Workers
 		}
@@ -316,10 +342,20 @@ func WorkloadsFor(threads int) []*Workload {
 		add(w)
 	}
 	for _, gc := range GCSpecs() {
-		add(&Workload{Name: gc.Name(), Kind: GCCache, GC: gc, Workers: threads, Peers: []string{"offheap", "go-heap"}, Reps: 1,
+		add(&Workload{Name: gc.Name(), Kind: GCCache, GC: gc, Workers: threads, Peers: []string{"offheap", "go-heap", ModerncPeer}, Reps: 1,
 			Default: gc.Default,
 			Doc:     fmt.Sprintf("GC pressure: %dM cached values of %d-%d bytes, on Go's heap or off it, %d%% gets and %d%% updates", gc.Entries/1_000_000, gc.MinSize, gc.MaxSize, 100-gc.UpdatePercent, gc.UpdatePercent),
 			Source:  "issue 7: the case offheap exists for; GC CPU from runtime/metrics /cpu/classes/gc/total:cpu-seconds"})
 	}
+	ch := new(ChurnSpec)
+	*ch = ChurnConfig
+	add(&Workload{Name: ch.Name(), Kind: Churn, Churn: ch, Parallel: true, Workers: threads, MinOps: ch.Turnovers * ch.Entries, WarmOps: ch.Entries / 2, ConcurrentSetup: true,
+		Peers: ChurnPeers, Reps: 1, NoTrace: true, Default: true,
+		Doc: fmt.Sprintf("%s live values of %d-%d bytes split over the threads, each operation replacing one at random (free it, allocate and write its successor); at least %d x %s replacements timed, GC included",
+			millions(ch.Entries), ch.MinSize, ch.MaxSize, ch.Turnovers, millions(ch.Entries)),
+		Source: "issue 11, target 5: gc-cache's shape without the reads; Go's heap holds its values in a []unsafe.Pointer the collector scans"})
+	add(&Workload{Name: FirstMalloc, Kind: FirstCall, Size: 16, NoTrace: true, Default: true,
+		Doc:    "the first malloc(16) of a fresh process, timed with the monotonic clock: one sample per process",
+		Source: "issue 11, target 8: what a program pays for the allocator's set-up on its first call"})
 	return ws
 }

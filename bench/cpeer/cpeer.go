@@ -34,6 +34,7 @@ func Peers() ([]bench.Peer, error) {
 			Name:      Lib + "-native",
 			About:     about + ": the same loops in C (one cgo call per 1,024 operations)",
 			NewWorker: newNativeWorker,
+			First:     bench.NativeFirst,
 		},
 	}, nil
 }
@@ -75,6 +76,8 @@ func newNativeWorker(w *bench.Workload, worker int) (bench.Worker, error) {
 		return newNativeMStress(w.Threads(runtime.GOMAXPROCS(0)))
 	case bench.Scratch:
 		return nativeScratch{C.int(w.Threads(runtime.GOMAXPROCS(0))), C.size_t(w.Size)}, nil
+	case bench.Churn:
+		return newNativeChurn(w.Churn, worker, w.Threads(runtime.GOMAXPROCS(0)))
 	}
 	return nil, fmt.Errorf("cpeer: no native loop for workload %s", w.Name)
 }
@@ -189,6 +192,22 @@ func (w nativeScratch) Run(n int) {
 }
 func (w nativeScratch) Close() {}
 
+type nativeChurn struct{ w *C.cpeer_churn }
+
+func newNativeChurn(c *bench.ChurnSpec, worker, workers int) (bench.Worker, error) {
+	w := C.cpeer_churn_new(C.int64_t(c.Share(worker, workers)), C.uint32_t(c.MinSize), C.uint32_t(c.MaxSize), C.uint64_t(bench.ChurnSeed(worker)))
+	if w == nil {
+		return nil, errors.New("cpeer: churn: out of memory")
+	}
+	return &nativeChurn{w}, nil
+}
+
+func (w *nativeChurn) Run(n int) { C.cpeer_churn_run(w.w, C.int64_t(n)) }
+func (w *nativeChurn) Close() {
+	C.cpeer_churn_close(w.w)
+	w.w = nil
+}
+
 // copyOut copies src to C memory that lives as long as the process.
 func copyOut(src []uint32) *C.uint32_t {
 	p := (*C.uint32_t)(C.malloc(C.size_t(len(src) * 4)))
@@ -254,6 +273,14 @@ func (w *nativeMix) Close() {
 	C.free(unsafe.Pointer(w.m.slots))
 	C.free(unsafe.Pointer(w.m))
 	w.m = nil
+}
+
+// churnDraws exposes the C churn's first k draws from seed to the tests.
+func churnDraws(seed uint64, n int, min, span uint32, k int) (slots []int64, sizes []uint32) {
+	slots, sizes = make([]int64, k), make([]uint32, k)
+	C.cpeer_churn_draws(C.uint64_t(seed), C.int64_t(n), C.uint32_t(min), C.uint32_t(span), C.int(k),
+		(*C.int64_t)(unsafe.Pointer(&slots[0])), (*C.uint32_t)(unsafe.Pointer(&sizes[0])))
+	return slots, sizes
 }
 
 // constants exposes native.h's constants to the tests.

@@ -3,6 +3,8 @@
 package cpeer
 
 import (
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -75,12 +77,15 @@ func TestWorkloads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	saved := bench.ChurnConfig
+	bench.ChurnConfig.Entries = 20_000
+	defer func() { bench.ChurnConfig = saved }()
 	var live atomic.Int64
 	peers[0] = bench.GoPeer(peers[0].Name, peers[0].About,
 		func() bench.Allocator { return liveCount{CgoMalloc{}, &live} }, nil)
 	for _, p := range peers {
 		for _, w := range bench.Workloads() {
-			if !w.RunsOn(p.Name) {
+			if !w.RunsOn(p.Name) || w.Kind == bench.FirstCall { // TestFirstMalloc
 				continue
 			}
 			if testing.Short() && w.Source != "issue 3" && !w.Default {
@@ -98,6 +103,89 @@ func TestWorkloads(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestChurnDraws: the C churn draws the same slots and sizes as the Go
+// loop, from every worker's seed.
+func TestChurnDraws(t *testing.T) {
+	for worker := range 3 {
+		slots, sizes := churnDraws(bench.ChurnSeed(worker), 2_500_000, 64, 193, 1000)
+		x := bench.ChurnSeed(worker)
+		for i := range slots {
+			x = bench.ChurnNext(x)
+			slot, size := bench.ChurnDraw(x, 2_500_000, 64, 193)
+			if int64(slot) != slots[i] || uint32(size) != sizes[i] {
+				t.Fatalf("worker %d, draw %d: C %d, %d; Go %d, %d", worker, i, slots[i], sizes[i], slot, size)
+			}
+		}
+	}
+}
+
+// TestFirstMalloc: the cgo peer's first malloc through cgo and the native
+// peer's C program (built here, as the runner builds it) each report one
+// sane operation.
+func TestFirstMalloc(t *testing.T) {
+	w := &bench.Workload{Name: "first-malloc", Kind: bench.FirstCall, Size: 16}
+	t.Setenv(bench.FirstMallocEnv, firstProgram(t))
+	for _, p := range peers {
+		s, err := bench.MeasureFirst(p, w)
+		if err != nil {
+			t.Fatalf("%s: %v", p.Name, err)
+		}
+		if s.Ops != 1 || s.NsPerOp <= 0 || s.NsPerOp > 1e9 {
+			t.Errorf("%s: %+v", p.Name, s)
+		}
+		t.Logf("%s: %.1f us", p.Name, s.NsPerOp/1e3)
+	}
+}
+
+// firstProgram builds the first-malloc C program for this binary's
+// allocator, as the runner does, and returns its path.
+func firstProgram(tb testing.TB) string {
+	lib := bench.CLib{Name: Lib}
+	for _, l := range bench.CLibs {
+		if l.Name == Lib {
+			lib = l
+		}
+	}
+	path := tb.TempDir() + "/firstmalloc"
+	if err := bench.BuildFirstProgram(lib, path); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkFirstMalloc: issue 11's target 8 for the C allocator: the first
+// malloc(16) of a fresh C process (native, the program the runner builds)
+// and of a fresh Go process through cgo (this test binary again, whose Go
+// runtime has set the C allocator up before main). us/first-malloc is the
+// median, max-us/first-malloc the slowest; bench's BenchmarkFirstMalloc
+// has offheap's.
+func BenchmarkFirstMalloc(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Skip(err)
+	}
+	prog := firstProgram(b)
+	b.Run(Lib+"-native", func(b *testing.B) {
+		bench.BenchFirst(b, func() *exec.Cmd { return exec.Command(prog, "16") })
+	})
+	b.Run(Lib+"-cgo", func(b *testing.B) {
+		bench.BenchFirst(b, func() *exec.Cmd {
+			cmd := exec.Command(exe, "-test.run=^$")
+			cmd.Env = append(os.Environ(), "CPEER_FIRST_MALLOC=1")
+			return cmd
+		})
+	})
+}
+
+// TestMain: with CPEER_FIRST_MALLOC set, the test binary is
+// BenchmarkFirstMalloc's child: it times its first C malloc through cgo.
+func TestMain(m *testing.M) {
+	if os.Getenv("CPEER_FIRST_MALLOC") != "" {
+		os.Exit(bench.FirstChild(bench.GoPeer(Lib+"-cgo", "", func() bench.Allocator { return CgoMalloc{} }, nil), 16))
+	}
+	os.Exit(m.Run())
 }
 
 var peers = func() []bench.Peer {

@@ -847,3 +847,88 @@ int cpeer_scratch_run(int threads, size_t size, int64_t n) {
 		free(args[i].obj);
 	return err;
 }
+
+// ---- churn (bench/churn.go)
+
+struct cpeer_churn {
+	void **slots;
+	int64_t n;
+	uint32_t min, span;
+	uint64_t rng;
+};
+
+// churn_next is bench.ChurnNext: xorshift64 (13, 7, 17).
+static inline uint64_t churn_next(uint64_t *x) {
+	uint64_t v = *x;
+	v ^= v << 13;
+	v ^= v >> 7;
+	v ^= v << 17;
+	*x = v;
+	return v;
+}
+
+// churn_draw is bench.ChurnDraw: the slot from the high 32 bits, scaled to
+// n, and the size from the low 32.
+static inline void churn_draw(uint64_t x, int64_t n, uint32_t min, uint32_t span, int64_t *slot, size_t *size) {
+	*slot = (int64_t)(((x >> 32) * (uint64_t)n) >> 32);
+	*size = min + (uint32_t)x % span;
+}
+
+cpeer_churn *cpeer_churn_new(int64_t n, uint32_t min, uint32_t max, uint64_t seed) {
+	cpeer_churn *w = calloc(1, sizeof(*w));
+	if (w == NULL || (w->slots = calloc((size_t)n, sizeof(void *))) == NULL) {
+		free(w);
+		return NULL;
+	}
+	w->n = n;
+	w->min = min;
+	w->span = max - min + 1;
+	w->rng = seed;
+	for (int64_t j = 0; j < n; j++) {
+		int64_t slot;
+		size_t size;
+		churn_draw(churn_next(&w->rng), n, w->min, w->span, &slot, &size);
+		void *p = malloc(size);
+		memset(p, (uint8_t)j, size);
+		w->slots[j] = p;
+	}
+	return w;
+}
+
+void cpeer_churn_run(cpeer_churn *w, int64_t ops) {
+	void **slots = w->slots;
+	int64_t n = w->n;
+	uint32_t min = w->min, span = w->span;
+	uint64_t r = w->rng;
+	void *p = NULL;
+	for (int64_t i = 0; i < ops; i++) {
+		int64_t j;
+		size_t size;
+		churn_draw(churn_next(&r), n, min, span, &j, &size);
+		free(slots[j]);
+		p = malloc(size);
+		memset(p, (uint8_t)i, size);
+		slots[j] = p;
+	}
+	w->rng = r;
+	cpeer_sink = p;
+}
+
+void cpeer_churn_draws(uint64_t seed, int64_t n, uint32_t min, uint32_t span, int k, int64_t *slots, uint32_t *sizes) {
+	for (int i = 0; i < k; i++) {
+		int64_t slot;
+		size_t size;
+		churn_draw(churn_next(&seed), n, min, span, &slot, &size);
+		slots[i] = slot;
+		sizes[i] = (uint32_t)size;
+	}
+}
+
+void cpeer_churn_close(cpeer_churn *w) {
+	if (w == NULL)
+		return;
+	for (int64_t j = 0; j < w->n; j++)
+		free(w->slots[j]);
+	free(w->slots);
+	free(w);
+}

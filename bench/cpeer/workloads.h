@@ -53,4 +53,14 @@ int cpeer_mstress_close(cpeer_mstress *w);
 
 int cpeer_scratch_run(int threads, size_t size, int64_t n);
 
+// The churn: n live values of min-max bytes (bench.ChurnSpec's share of
+// one worker), generator state seed (bench.ChurnSeed).
+typedef struct cpeer_churn cpeer_churn;
+cpeer_churn *cpeer_churn_new(int64_t n, uint32_t min, uint32_t max, uint64_t seed);
+void cpeer_churn_run(cpeer_churn *w, int64_t ops);
+void cpeer_churn_close(cpeer_churn *w);
+// cpeer_churn_draws writes the first k draws (slot, size) of the churn's
+// generator from seed, for the test that compares them with Go's.
+void cpeer_churn_draws(uint64_t seed, int64_t n, uint32_t min, uint32_t span, int k, int64_t *slots, uint32_t *sizes);
+
 #endif

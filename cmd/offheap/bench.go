@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	register("bench", "compare offheap with Go's heap, glibc, jemalloc and mimalloc on published workloads, GC pressure and large blocks", runBench)
+	register("bench", "compare offheap with Go's heap, modernc.org/memory, glibc, jemalloc and mimalloc on published workloads, GC pressure, churn, large blocks and the first call", runBench)
 }
 
 // runBench is bench.Main, which prints its own errors: its exit status is
