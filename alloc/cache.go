@@ -90,14 +90,20 @@ var classChunk = func() (s [nClasses]uintptr) {
 	return
 }()
 
+// smallClassOf[(n+7)>>4] is the class of a request of n <= 1024 bytes:
+// the chunk of (n+8+15) &^ 15 bytes, at least 32, is class (n+7)>>4 - 1.
+var smallClassOf = func() (t [(smallLimit+7)>>4 + 1]uint8) {
+	for i := range t {
+		t[i] = uint8(max(i-1, 0))
+	}
+	return
+}()
+
 // requestClass returns the class serving a request of n bytes (n > 1024
 // is rounded up to the class), or -1.
 func requestClass(n uintptr) int {
 	if n <= smallLimit {
-		if n <= 24 {
-			return 0
-		}
-		return int((n+23)>>4) - 2
+		return int(smallClassOf[((n+7)>>4)%uintptr(len(smallClassOf))])
 	}
 	if n <= midLimit {
 		return nSmall + int(midClassOf[(n-1)>>8])
@@ -205,6 +211,11 @@ func cacheCorrupted(ch, next uintptr) {
 	panic(&arena.CorruptionError{Op: "malloc(): corrupted tcache chunk (double free or write after free)", Addr: ch + 16})
 }
 
+// nBinSlots is the length of a cache's class array: nClasses rounded up to
+// a power of two, so that the fast paths index it with a mask, without a
+// bounds check. The slots past nClasses stay empty with limit 0.
+const nBinSlots = 128
+
 type cacheBin struct {
 	head  uintptr // chunk address of the first chunk, or 0
 	count uint32
@@ -213,7 +224,7 @@ type cacheBin struct {
 
 // pcache is one P's front cache.
 type pcache struct {
-	bins  [nClasses]cacheBin
+	bins  [nBinSlots]cacheBin
 	arena atomic.Pointer[arena.Arena] // the arena this P refills from
 	pid   int                         // the P's id (-1: the spare cache)
 	// sampleLeft counts down the bytes this P allocates until the next
@@ -321,7 +332,7 @@ func newCache(pid int) *pcache {
 
 func (c *pcache) refreshLimits() {
 	l := cacheLimits.Load()
-	for i := range c.bins {
+	for i := range c.bins[:nClasses] {
 		c.bins[i].limit = l[i]
 	}
 }

@@ -53,7 +53,7 @@ func Malloc(size int) unsafe.Pointer {
 		pid := getPid()
 		if uint(size) <= midLimit && uint(pid) < maxCachedProcs {
 			if c := caches[pid].Load(); c != nil {
-				b := &c.bins[uint(requestClass(uintptr(size)))%nClasses]
+				b := &c.bins[uint(requestClass(uintptr(size)))%nBinSlots]
 				if ch := b.head; ch != 0 {
 					next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 					k := keyWord(ch)
@@ -92,7 +92,7 @@ func Free(ptr unsafe.Pointer) {
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := caches[pid].Load(); c != nil {
-						b := &c.bins[uint(cl)%nClasses]
+						b := &c.bins[uint(cl)%nBinSlots]
 						// A mid-size chunk bordering the top goes to the
 						// arena unless its class is empty (freeToTop).
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !arena.NextIsTop(ch, size)) {

@@ -53,7 +53,7 @@ func quiesce(stolen []*pcache) {
 func cachedChunks(stolen []*pcache) ([]uintptr, error) {
 	var out []uintptr
 	for _, c := range stolen {
-		for cl := range c.bins {
+		for cl := range c.bins[:nClasses] {
 			n := 0
 			for ch := c.bins[cl].head; ch != 0; ch = arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16))) {
 				if ch&15 != 0 {
@@ -129,7 +129,7 @@ func flushCache(c *pcache) *arena.CorruptionError {
 			bad = err
 		}
 	}
-	for cl := range c.bins {
+	for cl := range c.bins[:nClasses] {
 		b := &c.bins[cl]
 		var batch [refillBatch]uintptr
 		for b.head != 0 {
@@ -267,7 +267,7 @@ func (c *pcache) signature() uintptr {
 		defer c.mu.Unlock()
 	}
 	var sig uintptr
-	for i := range c.bins {
+	for i := range c.bins[:nClasses] {
 		h := atomic.LoadUintptr(&c.bins[i].head)
 		sig += h ^ (h >> 7) ^ uintptr(i)*boolToUintptr(h != 0)
 	}

@@ -431,7 +431,7 @@ func cacheFigures() (chunks, bytes uint64) {
 		if c == nil {
 			continue
 		}
-		for cl := range c.bins {
+		for cl := range c.bins[:nClasses] {
 			k := uint64(atomic.LoadUint32(&c.bins[cl].count))
 			chunks += k
 			bytes += k * uint64(classChunk[cl])

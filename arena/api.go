@@ -368,7 +368,7 @@ func (h *Heap) InUseFast(p uintptr) (c, size uintptr) {
 //
 //go:nosplit
 func (h *Heap) FastRoom(c uintptr) uintptr {
-	if e := h.brkEnd.Load(); c >= h.brkBase.Load() && c < e {
+	if b, e := h.brkBase.Load(), h.brkEnd.Load(); c-b < e-b { // b <= c < e, in one compare (b <= e)
 		return e - c
 	}
 	if g := c >> granuleShift; g < granules && granuleTable[g]>>arenaBits == h.id {

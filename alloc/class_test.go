@@ -1,0 +1,29 @@
+package alloc
+
+import (
+	"testing"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// TestRequestClassExhaustive checks requestClass for every cached request
+// size: the smallest exact class whose chunk holds it up to 1 KiB, the
+// smallest upper class whose request size is at least it above.
+func TestRequestClassExhaustive(t *testing.T) {
+	for n := uintptr(0); n <= midLimit; n++ {
+		cl := requestClass(n)
+		if cl < 0 || cl >= nClasses {
+			t.Fatalf("requestClass(%d) = %d", n, cl)
+		}
+		if classChunk[cl] < arena.Request2Size(n) {
+			t.Fatalf("requestClass(%d) = %d holds %d bytes, need %d", n, cl, classChunk[cl], arena.Request2Size(n))
+		}
+		if n <= smallLimit {
+			if cl > 0 && classChunk[cl-1] >= arena.Request2Size(n) {
+				t.Fatalf("requestClass(%d) = %d: class %d would do", n, cl, cl-1)
+			}
+		} else if k := cl - nSmall; k < 0 || midSizes[k] < n || k > 0 && midSizes[k-1] >= n {
+			t.Fatalf("requestClass(%d) = %d: not the smallest upper class of at least %d bytes", n, cl, n)
+		}
+	}
+}
