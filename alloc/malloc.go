@@ -262,10 +262,9 @@ func refill(cl int) uintptr {
 	}
 	var got [refillBatch]uintptr
 	nb := classChunk[cl]
-	// Chunks other Ps gave back to this P's arena first (remote.go).
-	if m := takeRemote(c.arena.Load().Index(), cl, got[:k]); m > 0 {
-		pushChunks(got[1:m], cl)
-		return got[0] + 16
+	// A batch given back to this P's arena first (remote.go).
+	if first, n := takeBatch(c.arena.Load().Index(), cl); first != 0 {
+		return installBatch(first, n, cl)
 	}
 	a := lockArena(c)
 	m := takeChunks(a, nb, got[:k])
@@ -291,6 +290,41 @@ const idleAfterRefills = 8
 func takeChunks(a *arena.Arena, nb uintptr, out []uintptr) int {
 	defer a.Unlock()
 	return a.MallocBatchLocked(nb, out)
+}
+
+// installBatch hands out the first chunk of a batch taken off an arena's
+// list (takeBatch) and makes the rest the current P's cache class cl, as
+// it is, when the class is empty (the common case: the refill came from an
+// empty class); otherwise it pushes them one by one (pushChunks).
+func installBatch(first uintptr, n, cl int) uintptr {
+	if n > 1 {
+		rest := link(first)
+		pid := procPin()
+		c := lockedCache(pid)
+		done := false
+		if c != nil {
+			if b := &c.bins[cl]; b.head == 0 && uint32(n-1) <= b.limit {
+				b.head, b.count = rest, uint32(n-1)
+				done = true
+			}
+			if raceEnabled {
+				c.mu.Unlock()
+			}
+		}
+		procUnpin()
+		if !done {
+			var chs [maxBatch]uintptr
+			m, err := batchChunks(rest, n-1, chs[:])
+			pushChunks(chs[:m], cl)
+			if err != nil {
+				panic(err)
+			}
+		}
+	}
+	if !inCache(first) {
+		panic(&arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: first + 16})
+	}
+	return first + 16
 }
 
 // pushChunks puts chunks of class cl into the current P's cache, and what

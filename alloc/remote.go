@@ -9,20 +9,24 @@ import (
 )
 
 // Arena lists: when a P's cache class overflows, the half it gives back
-// goes onto the class's list of the arena each chunk belongs to, with one
-// compare-and-swap for the whole batch, instead of through the arena's
-// lock and its coalescing; a refill of the class takes up to a batch off
-// its arena's list before it searches the bins. For another P's arena (a
-// consumer freeing what a producer allocated) neither side waits for the
-// other; for the P's own arena the chunks are not coalesced only to be
-// split again (mimalloc's thread-delayed free lists and tcmalloc's
+// goes, as one batch, onto the class's list of the arena its chunks belong
+// to, with one compare-and-swap, instead of through the arena's lock and
+// its coalescing; a refill of the class with an empty cache class takes one
+// batch off its arena's list, again with one compare-and-swap, and the
+// batch becomes the cache class as it is, without a walk. For another P's
+// arena (a consumer freeing what a producer allocated) neither side waits
+// for the other; for the P's own arena the chunks are not coalesced only to
+// be split again (mimalloc's thread-delayed free lists and tcmalloc's
 // transfer cache are the same ideas).
 //
-// A list is a stack of chunks linked as in the caches (the link
-// safe-linked in the first user word, the cache key kept in the second, so
-// a double free of a chunk waiting there is still caught). Pushes are
+// A list is a stack of batches. A batch is chunks linked as in a cache
+// class (the link safe-linked in the first user word, the cache key kept in
+// the second, so a double free of a chunk waiting there is caught, and a
+// forged link is caught when the chunk is handed out, as in a cache); the
+// last one's link is 0. The batch's first chunk carries, in its third user
+// word, the next batch and the number of chunks (batchMeta). Pushes are
 // lock-free; takers (refills, drains) hold the arena's take flag, so only
-// one goroutine at a time removes chunks, and a chunk cannot leave and
+// one goroutine at a time removes batches, and a batch cannot leave and
 // come back to the head while a taker looks at it (no ABA). The chunks are
 // in use to their arena, like cached ones. The lists are bounded
 // (remoteMax chunks, remoteMaxBytes bytes per arena): past that, chunks go
@@ -35,12 +39,12 @@ const (
 	remoteMaxBytes = 1 << 20
 )
 
-// remoteLists are one arena's remote lists, one per exact class.
+// remoteLists are one arena's lists, one per exact class.
 type remoteLists struct {
-	heads  [nSmall]atomic.Uintptr // first chunk of each list, or 0
+	heads  [nSmall]atomic.Uintptr // first chunk of each list's first batch, or 0
 	chunks atomic.Int64           // chunks on all the lists
 	bytes  atomic.Int64           // and their bytes
-	take   atomic.Uint32          // held (1) by the goroutine removing chunks
+	take   atomic.Uint32          // held (1) by the goroutine removing batches
 	last   uintptr                // the idle flusher's signature of the heads
 }
 
@@ -56,6 +60,20 @@ func remoteOf(i int, create bool) *remoteLists {
 	return remotes[i].Load()
 }
 
+// metaWord returns the word of a batch's first chunk ch that holds the
+// batch's metadata: its third user word, inside the chunk's usable bytes
+// for every chunk size (a 32-byte chunk has 24).
+func metaWord(ch uintptr) *uintptr { return (*uintptr)(unsafe.Add(nil, ch+32)) }
+
+// batchMeta packs a batch's next batch (a 16-aligned chunk address) and its
+// chunk count (< 16) into one word; batchNext and batchCount unpack it.
+func batchMeta(next uintptr, n int) uintptr { return next | uintptr(n) }
+func batchNext(m uintptr) uintptr            { return m &^ 15 }
+func batchCount(m uintptr) int               { return int(m & 15) }
+
+// maxBatch is the most chunks in one batch (what batchMeta can count).
+const maxBatch = 15
+
 // giveBack returns chunks of class cl that left a cache: onto their
 // arenas' lists while there is room, the rest to their arenas under the
 // lock (freeChunks).
@@ -69,7 +87,7 @@ func giveBack(chs []uintptr, cl int) {
 	for i := 0; i < len(chs); {
 		_, a := heap.Lookup(chs[i] + 16)
 		j := i + 1
-		for j < len(chs) {
+		for j < len(chs) && j-i < maxBatch {
 			if _, b := heap.Lookup(chs[j] + 16); b != a {
 				break
 			}
@@ -90,9 +108,9 @@ func giveBack(chs []uintptr, cl int) {
 	freeChunks(local[:nl])
 }
 
-// pushRemote puts run, chunks of class cl of arena idx, on the arena's
-// remote list, and reports false (leaving them alone) when the lists are
-// full.
+// pushRemote puts run (at most maxBatch chunks of class cl of arena idx)
+// on the arena's list as one batch, and reports false (leaving the chunks
+// alone) when the lists are full.
 func pushRemote(idx int, run []uintptr, cl int) bool {
 	r := remoteOf(idx, true)
 	n := int64(len(run))
@@ -105,11 +123,12 @@ func pushRemote(idx int, run []uintptr, cl int) bool {
 	for i := 0; i < len(run)-1; i++ {
 		setLink(run[i], run[i+1])
 	}
-	last := run[len(run)-1]
+	setLink(run[len(run)-1], 0)
+	first := run[0]
 	for {
 		old := r.heads[cl].Load()
-		setLink(last, old)
-		if r.heads[cl].CompareAndSwap(old, run[0]) {
+		*metaWord(first) = batchMeta(old, len(run))
+		if r.heads[cl].CompareAndSwap(old, first) {
 			return true
 		}
 	}
@@ -125,61 +144,74 @@ func link(ch uintptr) uintptr {
 	return arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 }
 
-// takeRemote takes up to len(out) chunks of class cl off arena idx's list
-// into out and returns how many. It takes none when another goroutine is
-// taking from the arena's lists. A link that does not lead to a chunk of
-// offheap's heap carrying its cache key ends the list: the whole list is
-// dropped (never followed further) and the corruption reported.
-func takeRemote(idx, cl int, out []uintptr) int {
+// takeBatch takes one batch of class cl off arena idx's list and returns
+// its first chunk and its length (the chunks linked as in a cache class,
+// the last link 0), or 0. It takes none when another goroutine is taking
+// from the arena's lists. A batch whose head is not a chunk of offheap's
+// heap carrying its cache key drops the whole list (never followed
+// further) and is reported; links inside a batch are checked as a cache's
+// are, when each chunk is handed out.
+func takeBatch(idx, cl int) (first uintptr, n int) {
 	if cl >= nSmall {
-		return 0
+		return 0, 0
 	}
 	r := remoteOf(idx, false)
 	if r == nil || r.heads[cl].Load() == 0 || !r.take.CompareAndSwap(0, 1) {
-		return 0
+		return 0, 0
 	}
-	n, bad := r.takeLocked(cl, out)
+	first, n, bad := r.takeLocked(cl)
 	r.take.Store(0)
 	if bad != nil {
-		freeChunks(out[:n])
 		panic(bad)
 	}
-	return n
+	return first, n
 }
 
-// takeLocked is takeRemote with the take flag held.
-func (r *remoteLists) takeLocked(cl int, out []uintptr) (n int, bad *arena.CorruptionError) {
+// takeLocked is takeBatch with the take flag held.
+func (r *remoteLists) takeLocked(cl int) (first uintptr, n int, bad *arena.CorruptionError) {
 	for {
 		h := r.heads[cl].Load()
-		n = 0
-		x := h
-		for x != 0 && n < len(out) {
-			if x&15 != 0 || heap.FastRoom(x) < 32 || !inCache(x) {
-				// Drop the whole list: what follows cannot be trusted.
-				lost := r.heads[cl].Swap(0)
-				_ = lost
-				r.chunks.Store(0) // lost with it: the counts restart
-				r.bytes.Store(0)
-				return n, &arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: x + 16}
-			}
-			out[n] = x
-			n++
-			x = link(x)
+		if h == 0 {
+			return 0, 0, nil
 		}
-		// Pushers only add in front of h, and no other taker runs, so the
-		// chain from h to x is unchanged: cut it off if h is still the
-		// head, or look again.
-		if r.heads[cl].CompareAndSwap(h, x) {
+		if h&15 != 0 || heap.FastRoom(h) < 48 || !inCache(h) {
+			// Drop the whole list: what follows cannot be trusted.
+			r.heads[cl].Store(0)
+			r.chunks.Store(0) // lost with it: the counts restart
+			r.bytes.Store(0)
+			return 0, 0, &arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: h + 16}
+		}
+		m := *metaWord(h)
+		// Pushers only add in front of h, and no other taker runs, so h's
+		// metadata is what it was when h was pushed: cut h off if it is
+		// still the head, or look again.
+		if r.heads[cl].CompareAndSwap(h, batchNext(m)) {
+			n = batchCount(m)
 			r.chunks.Add(int64(-n))
 			r.bytes.Add(int64(-n) * int64(classChunk[cl]))
-			return n, nil
+			return h, n, nil
 		}
 	}
 }
 
-// drainRemotes gives every chunk waiting on a remote list back to its
-// arena; when idle is set, only the lists of arenas whose lists did not
-// change since the last idle call. It returns the first corruption found.
+// batchChunks lists the chunks of a batch from its first chunk, n of them,
+// into out, checking each link as a cache pop does; it returns how many it
+// listed and the corruption that cut the batch short, if any.
+func batchChunks(first uintptr, n int, out []uintptr) (int, *arena.CorruptionError) {
+	x := first
+	for i := 0; i < n && i < len(out); i++ {
+		if x&15 != 0 || heap.FastRoom(x) < 32 || !inCache(x) {
+			return i, &arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: x + 16}
+		}
+		out[i] = x
+		x = link(x)
+	}
+	return min(n, len(out)), nil
+}
+
+// drainRemotes gives every chunk waiting on a list back to its arena;
+// when idle is set, only the lists of arenas whose lists did not change
+// since the last idle call. It returns the first corruption found.
 func drainRemotes(idle bool) (bad *arena.CorruptionError) {
 	for i := range remotes {
 		r := remotes[i].Load()
@@ -200,10 +232,13 @@ func drainRemotes(idle bool) (bad *arena.CorruptionError) {
 		for !r.take.CompareAndSwap(0, 1) {
 			runtime.Gosched() // a refill is taking a batch: a moment
 		}
-		var batch [refillBatch]uintptr
+		var batch [maxBatch]uintptr
 		for cl := range r.heads {
 			for r.heads[cl].Load() != 0 {
-				n, err := r.takeLocked(cl, batch[:])
+				first, n, err := r.takeLocked(cl)
+				if err == nil {
+					n, err = batchChunks(first, n, batch[:])
+				}
 				if err != nil && bad == nil {
 					bad = err
 				}
@@ -233,7 +268,7 @@ func freeBatch(chs []uintptr) (bad *arena.CorruptionError) {
 	return nil
 }
 
-// remoteFigures counts the chunks waiting on remote lists and their bytes.
+// remoteFigures counts the chunks waiting on the lists and their bytes.
 func remoteFigures() (chunks, bytes uint64) {
 	for i := range remotes {
 		if r := remotes[i].Load(); r != nil {

@@ -48,49 +48,76 @@ func TestRemoteFree(t *testing.T) {
 	_ = a1
 
 	chs := remoteChunks(t, a0, cl, 20)
-	giveBack(chs, cl)
+	giveBack(chs, cl) // two batches: 15 and 5
 	if n, b := remoteFigures(); n != 20 || b != 20*uint64(classChunk[cl]) {
 		t.Fatalf("remote figures %d chunks, %d bytes; want 20, %d", n, b, 20*classChunk[cl])
 	}
 	var st Stats
 	ReadStats(&st)
 	if st.CachedChunks < 20 {
-		t.Errorf("Stats.CachedChunks = %d, want the 20 remote chunks counted", st.CachedChunks)
+		t.Errorf("Stats.CachedChunks = %d, want the 20 waiting chunks counted", st.CachedChunks)
 	}
 	expectPanic(t, "free(): double free detected in tcache 2", func() { Free(unsafe.Add(nil, chs[7]+16)) })
 
-	out := make([]uintptr, 32)
-	n := takeRemote(0, cl, out[:8])
-	if n != 8 {
-		t.Fatalf("takeRemote took %d chunks, want a batch of 8", n)
+	var got []uintptr
+	for _, want := range []int{5, 15} { // the last batch pushed comes first
+		first, n := takeBatch(0, cl)
+		if n != want {
+			t.Fatalf("takeBatch took a batch of %d chunks, want %d", n, want)
+		}
+		out := make([]uintptr, maxBatch)
+		m, err := batchChunks(first, n, out)
+		if err != nil || m != n {
+			t.Fatalf("batchChunks: %d of %d, %v", m, n, err)
+		}
+		got = append(got, out[:m]...)
 	}
-	if left, _ := remoteFigures(); left != 12 {
-		t.Fatalf("%d chunks left on the list, want 12", left)
+	if first, _ := takeBatch(0, cl); first != 0 {
+		t.Fatal("takeBatch found a third batch")
 	}
-	n += takeRemote(0, cl, out[8:])
-	if n != 20 {
-		t.Fatalf("takeRemote took %d chunks in all, want 20", n)
-	}
-	got := slices.Clone(out[:n])
 	slices.Sort(got)
 	want := slices.Clone(chs)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
-		t.Fatalf("takeRemote returned other chunks than were given back")
+		t.Fatalf("the batches held other chunks than were given back")
 	}
 	if n, _ := remoteFigures(); n != 0 {
-		t.Fatalf("%d chunks still counted on remote lists", n)
+		t.Fatalf("%d chunks still counted on the lists", n)
 	}
 
-	// A write after free into a waiting chunk's link.
-	giveBack(got, cl)
-	victim := *(*uintptr)(unsafe.Add(nil, remoteOf(0, false).heads[cl].Load()+16))
-	*(*uintptr)(unsafe.Add(nil, remoteOf(0, false).heads[cl].Load()+16)) = victim ^ 0x1234568
-	expectPanic(t, "malloc(): corrupted remote free list (write after free?)", func() { takeRemote(0, cl, out) })
+	// A batch installed as a cache class by a refill: Malloc hands out
+	// every chunk of it. (One goroutine on its P, as long as it does not
+	// migrate: the test pins nothing, and checks the chunks as a set.)
+	FlushCaches()
+	giveBack(got[:8], cl)
+	handed := map[uintptr]bool{}
+	for range 8 {
+		handed[uintptr(Malloc(int(classChunk[cl])-8))-16] = true
+	}
+	hits := 0
+	for _, ch := range got[:8] {
+		if handed[ch] {
+			hits++
+		}
+	}
+	if hits != 8 {
+		t.Errorf("%d of the batch's 8 chunks were handed out by the next 8 Mallocs of the class", hits)
+	}
+	for q := range handed {
+		Free(unsafe.Add(nil, q+16))
+	}
+	FlushCaches()
+
+	// A write after free into a waiting batch's head.
+	giveBack(got[8:], cl)
+	head := remoteOf(0, false).heads[cl].Load()
+	*keyWord(head) ^= 0x10
+	expectPanic(t, "malloc(): corrupted remote free list (write after free?)", func() { takeBatch(0, cl) })
 	if r := remoteOf(0, false); r.heads[cl].Load() != 0 {
 		t.Fatal("the corrupted list was not taken off")
 	}
-	mustCheckHeap(t, "after a corrupted remote list")
+	*keyWord(head) ^= 0x10
+	mustCheckHeap(t, "after a corrupted list")
 
 	// Drained back for FlushCaches and Check.
 	giveBack(remoteChunks(t, a0, cl, 9), cl)
