@@ -68,8 +68,8 @@ func metaWord(ch uintptr) *uintptr { return (*uintptr)(unsafe.Add(nil, ch+32)) }
 // batchMeta packs a batch's next batch (a 16-aligned chunk address) and its
 // chunk count (< 16) into one word; batchNext and batchCount unpack it.
 func batchMeta(next uintptr, n int) uintptr { return next | uintptr(n) }
-func batchNext(m uintptr) uintptr            { return m &^ 15 }
-func batchCount(m uintptr) int               { return int(m & 15) }
+func batchNext(m uintptr) uintptr           { return m &^ 15 }
+func batchCount(m uintptr) int              { return int(m & 15) }
 
 // maxBatch is the most chunks in one batch (what batchMeta can count).
 const maxBatch = 15
