@@ -14,7 +14,7 @@ import "unsafe"
 // figure is the one reproduced here (main_arena_st_allocs_<n>_time).
 //
 // What it shows: the cost of the front cache (tcache holds 7 chunks a
-// size in glibc, offheap's 16 by default) and of the paths behind it once n
+// size in glibc, offheap's 32 by default) and of the paths behind it once n
 // overflows the cache (fastbins up to 128 bytes, then the arena's bins);
 // FIFO frees of a batch are the worst order for a LIFO cache.
 //

@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 		tune.Perturb:       0,
 		tune.ArenaTest:     8,
 		tune.ArenaMax:      0,
-		tune.TcacheCount:   16,
+		tune.TcacheCount:   32,
 		tune.TcacheMax:     65536,
 		tune.Limit:         0,
 		tune.ProfileRate:   0,
