@@ -639,6 +639,15 @@ func Calloc(n, size int) unsafe.Pointer {
 		}
 		return unsafe.Add(nil, p)
 	}
+	if total <= midLimit && fastOff.Load()&mallocOff == 0 && fastPaths {
+		// Nothing optional is on (no trace to tell a calloc from a
+		// malloc): Malloc's fast path, then clear.
+		p := Malloc(int(total))
+		if p != nil {
+			clearUser(uintptr(p))
+		}
+		return p
+	}
 	if total <= midLimit {
 		if p, sample := cachePop(requestClass(uintptr(total)), int(total)); p != 0 {
 			clearUser(p)
