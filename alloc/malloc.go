@@ -596,7 +596,8 @@ func freeChunks(chs []uintptr) {
 // stopped at a corrupted chunk, the error.
 func freeRun(chs []uintptr) (n int, bad *arena.CorruptionError) {
 	h := heap
-	_, a := h.Lookup(chs[0] + 16)
+	ai := h.ArenaIndexOf(chs[0])
+	a := h.Arena(ai)
 	if a == nil {
 		return 0, &arena.CorruptionError{Op: "free(): invalid pointer", Addr: chs[0] + 16}
 	}
@@ -612,7 +613,7 @@ func freeRun(chs []uintptr) (n int, bad *arena.CorruptionError) {
 		}
 	}()
 	for _, ch := range chs {
-		if _, b := h.Lookup(ch + 16); b != a {
+		if h.ArenaIndexOf(ch) != ai {
 			break
 		}
 		a.FreeChunkLocked(ch) // the key stays: see keyFor

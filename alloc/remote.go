@@ -35,7 +35,7 @@ import (
 
 // remoteMax and remoteMaxBytes bound what waits on one arena's lists.
 const (
-	remoteMax      = 4096
+	remoteMax      = 16384
 	remoteMaxBytes = 1 << 20
 )
 
@@ -85,15 +85,12 @@ func giveBack(chs []uintptr, cl int) {
 	var local [refillBatch]uintptr
 	nl := 0
 	for i := 0; i < len(chs); {
-		_, a := heap.Lookup(chs[i] + 16)
+		a := heap.ArenaIndexOf(chs[i])
 		j := i + 1
-		for j < len(chs) && j-i < maxBatch {
-			if _, b := heap.Lookup(chs[j] + 16); b != a {
-				break
-			}
+		for j < len(chs) && j-i < maxBatch && heap.ArenaIndexOf(chs[j]) == a {
 			j++
 		}
-		if a == nil || !pushRemote(a.Index(), chs[i:j], cl) {
+		if a < 0 || !pushRemote(a, chs[i:j], cl) {
 			for _, ch := range chs[i:j] {
 				if nl == len(local) {
 					freeChunks(local[:nl])

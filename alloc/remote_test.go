@@ -133,8 +133,9 @@ func TestRemoteFree(t *testing.T) {
 	}
 }
 
-// TestRemoteFreeBounded: past remoteMax chunks an arena's lists take no
-// more, and the chunks go back through the arena's lock.
+// TestRemoteFreeBounded: past remoteMax chunks (or remoteMaxBytes) an
+// arena's lists take no more, and the chunks go back through the arena's
+// lock.
 func TestRemoteFreeBounded(t *testing.T) {
 	if runInChild(t, "OFFHEAP=arena_max=4") {
 		return

@@ -48,6 +48,21 @@ type arenaCounters struct {
 	mallocs, frees uint64
 }
 
+// ArenaIndexOf returns the index of the arena whose break region or heap
+// holds chunk c, or -1: Lookup without the mapped set, for chunks known
+// to lie in a heap (a front cache's).
+func (h *Heap) ArenaIndexOf(c uintptr) int {
+	if b, e := h.brkBase.Load(), h.brkEnd.Load(); c-b < e-b {
+		return 0
+	}
+	if g := c >> granuleShift; g < granules {
+		if v := granuleTable[g]; v>>arenaBits == h.id {
+			return int(v&(1<<arenaBits-1)) - 1
+		}
+	}
+	return -1
+}
+
 // Index returns the arena's index in its Heap.
 func (a *Arena) Index() int { return a.index }
 
@@ -214,7 +229,14 @@ func (h *Heap) PerturbAlloc(c uintptr) { h.perturbAlloc(c) }
 func (h *Heap) PerturbFree(c uintptr) { h.perturbFree(c) }
 
 // mallocLocked is glibc's _int_malloc: nb is a chunk size.
-func (a *Arena) mallocLocked(nb uintptr) uintptr {
+func (a *Arena) mallocLocked(nb uintptr) uintptr { return a.mallocFor(nb, true) }
+
+// mallocFor is mallocLocked; consolidate says whether a large request
+// first empties the fastbins into the bins, as glibc's does. A refill's
+// batch (MallocBatchLocked) is a large request only because it is many
+// small chunks at once: it leaves the fastbins alone unless the top cannot
+// serve it.
+func (a *Arena) mallocFor(nb uintptr, consolidate bool) uintptr {
 	a.stats.mallocs++
 	if nb <= a.fastLimit() {
 		idx := fastIndex(nb)
@@ -246,7 +268,7 @@ func (a *Arena) mallocLocked(nb uintptr) uintptr {
 		}
 	} else {
 		idx = largeIndex(nb)
-		if a.haveFast {
+		if a.haveFast && consolidate {
 			a.consolidate()
 		}
 	}
@@ -584,7 +606,7 @@ func (a *Arena) MallocBatchLocked(nb uintptr, out []uintptr) int {
 	}
 	var c uintptr
 	if k > 1 && k*nb < a.h.mmapThreshold.Load() {
-		c = a.mallocLocked(k * nb)
+		c = a.mallocFor(k*nb, false)
 		if c != 0 && isMmapped(c) {
 			// The heap could not grow and sysmalloc mapped the batch:
 			// give it back and go one chunk at a time.
