@@ -64,3 +64,19 @@ func counted(op Op, n uintptr, errno syscall.Errno) error {
 	}
 	return nil
 }
+
+func msync(addr, n uintptr, flags int) error {
+	errno := injected(OpMsync)
+	if errno == 0 {
+		errno = sysMsync(addr, n, flags)
+	}
+	return counted(OpMsync, n, errno)
+}
+
+func mmapFile(addr, n uintptr, prot, flags, fd int, off int64) (uintptr, error) {
+	got, errno := uintptr(0), injected(OpMmap)
+	if errno == 0 {
+		got, errno = sysMmapFile(addr, n, prot, flags, fd, off)
+	}
+	return got, counted(OpMmap, n, errno)
+}

@@ -11,7 +11,7 @@ import (
 )
 
 func statsOf(c mmapper.Counters, op mmapper.Op) mmapper.OpStats {
-	return [...]mmapper.OpStats{c.Mmap, c.Munmap, c.Mremap, c.Madvise, c.Mprotect, c.Mincore}[op]
+	return [...]mmapper.OpStats{c.Mmap, c.Munmap, c.Mremap, c.Madvise, c.Mprotect, c.Mincore, c.Msync}[op]
 }
 
 // faultCase makes one call of op. try returns the call's error and a cleanup
@@ -77,6 +77,15 @@ var faultCases = []faultCase{
 		addr := mustMap(t, page)
 		_, err := mmapper.Resident(addr, page)
 		return err, func() { mustUnmap(t, addr, page) }
+	}},
+	{mmapper.OpMsync, func(t *testing.T) (error, func()) {
+		f := tempFile(t, page)
+		addr, err := mmapper.MapFile(int(f.Fd()), 0, page, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = mmapper.Msync(addr, page)
+		return err, func() { mustUnmap(t, addr, page); f.Close() }
 	}},
 }
 
@@ -158,7 +167,7 @@ func TestFaultArmedFlag(t *testing.T) {
 	if !mmapper.FaultsArmed() {
 		t.Fatal("FailAlways did not arm the fast-path flag")
 	}
-	for op := range mmapper.Op(6) {
+	for op := range mmapper.Op(7) {
 		got, want := mmapper.Injected(op), syscall.Errno(0)
 		if op == mmapper.OpMincore {
 			want = syscall.EIO
@@ -192,7 +201,7 @@ func TestFaultInjectionMessage(t *testing.T) {
 func TestFaultArgumentsPanic(t *testing.T) {
 	t.Cleanup(mmapper.ClearFaults)
 	for name, f := range map[string]func(){
-		"unknown op":         func() { mmapper.FailAfter(mmapper.Op(6), 1, syscall.EIO) },
+		"unknown op":         func() { mmapper.FailAfter(mmapper.Op(7), 1, syscall.EIO) },
 		"negative op":        func() { mmapper.FailAlways(mmapper.Op(-1), syscall.EIO) },
 		"errno 0, FailAfter": func() { mmapper.FailAfter(mmapper.OpMmap, 1, 0) },
 		"errno 0, Always":    func() { mmapper.FailAlways(mmapper.OpMmap, 0) },

@@ -76,6 +76,7 @@ func delta(before, after mmapper.Counters) mmapper.Counters {
 		Madvise:  sub(before.Madvise, after.Madvise),
 		Mprotect: sub(before.Mprotect, after.Mprotect),
 		Mincore:  sub(before.Mincore, after.Mincore),
+		Msync:    sub(before.Msync, after.Msync),
 	}
 }
 

@@ -21,7 +21,7 @@ func TestOpString(t *testing.T) {
 	for op, want := range map[mmapper.Op]string{
 		mmapper.OpMmap: "mmap", mmapper.OpMunmap: "munmap", mmapper.OpMremap: "mremap",
 		mmapper.OpMadvise: "madvise", mmapper.OpMprotect: "mprotect", mmapper.OpMincore: "mincore",
-		mmapper.Op(-1): "Op(-1)", mmapper.Op(6): "Op(6)",
+		mmapper.OpMsync: "msync", mmapper.Op(-1): "Op(-1)", mmapper.Op(7): "Op(7)",
 	} {
 		if got := op.String(); got != want {
 			t.Errorf("Op(%d).String() = %q, want %q", int(op), got, want)

@@ -26,6 +26,23 @@ func sysMmap(n uintptr, prot, flags int) (uintptr, syscall.Errno) {
 	return uintptr(p), 0
 }
 
+// sysMmapFile maps n bytes of file fd from offset off with prot and flags
+// (MAP_SHARED or MAP_PRIVATE given by the caller, MAP_FIXED_NOREPLACE when
+// addr must be kept), at addr or wherever the kernel likes when addr is 0.
+func sysMmapFile(addr, n uintptr, prot, flags, fd int, off int64) (uintptr, syscall.Errno) {
+	p, err := unix.MmapPtr(fd, off, unsafe.Add(nil, addr), n, prot, flags)
+	if err != nil {
+		return 0, errnoOf(err)
+	}
+	return uintptr(p), 0
+}
+
+// sysMsync writes back the dirty pages of [addr, addr+n) (flags MS_SYNC or
+// MS_ASYNC, with MS_INVALIDATE if asked).
+func sysMsync(addr, n uintptr, flags int) syscall.Errno {
+	return errnoOf(unix.Msync(bytesAt(addr, n), flags))
+}
+
 func sysMunmap(addr, n uintptr) syscall.Errno {
 	return errnoOf(unix.MunmapPtr(unsafe.Add(nil, addr), n))
 }

@@ -12,7 +12,7 @@ type OpStats struct {
 // Counters holds one OpStats per system call the package makes. The figures
 // are process-wide and only ever rise.
 type Counters struct {
-	Mmap, Munmap, Mremap, Madvise, Mprotect, Mincore OpStats
+	Mmap, Munmap, Mremap, Madvise, Mprotect, Mincore, Msync OpStats
 }
 
 // opCounter is the live, atomically updated form of an OpStats.
@@ -50,5 +50,6 @@ func ReadCounters() Counters {
 		Madvise:  counters[OpMadvise].load(),
 		Mprotect: counters[OpMprotect].load(),
 		Mincore:  counters[OpMincore].load(),
+		Msync:    counters[OpMsync].load(),
 	}
 }

@@ -44,6 +44,15 @@ func TestArgumentValidation(t *testing.T) {
 		{"Hugepage zero", func() error { return mmapper.Hugepage(addr, 0) }},
 		{"Resident unaligned", func() error { return drop(mmapper.Resident(addr+1, page)) }},
 		{"Resident wraps", func() error { return drop(mmapper.Resident(top, 2*page)) }},
+		{"MapFile bad fd", func() error { return drop(mmapper.MapFile(-1, 0, page, true)) }},
+		{"MapFile unaligned offset", func() error { return drop(mmapper.MapFile(0, 100, page, true)) }},
+		{"MapFile negative offset", func() error { return drop(mmapper.MapFile(0, -int64(page), page, true)) }},
+		{"MapFile zero", func() error { return drop(mmapper.MapFile(0, 0, 0, true)) }},
+		{"MapFile overflow", func() error { return drop(mmapper.MapFile(0, 1<<62, top, true)) }},
+		{"MapFileAt unaligned addr", func() error { return mmapper.MapFileAt(addr+1, 0, 0, page, true) }},
+		{"MapFileAt bad fd", func() error { return mmapper.MapFileAt(addr, -2, 0, page, true) }},
+		{"Msync unaligned", func() error { return mmapper.Msync(addr+8, page) }},
+		{"Msync zero", func() error { return mmapper.Msync(addr, 0) }},
 	} {
 		var err error
 		got := counting(func() { err = tc.call() })

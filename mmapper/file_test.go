@@ -1,0 +1,121 @@
+package mmapper_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/offheap/offheap/mmapper"
+)
+
+// tempFile returns a file of n bytes (zeros) in a test directory.
+func tempFile(t *testing.T, n uintptr) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "map"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(int64(n)); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// A shared mapping writes through to the file, and a second mapping of the
+// same file sees what the first wrote; Msync is counted.
+func TestMapFileShared(t *testing.T) {
+	n := 4 * page
+	f := tempFile(t, n)
+	defer f.Close()
+	var a, b uintptr
+	got := counting(func() {
+		var err error
+		if a, err = mmapper.MapFile(int(f.Fd()), 0, n, true); err != nil {
+			t.Fatal(err)
+		}
+		if b, err = mmapper.MapFile(int(f.Fd()), int64(page), page, true); err != nil {
+			t.Fatal(err)
+		}
+	})
+	check(t, "MapFile x2", mmapper.Counters{Mmap: mmapper.OpStats{Calls: 2, Bytes: uint64(n + page)}}, got)
+	defer mustUnmap(t, a, n)
+	defer mustUnmap(t, b, page)
+	if a%page != 0 || a == b {
+		t.Fatalf("addresses %#x, %#x", a, b)
+	}
+	fill(mem(a, n), 5)
+	if !hasPattern(mem(b, page), 5+byte(page*7)) {
+		t.Error("the second mapping (offset one page) does not see the first one's writes")
+	}
+	got = counting(func() {
+		if err := mmapper.Msync(a, n); err != nil {
+			t.Fatal(err)
+		}
+	})
+	check(t, "Msync", mmapper.Counters{Msync: mmapper.OpStats{Calls: 1, Bytes: uint64(n)}}, got)
+	buf := make([]byte, n)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !hasPattern(buf, 5) {
+		t.Error("the file does not hold what the shared mapping wrote")
+	}
+}
+
+// A private mapping does not write to the file.
+func TestMapFilePrivate(t *testing.T) {
+	f := tempFile(t, page)
+	defer f.Close()
+	a, err := mmapper.MapFile(int(f.Fd()), 0, page, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mustUnmap(t, a, page)
+	fill(mem(a, page), 9)
+	buf := make([]byte, page)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !allZero(buf) {
+		t.Error("a private mapping wrote to the file")
+	}
+}
+
+// MapFileAt extends a mapping in place, and refuses a range already mapped
+// without touching it.
+func TestMapFileAt(t *testing.T) {
+	f := tempFile(t, 2*page)
+	defer f.Close()
+	fd := int(f.Fd())
+	// Reserve two pages of address space, then free the second: the first
+	// is mapped from the file, the second is extended into.
+	a, err := mmapper.MapFile(fd, 0, 2*page, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustUnmap(t, a+page, page)
+	fill(mem(a, page), 3)
+	err = mmapper.MapFileAt(a, fd, 0, page, true)
+	if !errors.Is(err, syscall.EEXIST) {
+		t.Fatalf("MapFileAt over a mapped page: %v, want EEXIST", err)
+	}
+	if !hasPattern(mem(a, page), 3) {
+		t.Error("a refused MapFileAt changed the mapping")
+	}
+	got := counting(func() { err = mmapper.MapFileAt(a+page, fd, int64(page), page, true) })
+	if err != nil {
+		t.Fatalf("MapFileAt at a free page: %v", err)
+	}
+	check(t, "MapFileAt", mmapper.Counters{Mmap: mmapper.OpStats{Calls: 1, Bytes: uint64(page)}}, got)
+	defer mustUnmap(t, a, 2*page)
+	fill(mem(a+page, page), 4)
+	buf := make([]byte, page)
+	if _, err := f.ReadAt(buf, int64(page)); err != nil {
+		t.Fatal(err)
+	}
+	if !hasPattern(buf, 4) {
+		t.Error("the extension does not map the file's second page")
+	}
+}
