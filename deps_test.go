@@ -5,8 +5,10 @@ package offheap_test
 // calls, use nothing but the standard library and golang.org/x/sys; arena
 // takes its memory through interfaces of its own and imports none of brk,
 // mmapper, tune or alloc, nor x/sys; tune uses the standard library alone;
-// alloc wires arena, tune, brk and mmapper together; nothing imports bench
-// or cmd from outside them, but the command runs the bench suite.
+// alloc wires arena, tune, brk and mmapper together; fileheap (a heap in a
+// file) uses mmapper, the standard library and golang.org/x/sys, and only
+// the bench and the command import it; nothing imports bench or cmd from
+// outside them, but the command runs the bench suite.
 
 import (
 	"go/build"
@@ -129,7 +131,7 @@ func TestImportPolicy(t *testing.T) {
 		t.Fatalf("run from the module root: %v", err)
 	}
 	pkgs := modulePackages(t)
-	for _, p := range []string{"brk", "mmapper", "arena", "tune", "alloc"} {
+	for _, p := range []string{"brk", "mmapper", "arena", "tune", "alloc", "fileheap"} {
 		if pkgs[module+"/"+p] == nil {
 			t.Fatalf("package %s not found", p)
 		}
@@ -155,6 +157,9 @@ func TestImportPolicy(t *testing.T) {
 			}
 			return slices.Contains([]string{"arena", "tune", "brk", "mmapper", "alloc/tracefmt"}, strings.TrimPrefix(d, module+"/"))
 		}, "imports no package of the module but arena, tune, brk, mmapper and alloc/tracefmt (the trace format)"},
+		{"fileheap", func(d string) bool {
+			return isStd(d) || strings.HasPrefix(d, xsys) || d == module+"/mmapper"
+		}, "imports only the standard library, golang.org/x/sys and mmapper"},
 	}
 	for _, r := range rules {
 		full := module + "/" + r.pkg
@@ -168,6 +173,18 @@ func TestImportPolicy(t *testing.T) {
 	for _, p := range []string{"arena", "tune", "brk", "mmapper"} {
 		if !slices.Contains(direct, module+"/"+p) {
 			t.Errorf("alloc does not import %s: the layering has changed", p)
+		}
+	}
+
+	// Only bench/ and cmd/ import fileheap (its tests aside).
+	for pkg, info := range pkgs {
+		if pkg == module+"/fileheap" || strings.HasPrefix(pkg, module+"/bench") || strings.HasPrefix(pkg, module+"/cmd/") {
+			continue
+		}
+		for _, imp := range append(slices.Clone(info.imports), info.testImports...) {
+			if imp == module+"/fileheap" {
+				t.Errorf("%s imports fileheap: only bench/ and cmd/ may", pkg)
+			}
 		}
 	}
 

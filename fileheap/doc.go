@@ -1,0 +1,156 @@
+// Package fileheap keeps a heap in a file: blocks allocated and freed as
+// with malloc, shared by every process that opens the file, kept across
+// restarts, and brought back to a consistent state by itself after a
+// process is killed at any instruction (kill -9). It is for the caches a
+// Go service would otherwise warm again for minutes after every restart,
+// and for read-mostly data that worker processes would otherwise each copy
+// (C programs have Boost.Interprocess's managed_mapped_file, LLNL's Metall
+// and PMDK's libpmemobj for this).
+//
+//	h, err := fileheap.Open("/var/cache/app/heap", fileheap.Options{Size: 8 << 30})
+//	off, err := h.Alloc(100)        // an Offset: the block's position in the file
+//	copy(h.Bytes(off), value)       // the block's bytes, mapped
+//	h.SetRoot(off)                  // one offset to find everything again
+//	...
+//	h, err = fileheap.Open(...)     // after a restart: h.Root() is off, the bytes are there
+//
+// Blocks hold bytes, never Go pointers (the collector does not see the
+// file's memory); they link to each other by Offset. Nothing is written to
+// the device until Sync (msync) or until the kernel writes the pages back:
+// the heap survives its processes, not a crash of the machine since the
+// last Sync.
+//
+// # Design
+//
+// One overview, the files one idea each:
+//
+//   - format.go: the file: a 16 KiB header (magic, version, checksum of the
+//     fixed fields, lock word, journal, sizes, root, counters, quick lists,
+//     bins, client slots), then chunks up to the file's end.
+//   - chunk.go: glibc's chunks: an 8-byte size word before each block,
+//     16-byte alignment, the P bit, boundary tags (the foot) on free chunks,
+//     coalescing, a top chunk at the end of the used part, and a 16-bit tag
+//     in every size word that binds it to its offset.
+//   - malloc.go: Alloc, Free, Realloc: quick lists, bins, the top, growing
+//     and cutting the file, punching holes.
+//   - journal.go: the undo log that makes every operation atomic.
+//   - lock.go: the lock in the file, and taking it over from a dead process.
+//   - heap.go: Open, Close, Sync, the root; check.go: Check and Stats.
+//
+// Every piece of the heap's state is in the file, and every link in it
+// (bins, quick lists, the journal's entries, the root, what applications
+// store in blocks) is an offset from the file's start, not an address.
+// That was chosen over mapping the file at one fixed address recorded in it
+// (MAP_FIXED_NOREPLACE): an address that is free in one process can be
+// taken in another (by the Go heap, a library, another file heap, address
+// space randomization), and then that process could not open the heap at
+// all; with offsets each process maps the file wherever the kernel puts it,
+// and turning an offset into an address is one addition. The cost is that
+// blocks cannot hold pointers to each other, only offsets, which they could
+// not usefully do anyway for Go values.
+//
+// Open maps the whole Options.Size of the file at once (MAP_SHARED, through
+// package mmapper, the only code making memory system calls): that reserves
+// the address space, and the file grows under the mapping (ftruncate, in
+// steps of an eighth of its length, 256 KiB to 64 MiB) without mapping
+// again. Pages past the file's end are never touched. If another process
+// raises the Size and grows the heap past what this one mapped, the mapping
+// is extended in place on demand, or the operation fails with ErrFull when
+// the address space after it is taken.
+//
+// # Allocation
+//
+// Requests are rounded to chunks as glibc does (max(32, n+8 rounded up to
+// 16)). Free chunks up to 1008 bytes go to a quick list of their size
+// (glibc's tcache and fastbins in one: singly linked, LIFO, at most 256 per
+// size, not coalesced, the chunk marked by its Q bit); Alloc takes from it
+// first. Those two paths, the common case, take the lock with one
+// compare-and-swap, journal two words, change them and release the lock
+// with a plain store: no system call, no walk. Everything else goes to 360
+// bins (exact sizes below 1024 bytes, then eight per power of two, TLSF's
+// spacing, with a bit map of the non-empty ones) with coalescing on free,
+// then to the top, then to a bigger file. Before the file grows, the quick
+// lists are emptied into the bins. When a free leaves the top larger than 1
+// MiB + 256 KiB, the file is cut to leave 256 KiB (as M_TRIM_THRESHOLD and
+// M_TOP_PAD); a free chunk of 128 KiB or more has the whole pages inside it
+// punched out of the file (fallocate(FALLOC_FL_PUNCH_HOLE)), so the file
+// takes on the device about what its blocks hold. A mapped file that is
+// sparse has one known hazard: writing to a hole when the device is full
+// raises SIGBUS, as for any sparse file mapping.
+//
+// # Sharing and the lock
+//
+// Any number of processes and goroutines may use the heap at once. The
+// lock is a futex word in the header: 0 when free, else the owner's slot
+// number, the slot's generation and a contended bit. Each open Heap takes a
+// client slot at Open (128 of them), records its pid, its start time and
+// the time in it, and holds an OFD write lock (fcntl F_OFD_SETLK) on the
+// slot's first byte until Close. A locker that waits longer than a few
+// microseconds asks, every 5 ms at most, whether the owner is alive: the
+// kernel drops an OFD lock when the last descriptor of its open file is
+// closed, which for a killed process happens once all its threads have
+// stopped, so a free byte lock, or a slot taken again by another Heap (a
+// new generation), means the owner is dead. This was chosen over kill(pid,
+// 0) and /proc start times: a pid is reused, a zombie still answers, and
+// the OFD lock is released by the kernel exactly when no thread of the
+// process can write to the heap any more. The first locker to find the
+// owner dead takes the word over with a compare-and-swap and undoes the
+// owner's operation (below); the others go on waiting for it.
+//
+// # Crash consistency
+//
+// Every operation that changes the heap's structure does so under the lock
+// and through the journal (journal.go), an undo log in the header: before a
+// word is written, its offset and old value are appended, and the count
+// that covers them is raised; the operation ends by setting the count to 0
+// (its commit), then releases the lock. Stores reach memory in program
+// order (they retire in order; the Go compiler keeps the journal's stores
+// in order because they are made in calls it cannot see through), and a
+// process killed by SIGKILL stops between two instructions with every
+// earlier store in the shared page cache. So the heap is always in one of
+// these states:
+//
+//  1. Lock free, journal empty: consistent. A process that dies outside the
+//     lock leaves nothing to repair.
+//  2. Lock held by a live process: an operation is in flight; others wait.
+//  3. Lock held by a dead process, journal empty: it died before its first
+//     write or after its commit (cutting the file or punching holes in free
+//     chunks, which come after the commit, may be undone or half done,
+//     which is harmless: the file is never shorter than the header says).
+//     The next locker takes the lock over; nothing to undo.
+//  4. Lock held by a dead process, journal of n entries: it died in the
+//     middle of an operation. The next locker (in another process that has
+//     the heap open, or Open) writes the n old values back, last first,
+//     which restores the heap as it was before the operation, then goes on.
+//
+// Recovery costs the journal, at most 63 words, plus the wait to notice
+// the death (microseconds at Open): never a walk of the heap. So after a
+// kill every block whose Alloc returned and whose Free had not started is
+// allocated and intact; the block in flight is allocated if its Alloc (or
+// Free) had committed, otherwise as before (free, or allocated but with
+// its first 8 bytes overwritten by a quick list's link: a Free had begun);
+// no block is handed out twice; Check passes. A Realloc that moves a block
+// is one operation: the old block stays, or the new one holds the contents
+// and the old one is free. Growing the file happens before the journaled
+// writes that use the new space (an undone growth leaves a longer file,
+// harmless); cutting it happens after the commit that shortens the heap.
+//
+// # The file format
+//
+// Version 1 is described in format.go and chunk.go. Open refuses, with an
+// error wrapping ErrFormat, a file that is not a heap (no magic), of
+// another version, truncated (shorter than its header says), or whose
+// header is damaged (a checksum covers the fixed fields; the others are
+// checked for range and against each other, and the journal's entries
+// before anything is undone). Damage among the chunks is found by the
+// operations that meet it (an error wrapping ErrCorrupt; they check every
+// size word's tag and every link before following it) and by Check, which
+// names the first broken invariant and its offset. A process killed while
+// Open creates a new file leaves a file without magic, which Open refuses.
+//
+// # Speed
+//
+// See BenchmarkPair (go test -bench Pair ./fileheap) and the bench's
+// fileheap peer (go run ./cmd/offheap bench -run '^pair/' -peers
+// offheap,fileheap), which runs the same loop as alloc.Malloc's pair/N.
+package fileheap
