@@ -3,11 +3,29 @@ package fileheap_test
 import (
 	"errors"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/offheap/offheap/fileheap"
 )
+
+// testSeed returns the seed of a randomized test: FILEHEAP_SEED if set
+// (to reproduce a failure), else a random one. It is logged.
+func testSeed(t testing.TB) uint64 {
+	t.Helper()
+	seed := rand.Uint64()
+	if s := os.Getenv("FILEHEAP_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("FILEHEAP_SEED: %v", err)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (FILEHEAP_SEED=%d reproduces)", seed, seed)
+	return seed
+}
 
 // open opens a heap in a new file of the test's directory.
 func open(t testing.TB, size int64) (*fileheap.Heap, string) {
@@ -95,8 +113,7 @@ func TestAllocFree(t *testing.T) {
 // random sizes; every live block keeps its pattern, InUse follows, and
 // Check passes.
 func TestRandomOps(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
 	h, path := open(t, 64<<20)
 	live := map[fileheap.Offset]int{} // offset -> requested size

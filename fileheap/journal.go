@@ -27,6 +27,9 @@ import "fmt"
 //
 //go:noinline
 func (h *Heap) set(off uintptr, v uint64) {
+	if storeHook != nil {
+		storeHook(h)
+	}
 	n := *h.jcount
 	if n >= jCap {
 		panic(fmt.Sprintf("fileheap: journal overflow at offset %#x (a bug: an operation changes more than %d words)", off, jCap))
@@ -37,6 +40,11 @@ func (h *Heap) set(off uintptr, v uint64) {
 	*h.jcount = n + 1
 	h.setRaw(off, v)
 }
+
+// storeHook, when set (by tests), is called before every journaled store
+// and around every commit: the points where a kill leaves a state of its
+// own, which the crash tests copy and recover.
+var storeHook func(*Heap)
 
 // rollback undoes the journaled writes of the operation in flight of this
 // process (an error half-way) and empties the journal.

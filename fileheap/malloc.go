@@ -275,6 +275,11 @@ func (h *Heap) reallocChunk(o *op, c, nb uintptr) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The copy overwrites the new block's first two words, which held its
+	// chunk's links when it was free (in a bin or a quick list): journal
+	// them, so that undoing the move puts the chunk back intact.
+	h.set(nc+hdrSz, h.word(nc+hdrSz))
+	h.set(nc+hdrSz+8, h.word(nc+hdrSz+8))
 	copy(unsafe.Slice((*byte)(unsafe.Add(h.base, nc+hdrSz)), size-overhead),
 		unsafe.Slice((*byte)(unsafe.Add(h.base, c+hdrSz)), size-overhead))
 	if err := h.freeChunk(o, c); err != nil {
@@ -618,7 +623,13 @@ func (h *Heap) planPunch(o *op, lo, hi uintptr) {
 // and punching holes in free chunks (after the frees are permanent, so an
 // undone free never finds its block's pages gone).
 func (h *Heap) commitOp(o *op) {
+	if storeHook != nil {
+		storeHook(h)
+	}
 	commit(h.jcount)
+	if storeHook != nil {
+		storeHook(h)
+	}
 	if o.truncateTo != 0 {
 		setLength(h.fd, o.truncateTo) // on failure the file stays longer, which is harmless
 		o.truncateTo = 0
