@@ -44,3 +44,21 @@ func itoa(n int) string {
 		}
 	}
 }
+
+// BenchmarkPairParallel: BenchmarkPair/64 on every P at once, one Heap:
+// the lock contended by goroutines of one process.
+func BenchmarkPairParallel(b *testing.B) {
+	h, _ := open(b, 0)
+	defer h.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			off, err := h.Alloc(64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Free(off); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,6 +1,7 @@
 package fileheap_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -54,16 +55,33 @@ func mustCheck(t testing.TB, h *fileheap.Heap) {
 	}
 }
 
-// fill writes a pattern derived from seed over b; hasPattern checks it.
+// fill writes a pattern derived from seed over b, a word at a time;
+// hasPattern checks it.
 func fill(b []byte, seed uint64) {
-	for i := range b {
-		b[i] = byte(seed>>(8*(uint(i)%8))) ^ byte(i)
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		binary.LittleEndian.PutUint64(b[i:], seed^uint64(i)*0x9E3779B97F4A7C15)
+	}
+	for ; i < len(b); i++ {
+		b[i] = patternByte(seed, i)
 	}
 }
 
+// patternByte is byte i of the pattern, as the word holding it has it, so
+// that every prefix of a filled block has the pattern.
+func patternByte(seed uint64, i int) byte {
+	return byte((seed ^ uint64(i&^7)*0x9E3779B97F4A7C15) >> (8 * (i & 7)))
+}
+
 func hasPattern(b []byte, seed uint64) bool {
-	for i := range b {
-		if b[i] != byte(seed>>(8*(uint(i)%8)))^byte(i) {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != seed^uint64(i)*0x9E3779B97F4A7C15 {
+			return false
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] != patternByte(seed, i) {
 			return false
 		}
 	}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fileheap_test
+
+const raceEnabled = false
