@@ -160,6 +160,9 @@ func (h *Heap) walk(name string) (st Stats, err error) {
 			if err := h.checkLink(o, l, p); err != nil {
 				return st, err
 			}
+			if isBinHead(l) {
+				return st, h.corruptf(name, p, "bin %d links the head of another bin", i)
+			}
 			u := (l - hdrSize) / alignSz
 			if free[u/64]&(1<<(u%64)) == 0 {
 				return st, h.corruptf(name, l, "bin %d lists a chunk that is not free (or is listed twice)", i)

@@ -261,8 +261,10 @@ func (h *Heap) register() error {
 			continue
 		}
 		s := slotOff(i)
-		gen := atomic.AddUint32(h.ptr32(s+slotGen), 1) & lockGenMask
-		if gen == 0 {
+		// A new generation, which the lock word must not name already (a
+		// damaged file could): only this Heap may write its own word.
+		var gen uint32
+		for gen == 0 || atomic.LoadUint32(h.lockw)&^contended == uint32(i+1)|gen<<lockGenShift {
 			gen = atomic.AddUint32(h.ptr32(s+slotGen), 1) & lockGenMask
 		}
 		h.setRaw(s+slotPid, uint64(os.Getpid()))

@@ -261,7 +261,9 @@ func (h *Heap) reallocChunk(o *op, c, nb uintptr) (uintptr, error) {
 			h.set(rem+sizeSz, h.headWord(rem, total-nb, flagP))
 			h.set(c+total, uint64(total-nb))
 			h.set(c+sizeSz, h.headWord(c, nb, hd&flagP))
-			h.insert(rem)
+			if err := h.insert(o, rem); err != nil {
+				return 0, err
+			}
 			total = nb
 		} else {
 			h.set(c+sizeSz, h.headWord(c, total, hd&flagP))
@@ -444,7 +446,9 @@ func (h *Heap) takeFree(o *op, c, nb uintptr) (uintptr, error) {
 		h.set(rem+sizeSz, h.headWord(rem, size-nb, flagP))
 		h.set(c+size, uint64(size-nb))
 		h.set(c+sizeSz, h.headWord(c, nb, hd&flagP))
-		h.insert(rem)
+		if err := h.insert(o, rem); err != nil {
+			return 0, err
+		}
 		size = nb
 	} else {
 		h.set(c+size+sizeSz, h.head(c+size)|flagP)
@@ -568,7 +572,9 @@ func (h *Heap) freeChunk(o *op, c uintptr) error {
 	}
 	h.set(c+sizeSz, h.headWord(c, size, hd&flagP))
 	h.set(c+size, uint64(size))
-	h.insert(c)
+	if err := h.insert(o, c); err != nil {
+		return err
+	}
 	if size >= punchThreshold {
 		h.planPunch(o, max(lo, c+32), min(hi, c+size))
 	}
@@ -692,10 +698,16 @@ func (h *Heap) unlink(o *op, p uintptr) error {
 }
 
 // insert puts free chunk c at the front of its bin, journaled.
-func (h *Heap) insert(c uintptr) {
+func (h *Heap) insert(o *op, c uintptr) error {
 	i := binIndex(h.chunkSize(c))
 	b := binHead(i)
 	f := uintptr(h.word(b + 16))
+	if err := h.checkLink(o, f, b); err != nil {
+		return err
+	}
+	if uintptr(h.word(f+24)) != b {
+		return h.corruptf(o.name, f, "corrupted double-linked list (bin %d)", i)
+	}
 	h.set(c+16, uint64(f))
 	h.set(c+24, uint64(b))
 	h.set(f+24, uint64(c))
@@ -704,6 +716,7 @@ func (h *Heap) insert(c uintptr) {
 	if m := h.word(w); m&(1<<(uint(i)%64)) == 0 {
 		h.set(w, m|1<<(uint(i)%64))
 	}
+	return nil
 }
 
 func (h *Heap) countAlloc(size uintptr) {
