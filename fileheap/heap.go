@@ -36,6 +36,11 @@ type Options struct {
 // DefaultSize is the Size of a new heap when Options.Size is 0.
 const DefaultSize = 1 << 30
 
+// reserveMin is the least address space Open reserves: a process follows
+// another that raises the heap's Size up to 8 times its own mapping, and at
+// least this far.
+const reserveMin = 64 << 30
+
 // Errors. Every error of the package wraps one of these (errors.Is), with
 // what was asked and, where it applies, the offset at fault.
 var (
@@ -65,7 +70,9 @@ type Heap struct {
 	me     uint32         // our lock word: slot + 1 | generation << 8
 	secret uint64
 	closed atomic.Bool
-	mapLen atomic.Uintptr // bytes mapped from base
+	mapLen atomic.Uintptr // bytes of the file mapped from base
+
+	resvLen uintptr // address space reserved from base
 
 	path    string
 	file    *os.File
@@ -120,12 +127,19 @@ func (h *Heap) open(size int64) error {
 	if size != 0 && size < fileSize {
 		return h.errorf(ErrInvalid, "Options.Size %d is smaller than the %d bytes the heap already uses", size, fileSize)
 	}
+	// Reserve address space for more than the heap may grow to now, so
+	// that the mapping can follow if another process raises the Size, then
+	// map the file over the start of it.
 	mapSize := max(size, maxSize)
-	addr, err := mmapper.MapFile(h.fd, 0, uintptr(mapSize), true)
+	resv := min(max(8*mapSize, reserveMin), maxHeapSize)
+	addr, err := mmapper.Reserve(uintptr(resv), 0)
 	if err != nil {
+		return h.errorf(err, "reserving %d bytes of address space", resv)
+	}
+	h.base, h.resvLen = unsafe.Add(nil, addr), uintptr(resv)
+	if err := mmapper.MapFileFixed(addr, h.fd, 0, uintptr(mapSize), true); err != nil {
 		return h.errorf(err, "mapping %d bytes", mapSize)
 	}
-	h.base = unsafe.Add(nil, addr)
 	h.mapLen.Store(uintptr(mapSize))
 	h.lockw = h.ptr32(offLock)
 	h.jcount = h.ptr64(offJCount)
@@ -368,7 +382,7 @@ func (h *Heap) release() error {
 		h.slot = -1
 	}
 	if h.base != nil {
-		if err := mmapper.Unmap(uintptr(h.base), h.mapLen.Load()); err != nil && first == nil {
+		if err := mmapper.Unmap(uintptr(h.base), h.resvLen); err != nil && first == nil {
 			first = err
 		}
 		h.base = nil

@@ -779,9 +779,9 @@ func (h *Heap) checkInUse(o *op, c uintptr) error {
 
 // ensureMapped extends this process's mapping to cover n bytes of the
 // file, when another process has raised the heap's Size and grown it past
-// what this one mapped at Open. The extension must land right after the
-// mapping (offsets are addresses minus the base), which fails if something
-// else was mapped there since.
+// what this one mapped at Open. The mapping grows inside the address space
+// Open reserved (8 times the mapping, at least 64 GiB); past that the heap
+// cannot be followed without reopening it.
 func (h *Heap) ensureMapped(n uintptr) error {
 	if n <= h.mapLen.Load() {
 		return nil
@@ -792,11 +792,13 @@ func (h *Heap) ensureMapped(n uintptr) error {
 	if n <= cur {
 		return nil
 	}
+	if n > h.resvLen {
+		return h.errorf(ErrFull, "the heap grew to %d bytes, past the %d bytes of address space this process reserved: reopen it", n, h.resvLen)
+	}
 	page := mmapper.PageSize()
-	want := max(uintptr(h.word(offMaxSize)), n)
-	want = (want + page - 1) &^ (page - 1)
-	if err := mmapper.MapFileAt(uintptr(h.base)+cur, h.fd, int64(cur), want-cur, true); err != nil {
-		return h.errorf(ErrFull, "the heap grew to %d bytes, past the %d this process mapped (Options.Size), and the address space after the mapping is taken (%v): reopen with a larger Size", n, cur, err)
+	want := min((max(uintptr(h.word(offMaxSize)), n)+page-1)&^(page-1), h.resvLen)
+	if err := mmapper.MapFileFixed(uintptr(h.base)+cur, h.fd, int64(cur), want-cur, true); err != nil {
+		return h.errorf(err, "extending the mapping to %d bytes", want)
 	}
 	h.mapLen.Store(want)
 	return nil

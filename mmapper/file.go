@@ -30,26 +30,27 @@ func MapFile(fd int, off int64, n uintptr, shared bool) (uintptr, error) {
 	return addr, nil
 }
 
-// MapFileAt is MapFile at exactly addr (page aligned), for extending a
-// mapping in place: it fails with an error wrapping syscall.EEXIST, and maps
-// nothing, when any page of [addr, addr+n) is already mapped
-// (MAP_FIXED_NOREPLACE; on a kernel older than 4.17, which takes the flag for
-// a hint, a mapping placed elsewhere is undone and reported the same way,
-// its munmap counted).
-func MapFileAt(addr uintptr, fd int, off int64, n uintptr, shared bool) error {
-	if err := checkRange("MapFileAt", addr, n); err != nil {
+// MapFileFixed maps n bytes of file fd from offset off at exactly addr
+// (page aligned), replacing whatever the caller had there: it is for
+// mapping a file into (part of) a range the caller reserved with Reserve,
+// and for extending such a mapping within the reservation (MAP_FIXED;
+// never use it on memory the caller does not own).
+func MapFileFixed(addr uintptr, fd int, off int64, n uintptr, shared bool) error {
+	if err := checkRange("MapFileFixed", addr, n); err != nil {
 		return err
 	}
-	if err := checkFile("MapFileAt", fd, off, n); err != nil {
+	if err := checkFile("MapFileFixed", fd, off, n); err != nil {
 		return err
 	}
-	got, err := mmapFile(addr, n, protRW, fileFlags(shared)|unix.MAP_FIXED_NOREPLACE, fd, off)
+	got, err := mmapFile(addr, n, protRW, fileFlags(shared)|unix.MAP_FIXED, fd, off)
 	if err != nil {
 		return callError(err, "mmap %d bytes of fd %d at offset %d to %#x", n, fd, off, addr)
 	}
 	if got != addr {
+		// MAP_FIXED places the mapping at addr or fails; anything else is
+		// a kernel bug, reported rather than used.
 		_ = munmap(got, n)
-		return callError(syscall.EEXIST, "mmap %d bytes of fd %d at offset %d to %#x (placed at %#x)", n, fd, off, addr, got)
+		return callError(syscall.EINVAL, "mmap %d bytes of fd %d at offset %d to %#x: placed at %#x", n, fd, off, addr, got)
 	}
 	return nil
 }

@@ -1,10 +1,8 @@
 package mmapper_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 
 	"github.com/offheap/offheap/mmapper"
@@ -83,39 +81,38 @@ func TestMapFilePrivate(t *testing.T) {
 	}
 }
 
-// MapFileAt extends a mapping in place, and refuses a range already mapped
-// without touching it.
-func TestMapFileAt(t *testing.T) {
+// MapFileFixed maps a file into a reservation and extends the mapping
+// within it.
+func TestMapFileFixed(t *testing.T) {
 	f := tempFile(t, 2*page)
 	defer f.Close()
 	fd := int(f.Fd())
-	// Reserve two pages of address space, then free the second: the first
-	// is mapped from the file, the second is extended into.
-	a, err := mmapper.MapFile(fd, 0, 2*page, true)
+	r, err := mmapper.Reserve(4*page, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustUnmap(t, a+page, page)
-	fill(mem(a, page), 3)
-	err = mmapper.MapFileAt(a, fd, 0, page, true)
-	if !errors.Is(err, syscall.EEXIST) {
-		t.Fatalf("MapFileAt over a mapped page: %v, want EEXIST", err)
-	}
-	if !hasPattern(mem(a, page), 3) {
-		t.Error("a refused MapFileAt changed the mapping")
-	}
-	got := counting(func() { err = mmapper.MapFileAt(a+page, fd, int64(page), page, true) })
+	defer mustUnmap(t, r, 4*page)
+	got := counting(func() { err = mmapper.MapFileFixed(r, fd, 0, page, true) })
 	if err != nil {
-		t.Fatalf("MapFileAt at a free page: %v", err)
-	}
-	check(t, "MapFileAt", mmapper.Counters{Mmap: mmapper.OpStats{Calls: 1, Bytes: uint64(page)}}, got)
-	defer mustUnmap(t, a, 2*page)
-	fill(mem(a+page, page), 4)
-	buf := make([]byte, page)
-	if _, err := f.ReadAt(buf, int64(page)); err != nil {
 		t.Fatal(err)
 	}
-	if !hasPattern(buf, 4) {
-		t.Error("the extension does not map the file's second page")
+	check(t, "MapFileFixed", mmapper.Counters{Mmap: mmapper.OpStats{Calls: 1, Bytes: uint64(page)}}, got)
+	fill(mem(r, page), 3)
+	if !faultsOn(t, r+page) {
+		t.Fatal("the reservation past the mapping is accessible")
+	}
+	if err := mmapper.MapFileFixed(r+page, fd, int64(page), page, true); err != nil {
+		t.Fatal(err)
+	}
+	fill(mem(r+page, page), 4)
+	buf := make([]byte, 2*page)
+	if _, err := f.ReadAt(buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !hasPattern(buf[:page], 3) || !hasPattern(buf[page:], 4) {
+		t.Error("the file does not hold what the two mappings wrote")
+	}
+	if !faultsOn(t, r+2*page) {
+		t.Error("the reservation past the extension is accessible")
 	}
 }

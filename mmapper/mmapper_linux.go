@@ -27,8 +27,8 @@ func sysMmap(n uintptr, prot, flags int) (uintptr, syscall.Errno) {
 }
 
 // sysMmapFile maps n bytes of file fd from offset off with prot and flags
-// (MAP_SHARED or MAP_PRIVATE given by the caller, MAP_FIXED_NOREPLACE when
-// addr must be kept), at addr or wherever the kernel likes when addr is 0.
+// (MAP_SHARED or MAP_PRIVATE given by the caller, MAP_FIXED when addr must
+// be kept), at addr or wherever the kernel likes when addr is 0.
 func sysMmapFile(addr, n uintptr, prot, flags, fd int, off int64) (uintptr, syscall.Errno) {
 	p, err := unix.MmapPtr(fd, off, unsafe.Add(nil, addr), n, prot, flags)
 	if err != nil {

@@ -49,8 +49,8 @@ func TestArgumentValidation(t *testing.T) {
 		{"MapFile negative offset", func() error { return drop(mmapper.MapFile(0, -int64(page), page, true)) }},
 		{"MapFile zero", func() error { return drop(mmapper.MapFile(0, 0, 0, true)) }},
 		{"MapFile overflow", func() error { return drop(mmapper.MapFile(0, 1<<62, top, true)) }},
-		{"MapFileAt unaligned addr", func() error { return mmapper.MapFileAt(addr+1, 0, 0, page, true) }},
-		{"MapFileAt bad fd", func() error { return mmapper.MapFileAt(addr, -2, 0, page, true) }},
+		{"MapFileFixed unaligned addr", func() error { return mmapper.MapFileFixed(addr+1, 0, 0, page, true) }},
+		{"MapFileFixed bad fd", func() error { return mmapper.MapFileFixed(addr, -2, 0, page, true) }},
 		{"Msync unaligned", func() error { return mmapper.Msync(addr+8, page) }},
 		{"Msync zero", func() error { return mmapper.Msync(addr, 0) }},
 	} {
