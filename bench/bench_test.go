@@ -15,7 +15,9 @@ import (
 // peers is a function, not a variable, so that nothing sets offheap up
 // (OffheapPeer queries the program break) when the test binary starts as
 // BenchmarkFirstMalloc's child.
-func peers() []bench.Peer { return []bench.Peer{bench.OffheapPeer(), bench.GoHeapPeer()} }
+func peers() []bench.Peer {
+	return []bench.Peer{bench.OffheapPeer(), bench.GoHeapPeer(), bench.FileHeapPeer()}
+}
 
 // BenchmarkPair: same-size malloc+free pairs, one sub-benchmark per size.
 func BenchmarkPair(b *testing.B) { bench.BenchKind(b, "pair", peers()...) }

@@ -75,7 +75,7 @@ const ModerncPeer = "modernc-memory"
 // PeerNames lists every peer Main knows, in table order: the peers a Go
 // program calls from Go, then each C allocator through cgo and natively.
 func PeerNames() []string {
-	names := []string{"offheap", "go-heap", ModerncPeer}
+	names := []string{"offheap", "go-heap", ModerncPeer, "fileheap"}
 	for _, l := range CLibs {
 		names = append(names, l.Name+"-cgo", l.Name+"-native")
 	}
@@ -398,8 +398,8 @@ type child struct {
 	failed bool
 }
 
-// The children that are not C allocators: goChild measures offheap and
-// Go's heap, moderncChild modernc.org/memory.
+// The children that are not C allocators: goChild measures offheap, Go's
+// heap and fileheap, moderncChild modernc.org/memory.
 const (
 	goChild      = "go"
 	moderncChild = ModerncPeer
@@ -413,8 +413,8 @@ func buildChildren(rep *Report, only string, progress io.Writer) ([]*child, func
 		lib CLib
 	}
 	var want []spec
-	if only == "" || nameIn("offheap", only) || nameIn("go-heap", only) {
-		want = append(want, spec{child: child{name: goChild, peers: []string{"offheap", "go-heap"}}})
+	if only == "" || nameIn("offheap", only) || nameIn("go-heap", only) || nameIn("fileheap", only) {
+		want = append(want, spec{child: child{name: goChild, peers: []string{"offheap", "go-heap", "fileheap"}}})
 	}
 	if only == "" || nameIn(ModerncPeer, only) {
 		want = append(want, spec{child: child{name: moderncChild, peers: []string{ModerncPeer}}})

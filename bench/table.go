@@ -227,6 +227,9 @@ func (r *Report) WriteTable(w io.Writer) {
 			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
 		}
 	}
+	if t, ok := r.fileHeapTarget(); ok {
+		fmt.Fprintf(w, "\nTarget (issue 15):\n  %-4s %s\n", t.Status(), t.Text)
+	}
 }
 
 func mib(b float64) float64 {

@@ -140,6 +140,9 @@ func (w *Workload) workers() int {
 
 // RunsOn reports whether peer runs the workload.
 func (w *Workload) RunsOn(peer string) bool {
+	if peer == "fileheap" && !fileHeapWorkloads.MatchString(w.Name) {
+		return false
+	}
 	return w.Peers == nil || slices.Contains(w.Peers, peer)
 }
 

@@ -9,31 +9,31 @@ import (
 // file's. They are taken by a walk of every chunk under the lock (see
 // Check), so they are exact but cost time in proportion to the heap.
 type Stats struct {
-	FileSize  int64 // the heap's length: the file's, but for a step not yet cut
-	MaxSize   int64 // the most it may grow to (Options.Size)
-	DiskBytes int64 // bytes the file takes on the device (holes are free)
+	FileSize  int64 `json:"file_size"`  // the heap's length: the file's, but for a step not yet cut
+	MaxSize   int64 `json:"max_size"`   // the most it may grow to (Options.Size)
+	DiskBytes int64 `json:"disk_bytes"` // bytes the file takes on the device (holes are free)
 
 	// mallinfo2's figures, as glibc defines them for an arena.
-	Arena    int64 // bytes of chunks: FileSize - the 16 KiB header
-	Ordblks  int   // free chunks, the top included
-	Smblks   int   // chunks in the quick lists (glibc: fastbin chunks)
-	Fsmblks  int64 // their bytes
-	Uordblks int64 // bytes of chunks in use: Arena - Fordblks - Fsmblks
-	Fordblks int64 // bytes of free chunks, the top included
-	Keepcost int64 // the top chunk's bytes
+	Arena    int64 `json:"arena"`    // bytes of chunks: FileSize - the 16 KiB header
+	Ordblks  int   `json:"ordblks"`  // free chunks, the top included
+	Smblks   int   `json:"smblks"`   // chunks in the quick lists (glibc: fastbin chunks)
+	Fsmblks  int64 `json:"fsmblks"`  // their bytes
+	Uordblks int64 `json:"uordblks"` // bytes of chunks in use: Arena - Fordblks - Fsmblks
+	Fordblks int64 `json:"fordblks"` // bytes of free chunks, the top included
+	Keepcost int64 `json:"keepcost"` // the top chunk's bytes
 
-	Blocks     int   // allocated blocks (as InUse)
-	BlockBytes int64 // their usable bytes (as InUse)
+	Blocks     int   `json:"blocks"`      // allocated blocks (as InUse)
+	BlockBytes int64 `json:"block_bytes"` // their usable bytes (as InUse)
 
-	Recoveries int64    // operations of dead processes undone, since the file was created
-	Clients    []Client // the Heaps that have the file open now, this one included
+	Recoveries int64    `json:"recoveries"` // operations of dead processes undone, since the file was created
+	Clients    []Client `json:"clients"`    // the Heaps that have the file open now, this one included
 }
 
 // Client is one open Heap of the file, in some process.
 type Client struct {
-	Slot   int   // its slot in the file
-	Pid    int   // its process
-	Opened int64 // when it opened the heap, Unix nanoseconds
+	Slot   int   `json:"slot"`   // its slot in the file
+	Pid    int   `json:"pid"`    // its process
+	Opened int64 `json:"opened"` // when it opened the heap, Unix nanoseconds
 }
 
 // Check walks the whole heap under the lock and returns nil if every

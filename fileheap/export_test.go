@@ -72,3 +72,12 @@ func (h *Heap) BeginFree(off uint64) error {
 // Exit ends the process at once, without unlocking or closing anything,
 // as a kill does.
 func Exit() { os.Exit(3) }
+
+// Header returns the file's header as it is now.
+func (h *Heap) Header() []byte {
+	b := make([]byte, hdrSize)
+	if _, err := h.file.ReadAt(b, 0); err != nil {
+		panic(err)
+	}
+	return b
+}

@@ -1,7 +1,7 @@
 // Command gopeer is the child binary that bench.Run builds (without cgo)
-// and runs to measure offheap and Go's heap, so that offheap runs on the
-// real program break and a crash in it ends only this process. It writes
-// JSON lines; see bench.ChildMain.
+// and runs to measure offheap, Go's heap and fileheap, so that offheap
+// runs on the real program break and a crash in it ends only this process.
+// It writes JSON lines; see bench.ChildMain.
 //
 //	go build -o /tmp/gopeer ./bench/cmd/gopeer && /tmp/gopeer -run pair/64 -peers offheap
 package main
@@ -13,5 +13,5 @@ import (
 )
 
 func main() {
-	os.Exit(bench.ChildMain(os.Args[1:], []bench.Peer{bench.OffheapPeer(), bench.GoHeapPeer()}, nil))
+	os.Exit(bench.ChildMain(os.Args[1:], []bench.Peer{bench.OffheapPeer(), bench.GoHeapPeer(), bench.FileHeapPeer()}, nil))
 }
