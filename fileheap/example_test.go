@@ -109,7 +109,7 @@ func (c *cache) Put(key, value string) error {
 	binary.LittleEndian.PutUint32(e[12:], uint32(len(value)))
 	copy(e[16:], key)
 	copy(e[16+len(key):], value)
-	copy(e[:8], slot)                                 // next: the chain so far
+	copy(e[:8], slot)                                // next: the chain so far
 	binary.LittleEndian.PutUint64(slot, uint64(off)) // then publish it (one 8-byte store)
 	return nil
 }
