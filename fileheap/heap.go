@@ -133,6 +133,12 @@ func (h *Heap) open(size int64) error {
 	mapSize := max(size, maxSize)
 	resv := min(max(8*mapSize, reserveMin), maxHeapSize)
 	addr, err := mmapper.Reserve(uintptr(resv), 0)
+	if err != nil && resv > mapSize {
+		// Address space is limited here (RLIMIT_AS, valgrind): reserve
+		// only what is mapped.
+		resv = mapSize
+		addr, err = mmapper.Reserve(uintptr(resv), 0)
+	}
 	if err != nil {
 		return h.errorf(err, "reserving %d bytes of address space", resv)
 	}

@@ -33,38 +33,57 @@ type op struct {
 // The common case, a small request whose quick list holds a chunk, takes
 // the lock with one compare-and-swap and makes no system call.
 func (h *Heap) Alloc(n int) (Offset, error) {
-	if uint(n) <= maxQuickRequest && !h.closed.Load() {
-		nb := request2size(uintptr(n))
-		if !atomic.CompareAndSwapUint32(h.lockw, 0, h.me) {
-			if err := h.lockSlow(); err != nil {
-				h.unlockKeepJournal()
-				return 0, err
-			}
-		}
-		qoff := offQuick + nb>>4*8
-		if q := h.word(qoff); q != 0 {
-			c := uintptr(q&qOffMask) << 4
-			if c >= hdrSize && c+nb <= uintptr(h.word(offTop)) && c+nb <= h.mapLen.Load() {
-				hd := h.head(c)
-				if hd&^flagP == h.tag(c, nb)|uint64(nb)|flagQ {
-					next := h.word(c + hdrSz)
-					// Journal the two words, then change them.
-					h.setRaw(offJournal, uint64(qoff))
-					h.setRaw(offJournal+8, q)
-					h.setRaw(offJournal+16, uint64(c+sizeSz))
-					h.setRaw(offJournal+24, hd)
-					*h.jcount = 2
-					h.setRaw(qoff, next>>4&qOffMask|(q&^qOffMask-qOne))
-					h.setRaw(c+sizeSz, hd&^flagQ)
-					if commitUnlock(h.jcount, h.lockw)&contended != 0 { // h.unlock(), inlined
-						h.wake()
-					}
-					return Offset(c + hdrSz), nil
-				}
-			}
-		}
-		return h.allocLocked(&op{name: "Alloc"}, nb)
+	if uint(n) > maxQuickRequest || h.closed.Load() {
+		return h.allocSlow(n)
 	}
+	nb := request2size(uintptr(n))
+	base, lockw := h.base, h.lockw // locals: stores to the file do not reload them
+	if !atomic.CompareAndSwapUint32(lockw, 0, h.me) {
+		if err := h.lockSlow(); err != nil {
+			h.unlockKeepJournal()
+			return 0, err
+		}
+	}
+	// The first chunk of the quick list, checked before it is read: below
+	// the top and the mapping, then its size word (tag, size, Q bit).
+	qoff := offQuick + nb>>4*8
+	qp := (*uint64)(unsafe.Add(base, qoff))
+	q := *qp
+	c := uintptr(q&qOffMask) << 4
+	if c < hdrSize || uint64(c+nb) > *(*uint64)(unsafe.Add(base, offTop)) || c+nb > h.mapLen.Load() {
+		return h.allocMiss(nb) // empty (c is 0), or damaged
+	}
+	hp := (*uint64)(unsafe.Add(base, c+sizeSz))
+	hd := *hp
+	if hd&^flagP != h.tag(c, nb)|uint64(nb)|flagQ {
+		return h.allocMiss(nb)
+	}
+	next := *(*uint64)(unsafe.Add(base, c+hdrSz))
+	// Journal the two words (the count, then its entries at offJournal),
+	// then change them.
+	j := (*[6]uint64)(unsafe.Add(base, offJCount))
+	j[2], j[3], j[4], j[5] = uint64(qoff), q, uint64(c+sizeSz), hd
+	j[0] = 2
+	*qp = next>>4&qOffMask | (q&^qOffMask - qOne)
+	*hp = hd &^ flagQ
+	if releaseLock(&j[0], lockw)&contended != 0 {
+		h.wake()
+	}
+	return Offset(c + hdrSz), nil
+}
+
+// allocMiss is Alloc's slow path for a small request, the lock held.
+//
+//go:noinline
+func (h *Heap) allocMiss(nb uintptr) (Offset, error) {
+	return h.allocLocked(&op{name: "Alloc"}, nb)
+}
+
+// allocSlow is Alloc for a request too large for the quick lists, or a
+// closed heap.
+//
+//go:noinline
+func (h *Heap) allocSlow(n int) (Offset, error) {
 	if h.closed.Load() {
 		return 0, h.errorf(ErrClosed, "Alloc")
 	}
@@ -102,44 +121,63 @@ func (h *Heap) allocLocked(o *op, nb uintptr) (Offset, error) {
 // changes nothing.
 func (h *Heap) Free(off Offset) error {
 	c := uintptr(off) - hdrSz
-	if off&15 == 0 && off >= hdrSize+hdrSz && uintptr(off) <= h.mapLen.Load() && !h.closed.Load() {
-		if !atomic.CompareAndSwapUint32(h.lockw, 0, h.me) {
-			if err := h.lockSlow(); err != nil {
-				h.unlockKeepJournal()
-				return err
-			}
-		}
-		top := uintptr(h.word(offTop))
-		if c+minChunk > top {
-			// Past the top (perhaps past the file's end, which must not
-			// be touched): not a block.
-			return h.freeLocked(off)
-		}
-		hd := h.head(c)
-		size := uintptr(hd & sizeMask)
-		if size <= maxQuick && size >= minChunk && hd&tagMask == h.tag(c, size) && hd&flagQ == 0 &&
-			c+size <= top && c+size+hdrSz <= h.mapLen.Load() && h.word(c+size+sizeSz)&flagP != 0 {
-			qoff := offQuick + size>>4*8
-			if q := h.word(qoff); q < quickCap*qOne {
-				h.setRaw(offJournal, uint64(c+sizeSz))
-				h.setRaw(offJournal+8, hd)
-				h.setRaw(offJournal+16, uint64(qoff))
-				h.setRaw(offJournal+24, q)
-				*h.jcount = 2
-				// The link overwrites the block's first word, which
-				// an undone Free does not give back: the block was
-				// being freed.
-				h.setRaw(c+hdrSz, (q&qOffMask)<<4)
-				h.setRaw(c+sizeSz, hd|flagQ)
-				h.setRaw(qoff, uint64(c>>4)|(q&^qOffMask+qOne))
-				if commitUnlock(h.jcount, h.lockw)&contended != 0 { // h.unlock(), inlined
-					h.wake()
-				}
-				return nil
-			}
-		}
-		return h.freeLocked(off)
+	mapLen := h.mapLen.Load()
+	if off&15 != 0 || off < hdrSize+hdrSz || uintptr(off) > mapLen || h.closed.Load() {
+		return h.freeSlow(off)
 	}
+	base, lockw := h.base, h.lockw
+	if !atomic.CompareAndSwapUint32(lockw, 0, h.me) {
+		if err := h.lockSlow(); err != nil {
+			h.unlockKeepJournal()
+			return err
+		}
+	}
+	// Checks before anything is read past the block's header: the header
+	// below the top (the file's end must not be touched), a size of the
+	// quick lists, the tag, no Q bit (a double free), the chunk below the
+	// top and the mapping, the next chunk's P bit (in use).
+	top := uintptr(*(*uint64)(unsafe.Add(base, offTop)))
+	if c+minChunk > top {
+		return h.freeMiss(off)
+	}
+	hp := (*uint64)(unsafe.Add(base, c+sizeSz))
+	hd := *hp
+	size := uintptr(hd & sizeMask)
+	if size-minChunk > maxQuick-minChunk || hd&(tagMask|flagQ) != h.tag(c, size) || c+size > top || c+size+hdrSz > mapLen {
+		return h.freeMiss(off)
+	}
+	if *(*uint64)(unsafe.Add(base, c+size+sizeSz))&flagP == 0 {
+		return h.freeMiss(off)
+	}
+	qoff := offQuick + size>>4*8
+	qp := (*uint64)(unsafe.Add(base, qoff))
+	q := *qp
+	if q >= quickCap*qOne {
+		return h.freeMiss(off) // the quick list is full: to the bins
+	}
+	j := (*[6]uint64)(unsafe.Add(base, offJCount))
+	j[2], j[3], j[4], j[5] = uint64(c+sizeSz), hd, uint64(qoff), q
+	j[0] = 2
+	// The link overwrites the block's first word, which an undone Free
+	// does not give back: the block was being freed.
+	*(*uint64)(unsafe.Add(base, c+hdrSz)) = (q & qOffMask) << 4
+	*hp = hd | flagQ
+	*qp = uint64(c>>4) | (q&^qOffMask + qOne)
+	if releaseLock(&j[0], lockw)&contended != 0 {
+		h.wake()
+	}
+	return nil
+}
+
+// freeMiss is Free's slow path, the lock held.
+//
+//go:noinline
+func (h *Heap) freeMiss(off Offset) error { return h.freeLocked(off) }
+
+// freeSlow is Free of an offset outside the mapping or of a closed heap.
+//
+//go:noinline
+func (h *Heap) freeSlow(off Offset) error {
 	if h.closed.Load() {
 		return h.errorf(ErrClosed, "Free")
 	}

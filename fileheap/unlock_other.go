@@ -22,3 +22,6 @@ func commitUnlock(count *uint64, lock *uint32) uint32 {
 //
 //go:noinline
 func commit(count *uint64) { atomic.StoreUint64(count, 0) }
+
+// releaseLock is commitUnlock, for the fast paths.
+func releaseLock(count *uint64, lock *uint32) uint32 { return commitUnlock(count, lock) }
