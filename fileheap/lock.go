@@ -13,9 +13,11 @@ import (
 // it is a plain store (commitUnlock), with a futex wake only when the
 // contended bit says someone sleeps.
 //
-// A locker that finds the word taken retries, yielding, for a few
-// microseconds (critical sections are short), then sets the contended bit
-// and sleeps on the futex. Between sleeps, of at most ownerCheck, it asks
+// A locker that finds the word taken reads it again a hundred times (the
+// owner is likely running on another core and about done: critical
+// sections take tens of nanoseconds), then retries yielding the processor
+// for a few microseconds, then sets the contended bit and sleeps on the
+// futex. Between sleeps, of at most ownerCheck, it asks
 // whether the owner is still alive: its slot's byte lock is still held
 // (see sys_linux.go) and the slot's generation is still the word's. If not,
 // the owner died holding the lock: the locker takes the word over with a
@@ -23,7 +25,10 @@ import (
 // left (journal.go), and goes on with its own operation.
 
 const (
-	// spinYields is how many times a locker yields before it sleeps.
+	// spinLoads is how many times a locker reads the word before it
+	// yields (critical sections take tens of nanoseconds), and spinYields
+	// how many times it yields before it sleeps.
+	spinLoads  = 100
 	spinYields = 64
 	// ownerCheck bounds a futex sleep, so that an owner that died is
 	// noticed (a live owner's unlock wakes the sleeper at once).
@@ -59,7 +64,10 @@ func (h *Heap) lockSlow() error {
 			}
 			continue
 		}
-		if i < spinYields {
+		if i < spinLoads {
+			continue // the owner runs on another core and is about done
+		}
+		if i < spinLoads+spinYields {
 			runtime.Gosched()
 			continue
 		}
