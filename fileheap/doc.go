@@ -49,14 +49,16 @@
 // blocks cannot hold pointers to each other, only offsets, which they could
 // not usefully do anyway for Go values.
 //
-// Open maps the whole Options.Size of the file at once (MAP_SHARED, through
-// package mmapper, the only code making memory system calls): that reserves
-// the address space, and the file grows under the mapping (ftruncate, in
-// steps of an eighth of its length, 256 KiB to 64 MiB) without mapping
-// again. Pages past the file's end are never touched. If another process
-// raises the Size and grows the heap past what this one mapped, the mapping
-// is extended in place on demand, or the operation fails with ErrFull when
-// the address space after it is taken.
+// Open reserves address space for 8 times the heap's Size (at least 64
+// GiB; PROT_NONE and MAP_NORESERVE, so it costs no memory) and maps the
+// whole Size of the file at its start (MAP_SHARED), both through package
+// mmapper, the only code making memory system calls. The file then grows
+// under the mapping (ftruncate, in steps of an eighth of its length, 256
+// KiB to 64 MiB) without mapping again; pages past the file's end are never
+// touched. If another process raises the Size and grows the heap past what
+// this one mapped, the mapping is extended inside the reservation when an
+// operation meets the larger file; past the reservation the operation
+// fails with ErrFull (reopen the heap).
 //
 // # Allocation
 //
@@ -82,20 +84,24 @@
 //
 // Any number of processes and goroutines may use the heap at once. The
 // lock is a futex word in the header: 0 when free, else the owner's slot
-// number, the slot's generation and a contended bit. Each open Heap takes a
-// client slot at Open (128 of them), records its pid, its start time and
-// the time in it, and holds an OFD write lock (fcntl F_OFD_SETLK) on the
-// slot's first byte until Close. A locker that waits longer than a few
-// microseconds asks, every 5 ms at most, whether the owner is alive: the
+// number, the slot's generation and a contended bit. Taking it is one
+// compare-and-swap; releasing it is a plain store (amd64 keeps stores in
+// order, so that is a release), followed by a futex wake only when the
+// contended bit says someone sleeps. A locker that finds it taken reads it
+// again a hundred times, then yields for a few microseconds, then sleeps on
+// the futex. Each open Heap takes a client slot at Open (128 of them),
+// records its pid, its start time and the time in it, and holds an OFD
+// write lock (fcntl F_OFD_SETLK) on the slot's first byte until Close. A
+// sleeping locker asks, every 5 ms at most, whether the owner is alive: the
 // kernel drops an OFD lock when the last descriptor of its open file is
 // closed, which for a killed process happens once all its threads have
-// stopped, so a free byte lock, or a slot taken again by another Heap (a
-// new generation), means the owner is dead. This was chosen over kill(pid,
-// 0) and /proc start times: a pid is reused, a zombie still answers, and
-// the OFD lock is released by the kernel exactly when no thread of the
-// process can write to the heap any more. The first locker to find the
-// owner dead takes the word over with a compare-and-swap and undoes the
-// owner's operation (below); the others go on waiting for it.
+// stopped, so a free byte lock, or a slot taken again by another Heap (a new
+// generation), means the owner is dead. This was chosen over kill(pid, 0)
+// and /proc start times: a pid is reused, a zombie still answers, and the
+// OFD lock is released by the kernel exactly when no thread of the process
+// can write to the heap any more. The first locker to find the owner dead
+// takes the word over with a compare-and-swap and undoes the owner's
+// operation (below); the others go on waiting for it.
 //
 // # Crash consistency
 //
@@ -104,11 +110,13 @@
 // word is written, its offset and old value are appended, and the count
 // that covers them is raised; the operation ends by setting the count to 0
 // (its commit), then releases the lock. Stores reach memory in program
-// order (they retire in order; the Go compiler keeps the journal's stores
-// in order because they are made in calls it cannot see through), and a
-// process killed by SIGKILL stops between two instructions with every
-// earlier store in the shared page cache. So the heap is always in one of
-// these states:
+// order: the processor retires them in order, and a process killed by
+// SIGKILL stops between two instructions with every earlier store in the
+// shared page cache; the Go compiler keeps stores in order and only drops
+// one that a later store to the same word overwrites with no load in
+// between, which the code rules out (the slow paths journal through a call
+// that is not inlined; the fast paths load the lock word before they reset
+// the count). So the heap is always in one of these states:
 //
 //  1. Lock free, journal empty: consistent. A process that dies outside the
 //     lock leaves nothing to repair.
