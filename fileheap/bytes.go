@@ -15,7 +15,8 @@ import (
 //
 // Bytes takes no lock. It panics, with the offset, when off is not an
 // allocated block (as far as it can tell without the lock: a block being
-// freed at that moment by another process may not be noticed).
+// freed at that moment by another process may not be noticed), and after
+// Close.
 func (h *Heap) Bytes(off Offset) []byte {
 	if h.closed.Load() {
 		panic("fileheap: Bytes(): heap closed")
@@ -40,7 +41,8 @@ func (h *Heap) Bytes(off Offset) []byte {
 
 // InUse returns the number of blocks allocated and not freed, in every
 // process, and their usable bytes (what Bytes returns for each). It reads
-// counters the heap keeps in the file (no walk).
+// counters the heap keeps in the file (no walk), under the lock. After
+// Close it returns 0, 0.
 func (h *Heap) InUse() (blocks int, bytes int64) {
 	if h.closed.Load() {
 		return 0, 0

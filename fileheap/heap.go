@@ -29,7 +29,8 @@ type Options struct {
 	// limit recorded in the file, or 1 GiB for a new file. A Size larger
 	// than the recorded limit raises it; a smaller one lowers it, unless it
 	// is smaller than what the heap already uses, which is an error. It is
-	// rounded up to the page size.
+	// rounded up to the page size, and to 20 KiB at least (the 16 KiB
+	// header and a page of blocks); at most 64 TiB.
 	Size int64
 }
 
@@ -331,7 +332,8 @@ func (h *Heap) checkHeaderLocked(size int64) error {
 	return nil
 }
 
-// Root returns the offset last given to SetRoot in any process (0 if none).
+// Root returns the offset last given to SetRoot in any process (0 if none,
+// and after Close).
 func (h *Heap) Root() Offset {
 	if h.closed.Load() {
 		return 0
@@ -342,7 +344,7 @@ func (h *Heap) Root() Offset {
 // SetRoot records off as the heap's root: one offset the application
 // stores in the file and finds again with Root after a restart. The heap
 // does not interpret it. The store is atomic: a process killed in SetRoot
-// leaves the old root or the new one.
+// leaves the old root or the new one. It panics after Close.
 func (h *Heap) SetRoot(off Offset) {
 	if h.closed.Load() {
 		panic("fileheap: SetRoot(): heap closed")
