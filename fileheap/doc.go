@@ -37,6 +37,13 @@
 //   - lock.go: the lock in the file, and taking it over from a dead process.
 //   - heap.go: Open, Close, Sync, the root; check.go: Check and Stats.
 //
+// The design is glibc's, as package arena's is, but not arena's code:
+// arena keeps its bins, top and locks in Go memory and links chunks by
+// address, so its heaps cannot outlive a process nor be shared by two. A
+// file heap needs every piece of its state in the file, and every change
+// to it atomic against a kill; it is smaller (no arenas, no mapped chunks,
+// one lock) and each change goes through the journal.
+//
 // Every piece of the heap's state is in the file, and every link in it
 // (bins, quick lists, the journal's entries, the root, what applications
 // store in blocks) is an offset from the file's start, not an address.
@@ -87,7 +94,9 @@
 // number, the slot's generation and a contended bit. Taking it is one
 // compare-and-swap; releasing it is a plain store (amd64 keeps stores in
 // order, so that is a release), followed by a futex wake only when the
-// contended bit says someone sleeps. A locker that finds it taken reads it
+// contended bit says someone sleeps (a process stopped while it holds the
+// lock, by SIGSTOP or a debugger, stops the others, as any lock would). A
+// locker that finds it taken reads it
 // again a hundred times, then yields for a few microseconds, then sleeps on
 // the futex. Each open Heap takes a client slot at Open (128 of them),
 // records its pid, its start time and the time in it, and holds an OFD
