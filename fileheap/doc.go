@@ -154,7 +154,46 @@
 //
 // # The file format
 //
-// Version 1 is described in format.go and chunk.go. Open refuses, with an
+// Version 1. All words are 8 bytes, little-endian (the byte order of amd64
+// and arm64; the magic tells a file written by a big-endian machine), at
+// fixed offsets from the start of the file:
+//
+//	offset  size   field
+//	     0     8   magic "offheapF"
+//	     8     4   format version (1)
+//	    12     4   header size (16384): where the first chunk starts
+//	    16     8   secret: the key of the chunk tags (random per file)
+//	    24     8   creation time, Unix nanoseconds
+//	    32     8   CRC-64 (ECMA) of bytes 0-31: the fields that never change
+//	    64     4   the lock word (a futex): 0, or owner slot+1 | generation<<8 | contended<<31
+//	   128     8   journal: number of entries
+//	   144  1008   journal: 63 entries {offset of a word, its value before}
+//	  1152     8   the Size: the most the file may grow to
+//	  1160     8   the heap's length; the file is at least this long
+//	  1168     8   offset of the top chunk, which ends at the heap's length
+//	  1176     8   the root (Root, SetRoot)
+//	  1184     8   chunks in use, the quick lists' included
+//	  1192     8   their usable bytes
+//	  1200     8   recoveries: operations of dead processes undone
+//	  1280   512   quick lists: 64 words {count<<44 | offset of the first chunk>>4}, by size/16
+//	  1792    48   bin map: one bit per non-empty bin
+//	  2048  5760   bins: 360 list heads {fd, bk}
+//	  8192  8192   client slots: 128 of 64 bytes {generation, state, pid, start time, opened}
+//	 16384         the first chunk; chunks follow each other up to the heap's length
+//
+// A chunk is glibc's: an 8-byte word before it (the previous chunk's size
+// when that one is free, its last bytes otherwise), then the size word:
+// bits 4-47 the chunk's size (a multiple of 16, at least 32), bit 0 P (the
+// previous chunk is in use), bit 1 Q (the chunk is in a quick list), bits
+// 48-63 a tag, a hash of the chunk's offset, its size and the file's
+// secret. The block (what Offset names) starts 16 bytes into the chunk and
+// holds size-8 bytes, the last 8 of them the next chunk's first word. A
+// free chunk in a bin holds the offsets of its neighbours in the bin where
+// the block would start, and its size in the next chunk's first word (the
+// foot), whose P bit is clear; a chunk in a quick list holds the offset of
+// the next one of its list there. The top chunk ends at the heap's length.
+//
+// Open refuses, with an
 // error wrapping ErrFormat, a file that is not a heap (no magic), of
 // another version, truncated (shorter than its header says), or whose
 // header is damaged (a checksum covers the fixed fields; the others are

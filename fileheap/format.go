@@ -4,37 +4,11 @@ import (
 	"encoding/binary"
 	"hash/crc64"
 	"math/bits"
+	"sync"
 )
 
-// The file format, version 1. All words are 8 bytes, little-endian (the
-// byte order of amd64 and arm64; the magic catches a file written by a
-// big-endian machine), at fixed offsets from the start of the file.
-//
-//	offset  size   field
-//	     0     8   magic "offheapF"
-//	     8     4   format version (1)
-//	    12     4   header size (16384): where the first chunk starts
-//	    16     8   secret: the key of the chunk tags (random per file)
-//	    24     8   creation time, Unix nanoseconds
-//	    32     8   CRC-64 (ECMA) of bytes 0-31: the fields that never change
-//	    64     4   the lock word (a futex): 0, or owner slot + 1 | generation << 8 | contended << 31
-//	   128     8   journal: number of entries
-//	   144  1008   journal: 63 entries {offset of a word, its value before}
-//	  1152     8   maxSize: the most the file may grow to (Options.Size)
-//	  1160     8   fileSize: the heap's length; the file is at least this long
-//	  1168     8   top: offset of the top chunk, which ends at fileSize
-//	  1176     8   root: the application's offset (Root, SetRoot)
-//	  1184     8   chunks in use, the quick lists' included
-//	  1192     8   their usable bytes
-//	  1200     8   recoveries: how often a dead owner's operation was undone
-//	  1280   512   quick lists: 64 words {count << 44 | first chunk >> 4}, by size / 16
-//	  1792    48   bin map: one bit per non-empty bin
-//	  2048  5760   bins: 360 list heads {fd, bk}
-//	  8192  8192   client slots: 128 of 64 bytes {generation, state, pid, start time, opened}
-//	 16384         the first chunk
-//
-// Chunks are glibc's (see chunk.go); every link in the file (bins, quick
-// lists, journal, root) is an offset from the start of the file.
+// The file format, version 1: the offsets of the header's fields (the
+// package documentation draws the layout; chunk.go draws the chunks).
 const (
 	formatVersion = 1
 	hdrSize       = 16384              // header bytes; the first chunk starts here
@@ -126,10 +100,11 @@ const (
 	punchThreshold = 128 << 10
 )
 
-var crcTable = crc64.MakeTable(crc64.ECMA)
+// crcTable is made at the first Open, not when the package is loaded.
+var crcTable = sync.OnceValue(func() *crc64.Table { return crc64.MakeTable(crc64.ECMA) })
 
 // headerChecksum is the CRC of the static fields of header h.
-func headerChecksum(h []byte) uint64 { return crc64.Checksum(h[:staticSize], crcTable) }
+func headerChecksum(h []byte) uint64 { return crc64.Checksum(h[:staticSize], crcTable()) }
 
 func le64(b []byte, off int) uint64 { return binary.LittleEndian.Uint64(b[off:]) }
 func le32(b []byte, off int) uint32 { return binary.LittleEndian.Uint32(b[off:]) }
