@@ -268,3 +268,28 @@ func TestBadFree(t *testing.T) {
 	}
 	mustCheck(t, h)
 }
+
+// Growing the last block reallocates it in place, the file growing under
+// it.
+func TestReallocLastBlockInPlace(t *testing.T) {
+	h, _ := open(t, 0)
+	defer h.Close()
+	off, err := h.Alloc(1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(h.Bytes(off)[:1000], 5)
+	for n := 2000; n <= 8<<20; n *= 2 {
+		noff, err := h.Realloc(off, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if noff != off {
+			t.Fatalf("Realloc(%d) of the last block moved it from %#x to %#x", n, off, noff)
+		}
+		if !hasPattern(h.Bytes(off)[:1000], 5) {
+			t.Fatal("Realloc lost the contents")
+		}
+	}
+	mustCheck(t, h)
+}

@@ -277,6 +277,15 @@ func (h *Heap) reallocChunk(o *op, c, nb uintptr) (uintptr, error) {
 		if err != nil {
 			return 0, err
 		}
+		if size+tsize < nb+minChunk {
+			// The last block grows in place: grow the file first (if the
+			// Size allows; otherwise try a move below).
+			if h.growTop(o, nb-size) == nil {
+				if tsize, err = h.topSize(o); err != nil {
+					return 0, err
+				}
+			}
+		}
 		if size+tsize >= nb+minChunk {
 			// Grow into the top.
 			nt := c + nb
