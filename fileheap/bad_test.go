@@ -18,7 +18,7 @@ func newHeapFile(t testing.TB, size int64) (string, []byte, []fileheap.Offset) {
 	t.Helper()
 	h, path := open(t, size)
 	var offs []fileheap.Offset
-	for _, n := range []int{10, 100, 1500, 3000, 50} {
+	for _, n := range []int{10, 100, 20000, 3000, 50} {
 		off, err := h.Alloc(n)
 		if err != nil {
 			t.Fatal(err)

@@ -51,12 +51,23 @@ func (h *Heap) InUse() (blocks int, bytes int64) {
 		h.unlockKeepJournal()
 		return 0, 0
 	}
-	b, n := h.word(offBlocks), h.word(offBytes)
-	for i := uintptr(2); i < nQuick; i++ {
-		cnt := h.word(offQuick+i*8) >> qShift
-		b -= cnt
-		n -= cnt * uint64(i*16-overhead)
-	}
+	b, n := h.quickFree()
+	b, n = h.word(offBlocks)-b, h.word(offBytes)-n
 	h.unlock()
 	return int(b), int64(n)
+}
+
+// quickFree returns the number of chunks in the quick lists, and their
+// usable bytes; the lock is held.
+func (h *Heap) quickFree() (blocks, bytes uint64) {
+	for i := uintptr(2); i < nQuick; i++ {
+		cnt := h.word(offQuick+i*8) >> qShift
+		blocks += cnt
+		if i < 64 {
+			bytes += cnt * uint64(i*16-overhead)
+		} else {
+			bytes -= cnt * overhead
+		}
+	}
+	return blocks, bytes + h.word(offQuickBytes)
 }

@@ -196,22 +196,28 @@ func (h *Heap) walk(name string) (st Stats, err error) {
 	}
 
 	// The quick lists hold exactly the chunks with the Q bit.
+	var classBytes uint64
 	for i := uintptr(2); i < nQuick; i++ {
 		q := h.word(offQuick + i*8)
 		c := uintptr(q&qOffMask) << 4
 		for k := q >> qShift; k > 0; k-- {
 			if !quick[c] {
-				return st, h.corruptf(name, offQuick+i*8, "quick list %d links %#x, not a quick chunk (or twice)", i*16, c)
+				return st, h.corruptf(name, offQuick+i*8, "quick list %d links %#x, not a quick chunk (or twice)", i, c)
 			}
 			delete(quick, c)
-			if h.chunkSize(c) != i*16 {
-				return st, h.corruptf(name, c, "chunk of %d bytes in quick list %d", h.chunkSize(c), i*16)
+			if size := h.chunkSize(c); binIndex(size) != int(i) {
+				return st, h.corruptf(name, c, "chunk of %d bytes in quick list %d", size, i)
+			} else if i >= 64 {
+				classBytes += uint64(size)
 			}
 			c = uintptr(h.word(c + hdrSz))
 		}
 		if c != 0 {
-			return st, h.corruptf(name, offQuick+i*8, "quick list %d is longer than its count %d", i*16, q>>qShift)
+			return st, h.corruptf(name, offQuick+i*8, "quick list %d is longer than its count %d", i, q>>qShift)
 		}
+	}
+	if got := h.word(offQuickBytes); got != classBytes {
+		return st, h.corruptf(name, offQuickBytes, "the class quick lists' byte count says %d, their chunks have %d", got, classBytes)
 	}
 	for c := range quick {
 		return st, h.corruptf(name, c, "quick chunk in no quick list")
@@ -221,10 +227,8 @@ func (h *Heap) walk(name string) (st Stats, err error) {
 	st.Fordblks = int64(freeBytes) + int64(tsize)
 	st.Uordblks = st.Arena - st.Fordblks - st.Fsmblks
 	st.Blocks = inUse - st.Smblks
-	st.BlockBytes = int64(inUseBytes)
-	for i := uintptr(2); i < nQuick; i++ {
-		st.BlockBytes -= int64(h.word(offQuick+i*8)>>qShift) * int64(i*16-overhead)
-	}
+	_, qbytes := h.quickFree()
+	st.BlockBytes = int64(inUseBytes - qbytes)
 	return st, nil
 }
 

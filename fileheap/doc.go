@@ -70,22 +70,25 @@
 // # Allocation
 //
 // Requests are rounded to chunks as glibc does (max(32, n+8 rounded up to
-// 16)). Free chunks up to 1008 bytes go to a quick list of their size
-// (glibc's tcache and fastbins in one: singly linked, LIFO, at most 256 per
-// size, not coalesced, the chunk marked by its Q bit); Alloc takes from it
-// first. Those two paths, the common case, take the lock with one
-// compare-and-swap, journal two words, change them and release the lock
-// with a plain store: no system call, no walk. Everything else goes to 360
-// bins (exact sizes below 1024 bytes, then eight per power of two, TLSF's
-// spacing, with a bit map of the non-empty ones) with coalescing on free,
-// then to the top, then to a bigger file. Before the file grows, the quick
-// lists are emptied into the bins. When a free leaves the top larger than 1
-// MiB + 256 KiB, the file is cut to leave 256 KiB (as M_TRIM_THRESHOLD and
-// M_TOP_PAD); a free chunk of 128 KiB or more has the whole pages inside it
-// punched out of the file (fallocate(FALLOC_FL_PUNCH_HOLE)), so the file
-// takes on the device about what its blocks hold. A mapped file that is
-// sparse has one known hazard: writing to a hole when the device is full
-// raises SIGBUS, as for any sparse file mapping.
+// 16)). A freed chunk of up to 16 KiB goes to a quick list (glibc's tcache
+// and fastbins in one: singly linked, LIFO, not coalesced, the chunk marked
+// by its Q bit): one list per exact size up to 1008 bytes (256 chunks at
+// most), then one per class of the bins' spacing up to 16 KiB (eight per
+// power of two; 512 KiB of chunks at most); Alloc takes from them first (a
+// class list's first chunk if it fits, or the next class's). Those paths,
+// the common case, take the lock with one compare-and-swap, journal two or
+// three words, change them and release the lock with a plain store: no
+// system call, no walk. Everything else goes to 360 bins (exact sizes below
+// 1024 bytes, then eight per power of two, TLSF's spacing, with a bit map of
+// the non-empty ones) with coalescing on free, then to the top, then to a
+// bigger file. Before the file grows, the quick lists are emptied into the
+// bins. When a free leaves the top larger than 1 MiB + 256 KiB, the file is
+// cut to leave 256 KiB (as M_TRIM_THRESHOLD and M_TOP_PAD); a free chunk of
+// 128 KiB or more has the whole pages inside it punched out of the file
+// (fallocate(FALLOC_FL_PUNCH_HOLE)), so the file takes on the device about
+// what its blocks hold. A mapped file that is sparse has one known hazard:
+// writing to a hole when the device is full raises SIGBUS, as for any
+// sparse file mapping.
 //
 // # Sharing and the lock
 //
@@ -175,9 +178,10 @@
 //	  1184     8   chunks in use, the quick lists' included
 //	  1192     8   their usable bytes
 //	  1200     8   recoveries: operations of dead processes undone
-//	  1280   512   quick lists: 64 words {count<<44 | offset of the first chunk>>4}, by size/16
-//	  1792    48   bin map: one bit per non-empty bin
-//	  2048  5760   bins: 360 list heads {fd, bk}
+//	  1208     8   bytes of the chunks in the class quick lists
+//	  1280   768   quick lists: 96 words {count<<44 | offset of the first chunk>>4}, one per bin 2-95
+//	  2048    48   bin map: one bit per non-empty bin
+//	  2112  5760   bins: 360 list heads {fd, bk}
 //	  8192  8192   client slots: 128 of 64 bytes {generation, state, pid, start time, opened}
 //	 16384         the first chunk; chunks follow each other up to the heap's length
 //

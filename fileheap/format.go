@@ -36,12 +36,13 @@ const (
 	offBlocks     = 1184
 	offBytes      = 1192
 	offRecoveries = 1200
+	offQuickBytes = 1208 // bytes of the chunks in the class quick lists (64-95)
 
 	offQuick    = 1280
-	nQuick      = 64
-	offBinmap   = 1792
+	nQuick      = 96 // quick lists 2-63 by exact size, 64-95 by class (bins 64-95)
+	offBinmap   = 2048
 	binmapWords = 6
-	offBins     = 2048
+	offBins     = 2112
 	nBins       = 360
 	offSlots    = 8192
 	slotSize    = 64
@@ -63,18 +64,28 @@ const (
 	contended    = 1 << 31
 )
 
-// Quick list words: count << 44 | first chunk >> 4.
+// Quick list words: count << 44 | first chunk >> 4. List i holds free
+// chunks of bin i's sizes: one exact size below 1024 bytes (lists 2-63,
+// the fast paths), then the eight classes of each power of two from 1 KiB
+// to 16 KiB (lists 64-95), whose chunks differ in size within the class.
 const (
 	qShift   = 44
 	qOffMask = 1<<qShift - 1
 	qOne     = 1 << qShift
-	// quickCap bounds each quick list; a free beyond it goes to the bins.
+	// quickCap bounds each exact quick list; a free beyond it goes to the
+	// bins. The class lists hold at most 512 KiB each (classCap).
 	quickCap = 256
-	// maxQuick is the largest chunk the quick lists hold (requests up to
-	// 1000 bytes).
-	maxQuick        = (nQuick - 1) * 16
+	// maxQuick is the largest chunk of the exact quick lists (requests up
+	// to 1000 bytes), maxClass the largest of the class lists.
+	maxQuick        = 63 * 16
 	maxQuickRequest = maxQuick - overhead
+	maxClass        = 16<<10 - alignSz
 )
+
+// classCap returns how many chunks class quick list i may hold: 512 KiB of
+// its power of two (256 of 1 and 2 KiB, 128 of 4 KiB, 64 of 8 KiB).
+func classCap(i int) uint64 { return uint64(min(quickCap, 512>>((i-64)/8))) }
+
 
 // Size limits.
 const (

@@ -11,8 +11,8 @@ import (
 	"github.com/offheap/offheap/fileheap"
 )
 
-// fuzzBases are the heap files FuzzOpen mutates: a small heap (32 KiB)
-// with blocks in use, in a bin and in a quick list, and copies of it taken
+// fuzzBases are the heap files FuzzOpen mutates: a small heap (64 KiB)
+// with blocks in use, in a bin and in quick lists, and copies of it taken
 // in the middle of a Free, with the lock held by a process that is gone and
 // the journal half written. The client slots are cleared, so that every
 // fuzzing process builds the same bytes (the slots hold pids and times).
@@ -22,13 +22,13 @@ var fuzzBases = sync.OnceValue(func() [][]byte {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	h, err := fileheap.Open(filepath.Join(dir, "base"), fileheap.Options{Size: 32 << 10})
+	h, err := fileheap.Open(filepath.Join(dir, "base"), fileheap.Options{Size: 64 << 10})
 	if err != nil {
 		panic(err)
 	}
 	defer h.Close()
 	var offs []fileheap.Offset
-	for _, n := range []int{10, 100, 1500, 3000, 50, 700} {
+	for _, n := range []int{10, 100, 1500, 3000, 50, 20000, 700} {
 		off, err := h.Alloc(n)
 		if err != nil {
 			panic(err)
@@ -36,7 +36,8 @@ var fuzzBases = sync.OnceValue(func() [][]byte {
 		fill(h.Bytes(off)[:n], uint64(n))
 		offs = append(offs, off)
 	}
-	h.Free(offs[4])
+	h.Free(offs[4]) // an exact quick list
+	h.Free(offs[2]) // a class quick list
 	h.SetRoot(offs[0])
 	bases := [][]byte{h.Snapshot()}
 	fileheap.SetStoreHook(func(x *fileheap.Heap) {
@@ -44,7 +45,7 @@ var fuzzBases = sync.OnceValue(func() [][]byte {
 			bases = append(bases, x.Snapshot())
 		}
 	})
-	h.Free(offs[2])
+	h.Free(offs[5]) // into a bin: a few journaled stores
 	fileheap.SetStoreHook(nil)
 	for _, b := range bases {
 		clear(b[fileheap.OffSlots:fileheap.HdrSize])

@@ -1,6 +1,9 @@
 package fileheap
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // The journal is an undo log in the header. An operation that changes more
 // than one word of the heap's structure (chunk headers, list links, bins,
@@ -45,6 +48,24 @@ func (h *Heap) set(off uintptr, v uint64) {
 // and around every commit: the points where a kill leaves a state of its
 // own, which the crash tests copy and recover.
 var storeHook func(*Heap)
+
+// The fast paths journal by hand, two or three words, with these: the
+// count written after its entries, by the same helper, so that the two
+// cannot disagree. journalAt returns the journal's first words: the count
+// (0), a pad (1), then the entries {offset, old value} (2-7).
+func journalAt(base unsafe.Pointer) *[8]uint64 {
+	return (*[8]uint64)(unsafe.Add(base, offJCount))
+}
+
+func journal2(j *[8]uint64, off1, old1, off2, old2 uint64) {
+	j[2], j[3], j[4], j[5] = off1, old1, off2, old2
+	j[0] = 2
+}
+
+func journal3(j *[8]uint64, off1, old1, off2, old2, off3, old3 uint64) {
+	j[2], j[3], j[4], j[5], j[6], j[7] = off1, old1, off2, old2, off3, old3
+	j[0] = 3
+}
 
 // rollback undoes the journaled writes of the operation in flight of this
 // process (an error half-way) and empties the journal.

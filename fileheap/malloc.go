@@ -61,9 +61,8 @@ func (h *Heap) Alloc(n int) (Offset, error) {
 	next := *(*uint64)(unsafe.Add(base, c+hdrSz))
 	// Journal the two words (the count, then its entries at offJournal),
 	// then change them.
-	j := (*[6]uint64)(unsafe.Add(base, offJCount))
-	j[2], j[3], j[4], j[5] = uint64(qoff), q, uint64(c+sizeSz), hd
-	j[0] = 2
+	j := journalAt(base)
+	journal2(j, uint64(qoff), q, uint64(c+sizeSz), hd)
 	*qp = next>>4&qOffMask | (q&^qOffMask - qOne)
 	*hp = hd &^ flagQ
 	if releaseLock(&j[0], lockw)&contended != 0 {
@@ -94,7 +93,75 @@ func (h *Heap) allocSlow(n int) (Offset, error) {
 		h.unlockKeepJournal()
 		return 0, err
 	}
-	return h.allocLocked(&op{name: "Alloc"}, request2size(uintptr(n)))
+	nb := request2size(uintptr(n))
+	if nb <= maxClass {
+		if c := h.classPop(nb); c != 0 {
+			h.unlock()
+			return Offset(c + hdrSz), nil
+		}
+	}
+	return h.allocLocked(&op{name: "Alloc"}, nb)
+}
+
+// classPop takes a chunk of at least nb bytes (maxQuick < nb <= maxClass)
+// from the first chunk of its class quick list or the next one's, with the
+// lock held: the fast path of the mid sizes, journaled by hand as Alloc's.
+// It returns 0 when neither first chunk serves (or one looks damaged: the
+// slow path then says so).
+func (h *Heap) classPop(nb uintptr) uintptr {
+	base := h.base
+	top := uintptr(*(*uint64)(unsafe.Add(base, offTop)))
+	limit := min(top, h.mapLen.Load())
+	for i := binIndex(nb); i <= binIndex(nb)+1 && i < nQuick; i++ {
+		qoff := offQuick + uintptr(i)*8
+		qp := (*uint64)(unsafe.Add(base, qoff))
+		q := *qp
+		c := uintptr(q&qOffMask) << 4
+		if c < hdrSize || c+minChunk > limit {
+			continue // empty (or damaged)
+		}
+		hp := (*uint64)(unsafe.Add(base, c+sizeSz))
+		hd := *hp
+		size := uintptr(hd & sizeMask)
+		if hd&(tagMask|flagQ) != h.tag(c, size)|flagQ || binIndex(size) != i || c+size > limit {
+			return 0
+		}
+		if size < nb {
+			continue
+		}
+		next := *(*uint64)(unsafe.Add(base, c+hdrSz))
+		qb := (*uint64)(unsafe.Add(base, offQuickBytes))
+		journal3(journalAt(base), uint64(qoff), q, uint64(c+sizeSz), hd, offQuickBytes, *qb)
+		*qp = next>>4&qOffMask | (q&^qOffMask - qOne)
+		*hp = hd &^ flagQ
+		*qb -= uint64(size)
+		return c
+	}
+	return 0
+}
+
+// classPush puts chunk c (size word hd, size bytes, maxQuick < size <=
+// maxClass), checked in use by Free, at the front of its class quick list
+// if the list has room, with the lock held, journaled by hand; the caller
+// releases the lock. It reports whether it did.
+//
+//go:noinline
+func (h *Heap) classPush(c uintptr, hd uint64, size uintptr) bool {
+	base := h.base
+	i := binIndex(size)
+	qoff := offQuick + uintptr(i)*8
+	qp := (*uint64)(unsafe.Add(base, qoff))
+	q := *qp
+	if q>>qShift >= classCap(i) {
+		return false
+	}
+	qb := (*uint64)(unsafe.Add(base, offQuickBytes))
+	journal3(journalAt(base), uint64(c+sizeSz), hd, uint64(qoff), q, offQuickBytes, *qb)
+	*(*uint64)(unsafe.Add(base, c+hdrSz)) = (q & qOffMask) << 4 // the block's first word: it is being freed
+	*(*uint64)(unsafe.Add(base, c+sizeSz)) = hd | flagQ
+	*qp = uint64(c>>4) | (q&^qOffMask + qOne)
+	*qb += uint64(size)
+	return true
 }
 
 func invalidSize(name string, n int) error {
@@ -143,11 +210,20 @@ func (h *Heap) Free(off Offset) error {
 	hp := (*uint64)(unsafe.Add(base, c+sizeSz))
 	hd := *hp
 	size := uintptr(hd & sizeMask)
-	if size-minChunk > maxQuick-minChunk || hd&(tagMask|flagQ) != h.tag(c, size) || c+size > top || c+size+hdrSz > mapLen {
+	if size-minChunk > maxClass-minChunk || hd&(tagMask|flagQ) != h.tag(c, size) || c+size > top || c+size+hdrSz > mapLen {
 		return h.freeMiss(off)
 	}
 	if *(*uint64)(unsafe.Add(base, c+size+sizeSz))&flagP == 0 {
 		return h.freeMiss(off)
+	}
+	if size > maxQuick {
+		if !h.classPush(c, hd, size) {
+			return h.freeMiss(off) // the class list is full: to the bins
+		}
+		if releaseLock(h.jcount, lockw)&contended != 0 {
+			h.wake()
+		}
+		return nil
 	}
 	qoff := offQuick + size>>4*8
 	qp := (*uint64)(unsafe.Add(base, qoff))
@@ -155,9 +231,8 @@ func (h *Heap) Free(off Offset) error {
 	if q >= quickCap*qOne {
 		return h.freeMiss(off) // the quick list is full: to the bins
 	}
-	j := (*[6]uint64)(unsafe.Add(base, offJCount))
-	j[2], j[3], j[4], j[5] = uint64(c+sizeSz), hd, uint64(qoff), q
-	j[0] = 2
+	j := journalAt(base)
+	journal2(j, uint64(c+sizeSz), hd, uint64(qoff), q)
 	// The link overwrites the block's first word, which an undone Free
 	// does not give back: the block was being freed.
 	*(*uint64)(unsafe.Add(base, c+hdrSz)) = (q & qOffMask) << 4
@@ -199,6 +274,10 @@ func (h *Heap) freeLocked(off Offset) error {
 	if err := h.checkInUse(o, c); err != nil {
 		h.unlock()
 		return err
+	}
+	if h.quickPush(o, c) {
+		h.finish(o)
+		return nil
 	}
 	if err := h.freeChunk(o, c); err != nil {
 		h.rollback()
@@ -344,7 +423,25 @@ func (h *Heap) allocChunk(o *op, nb uintptr) (uintptr, error) {
 		return 0, err
 	}
 	if nb <= maxQuick && h.word(offQuick+nb>>4*8) != 0 {
-		return h.quickPop(o, nb)
+		return h.quickPop(o, int(nb>>4))
+	}
+	if nb <= maxClass {
+		// A class list holds chunks of its class's sizes, some smaller
+		// than nb: take its first chunk if it fits, or the next class's,
+		// whose chunks all fit.
+		for i := binIndex(nb); i <= binIndex(nb)+1 && i < nQuick; i++ {
+			q := h.word(offQuick + uintptr(i)*8)
+			if q == 0 {
+				continue
+			}
+			c := uintptr(q&qOffMask) << 4
+			if err := h.checkChunk(o, c, "quick list chunk"); err != nil {
+				return 0, err
+			}
+			if h.chunkSize(c) >= nb {
+				return h.quickPop(o, i)
+			}
+		}
 	}
 	for consolidated := false; ; consolidated = true {
 		if c, err := h.fromBins(o, nb); c != 0 || err != nil {
@@ -374,25 +471,51 @@ func (h *Heap) allocChunk(o *op, nb uintptr) (uintptr, error) {
 	return c, err
 }
 
-// quickPop takes the first chunk of quick list nb, checking it.
-func (h *Heap) quickPop(o *op, nb uintptr) (uintptr, error) {
-	qoff := offQuick + nb>>4*8
+// quickPop takes the first chunk of quick list i, checking it, journaled.
+func (h *Heap) quickPop(o *op, i int) (uintptr, error) {
+	qoff := offQuick + uintptr(i)*8
 	q := h.word(qoff)
 	c := uintptr(q&qOffMask) << 4
 	if q>>qShift == 0 {
-		return 0, h.corruptf(o.name, qoff, "quick list %d has a chunk but a count of 0", nb)
+		return 0, h.corruptf(o.name, qoff, "quick list %d has a chunk but a count of 0", i)
 	}
 	if err := h.checkChunk(o, c, "quick list chunk"); err != nil {
 		return 0, err
 	}
 	hd := h.head(c)
-	if uintptr(hd&sizeMask) != nb || hd&flagQ == 0 {
-		return 0, h.corruptf(o.name, c, "chunk in quick list %d has size word %#x", nb, hd)
+	size := uintptr(hd & sizeMask)
+	if binIndex(size) != i || hd&flagQ == 0 {
+		return 0, h.corruptf(o.name, c, "chunk in quick list %d has size word %#x", i, hd)
 	}
 	next := h.word(c + hdrSz)
 	h.set(qoff, next>>4&qOffMask|(q&^qOffMask-qOne))
 	h.set(c+sizeSz, hd&^flagQ)
+	if i >= 64 {
+		h.set(offQuickBytes, h.word(offQuickBytes)-uint64(size))
+	}
 	return c, nil
+}
+
+// quickPush puts in-use chunk c at the front of its class quick list, if
+// the list has room, journaled; it reports whether it did. (The exact
+// lists' push is Free's fast path.)
+func (h *Heap) quickPush(o *op, c uintptr) bool {
+	hd := h.head(c)
+	size := uintptr(hd & sizeMask)
+	if size <= maxQuick || size > maxClass {
+		return false
+	}
+	i := binIndex(size)
+	qoff := offQuick + uintptr(i)*8
+	q := h.word(qoff)
+	if q>>qShift >= classCap(i) {
+		return false
+	}
+	h.setRaw(c+hdrSz, (q&qOffMask)<<4) // the block's first word: it is being freed
+	h.set(c+sizeSz, hd|flagQ)
+	h.set(qoff, uint64(c>>4)|(q&^qOffMask+qOne))
+	h.set(offQuickBytes, h.word(offQuickBytes)+uint64(size))
+	return true
 }
 
 // anyQuick reports whether any quick list holds a chunk.
@@ -413,7 +536,7 @@ func (h *Heap) consolidate(o *op) error {
 	defer func() { o.noTrim = noTrim }()
 	for i := 2; i < nQuick; i++ {
 		for h.word(offQuick+uintptr(i)*8) != 0 {
-			c, err := h.quickPop(o, uintptr(i)*16)
+			c, err := h.quickPop(o, i)
 			if err != nil {
 				return err
 			}
