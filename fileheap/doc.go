@@ -31,8 +31,12 @@
 //     16-byte alignment, the P bit, boundary tags (the foot) on free chunks,
 //     coalescing, a top chunk at the end of the used part, and a 16-bit tag
 //     in every size word that binds it to its offset.
-//   - malloc.go: Alloc, Free, Realloc: quick lists, bins, the top, growing
-//     and cutting the file, punching holes.
+//   - malloc.go: Alloc, Free, Realloc, their fast paths, and the frame of
+//     a slow operation (commit, work after it, unwinding on a panic).
+//   - quick.go: the quick lists, exact sizes and classes; bins.go: the
+//     bins; top.go: the top chunk, growing and cutting the file, punching
+//     holes; chunks.go: serving and freeing chunks on the slow paths, and
+//     the checks every chunk, link and offset passes before it is followed.
 //   - journal.go: the undo log that makes every operation atomic.
 //   - lock.go: the lock in the file, and taking it over from a dead process.
 //   - heap.go: Open, Close, Sync, the root; check.go: Check and Stats.

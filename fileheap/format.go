@@ -86,7 +86,6 @@ const (
 // its power of two (256 of 1 and 2 KiB, 128 of 4 KiB, 64 of 8 KiB).
 func classCap(i int) uint64 { return uint64(min(quickCap, 512>>((i-64)/8))) }
 
-
 // Size limits.
 const (
 	// maxHeapSize bounds Options.Size: offsets must fit the quick lists'
