@@ -17,8 +17,14 @@
 // Blocks hold bytes, never Go pointers (the collector does not see the
 // file's memory); they link to each other by Offset. Nothing is written to
 // the device until Sync (msync) or until the kernel writes the pages back:
-// the heap survives its processes, not a crash of the machine since the
-// last Sync.
+// the heap survives its processes, whatever kills them, but not a crash of
+// the machine. The kernel writes pages back in any order, so after such a
+// crash the file may hold parts of several moments, even of moments after
+// the last Sync: Open and Check find what that breaks of the heap's
+// structure, not contents older than they should be. Sync right before a
+// planned shutdown of the machine. (Surviving a machine crash would take ordered writes to the device,
+// a write-ahead log synced at each operation, which costs milliseconds an
+// operation: not this package's trade.)
 //
 // # Design
 //
