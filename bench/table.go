@@ -352,7 +352,7 @@ func (r *Report) writeStanding(w io.Writer, peers []string) {
 			if v < fns {
 				fastest, fns = p, v
 			}
-			if !strings.HasSuffix(p, "-native") && p != "offheap" && v < cns {
+			if !strings.HasSuffix(p, "-native") && p != "offheap" && p != FileheapPeer && v < cns {
 				callable, cns = p, v
 			}
 		}

@@ -100,7 +100,7 @@ func (r *Report) Targets11() []Target {
 		}
 		best, bestNs := "", math.Inf(1)
 		for _, p := range r.peerOrder() {
-			if v := r.ns(p, wi.Name); p != "offheap" && !strings.HasSuffix(p, "-native") && v < bestNs {
+			if v := r.ns(p, wi.Name); p != "offheap" && p != FileheapPeer && !strings.HasSuffix(p, "-native") && v < bestNs {
 				best, bestNs = p, v
 			}
 		}
