@@ -128,9 +128,7 @@ func resolve(op string, p uintptr) (c uintptr, a *arena.Arena, bad *arena.Corrup
 // live mapped chunk (freed twice, perhaps by two goroutines at once) is
 // misuse.
 func freeMapped(p uintptr) {
-	if samples.count.Load() != 0 {
-		forgetSample(p)
-	}
+	forgetSample(p) // a table lookup, if any block is sampled at all
 	if bad := heap.FreeMapped(p); bad != nil {
 		misuse(bad.Op, bad.Addr)
 	}

@@ -29,23 +29,6 @@ import (
 // the Go heap profile, `go tool pprof` can merge the two or use one as the
 // -base of the other.
 
-// profileKey identifies a bucket: one stack, one block size, one label set.
-type profileKey struct {
-	stk    [maxStack]uintptr
-	nstk   int
-	size   int
-	labels string // labelsKey of the set, "" for none
-}
-
-// profileBucket counts the sampled blocks of a key.
-type profileBucket struct {
-	allocs, frees int64
-	labels        []profLabel
-}
-
-// freedBuckets holds the folded freed samples; guarded by samples.mu.
-var freedBuckets map[profileKey]*profileBucket
-
 // labelsKey returns a string that identifies a sorted label list.
 func labelsKey(l []profLabel) string {
 	if len(l) == 0 {
@@ -61,72 +44,27 @@ func labelsKey(l []profLabel) string {
 	return b.String()
 }
 
-func keyOf(s *sample) (profileKey, []profLabel) {
-	l := decodeLabels(s.labels)
-	k := profileKey{stk: s.stk, nstk: s.nstk, size: s.size, labels: labelsKey(l)}
-	return k, l
+// bucketFigures is what a profile takes from one bucket.
+type bucketFigures struct {
+	b             *bucket
+	allocs, frees int64
+	labels        []profLabel
+	labelsKey     string
 }
 
-// foldFreed moves the freed samples into freedBuckets, so that the list
-// stays short (forgetSample calls it past foldAt) and a profile sees them.
-// Decoding labels may start a goroutine the first time: it is done outside
-// samples.mu. Samples are immutable once recorded.
-func foldFreed() {
-	samples.mu.Lock()
-	freed := samples.freed
-	samples.freed = nil
-	samples.mu.Unlock()
-	if len(freed) == 0 {
-		return
-	}
-	type folded struct {
-		k profileKey
-		l []profLabel
-	}
-	fs := make([]folded, len(freed))
-	for i, s := range freed {
-		fs[i].k, fs[i].l = keyOf(s)
-	}
-	samples.mu.Lock()
-	defer samples.mu.Unlock()
-	if freedBuckets == nil {
-		freedBuckets = make(map[profileKey]*profileBucket)
-	}
-	for _, f := range fs {
-		b := freedBuckets[f.k]
-		if b == nil {
-			b = &profileBucket{labels: f.l}
-			freedBuckets[f.k] = b
+// snapshotBuckets reads the counts of every bucket that has a sample.
+// Frees are read before allocations: a free is counted after the
+// allocation it ends, so no bucket shows more frees than allocations.
+func snapshotBuckets() []bucketFigures {
+	var out []bucketFigures
+	for _, b := range allBuckets() {
+		frees := b.frees.Load()
+		allocs := b.allocs.Load()
+		if allocs == 0 {
+			continue
 		}
-		b.allocs++
-		b.frees++
-	}
-}
-
-// snapshotSamples folds the freed samples into freedBuckets and returns
-// every bucket, live samples included.
-func snapshotSamples() map[profileKey]*profileBucket {
-	foldFreed()
-	samples.mu.Lock()
-	live := make([]*sample, 0, len(samples.live))
-	for _, s := range samples.live {
-		live = append(live, s)
-	}
-	out := make(map[profileKey]*profileBucket)
-	for k, b := range freedBuckets {
-		c := *b
-		out[k] = &c
-	}
-	samples.mu.Unlock()
-
-	for _, s := range live {
-		k, l := keyOf(s)
-		b := out[k]
-		if b == nil {
-			b = &profileBucket{labels: l}
-			out[k] = b
-		}
-		b.allocs++
+		l := decodeLabels(b.labels)
+		out = append(out, bucketFigures{b: b, allocs: allocs, frees: frees, labels: l, labelsKey: labelsKey(l)})
 	}
 	return out
 }
@@ -159,40 +97,37 @@ type frame struct {
 	line int
 }
 
-// symbolizer expands return PCs into frames, inlined ones included,
-// caching per PC.
-type symbolizer struct {
-	frames map[uintptr][]frame
-}
+// symbolizer turns a bucket's stack into frames.
+type symbolizer struct{}
 
-func (sy *symbolizer) expand(pc uintptr) []frame {
-	if f, ok := sy.frames[pc]; ok {
-		return f
+// stackFrames returns the frames of stk, leaf first, in groups of one
+// physical frame each (a function and the calls inlined into it, innermost
+// first), without offheap's API frames at the leaf (unless nothing else
+// remains). A physical stack (the frame-pointer walk's) is first put in
+// runtime.Callers's logical form (expandPhysical), so both kinds give the
+// same frames; runtime.CallersFrames then marks each inlined frame with a
+// nil Func, which is how the groups are found.
+func (sy *symbolizer) stackFrames(stk []uintptr, logical bool) [][]frame {
+	if !logical {
+		stk = expandPhysical(stk)
 	}
-	var out []frame
-	it := runtime.CallersFrames([]uintptr{pc})
+	var groups [][]frame
+	var cur []frame
+	it := runtime.CallersFrames(stk)
 	for {
 		fr, more := it.Next()
 		if fr.Function != "" || fr.PC != 0 {
-			out = append(out, frame{pc: fr.PC, fn: fr.Function, file: fr.File, line: fr.Line})
+			cur = append(cur, frame{pc: fr.PC, fn: fr.Function, file: fr.File, line: fr.Line})
+			if fr.Func != nil || fr.Function == "" {
+				groups, cur = append(groups, cur), nil
+			}
 		}
 		if !more {
 			break
 		}
 	}
-	if len(out) == 0 {
-		out = []frame{{pc: pc - 1, fn: "?"}}
-	}
-	sy.frames[pc] = out
-	return out
-}
-
-// stackFrames returns the frames of stk, leaf first, grouped by return PC,
-// without offheap's API frames at the leaf (unless nothing else remains).
-func (sy *symbolizer) stackFrames(stk []uintptr) [][]frame {
-	groups := make([][]frame, 0, len(stk))
-	for _, pc := range stk {
-		groups = append(groups, sy.expand(pc))
+	if len(cur) > 0 {
+		groups = append(groups, cur)
 	}
 	// Hide the leading frames of package alloc.
 	for len(groups) > 0 {
@@ -251,28 +186,32 @@ func buildHeapProfile() *profile.Profile {
 		TimeNanos:         time.Now().UnixNano(),
 		Comments:          []string{"offheap: memory allocated outside the Go heap by github.com/offheap/offheap/alloc"},
 	}
-	buckets := snapshotSamples()
+	figures := snapshotBuckets()
 
 	// A stable order: the profile is the same for the same samples.
-	keys := make([]profileKey, 0, len(buckets))
-	for k := range buckets {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b profileKey) int {
-		if c := slices.Compare(a.stk[:a.nstk], b.stk[:b.nstk]); c != 0 {
+	slices.SortFunc(figures, func(a, b bucketFigures) int {
+		if c := slices.Compare(a.b.stk, b.b.stk); c != 0 {
 			return c
 		}
-		if a.size != b.size {
-			return a.size - b.size
+		if a.b.logical != b.b.logical {
+			if a.b.logical {
+				return 1
+			}
+			return -1
 		}
-		return strings.Compare(a.labels, b.labels)
+		if a.b.size != b.b.size {
+			return a.b.size - b.b.size
+		}
+		return strings.Compare(a.labelsKey, b.labelsKey)
 	})
 
-	sy := &symbolizer{frames: make(map[uintptr][]frame)}
+	sy := &symbolizer{}
 	funcs := make(map[[2]string]*profile.Function) // name, file
 	type locKey struct {
 		pc     uintptr
 		frames int // frames kept of the PC's inline chain
+		fn     string
+		line   int
 	}
 	locs := make(map[locKey]*profile.Location)
 	// Stacks that differ only in offheap's hidden frames (the fast and
@@ -283,13 +222,14 @@ func buildHeapProfile() *profile.Profile {
 		labels string
 	}
 	merged := make(map[sampleKey]*profile.Sample)
-	counts := make(map[*profile.Sample]*profileBucket)
-	for _, k := range keys {
-		b := buckets[k]
+	type counts struct{ allocs, frees int64 }
+	sampleCounts := make(map[*profile.Sample]*counts)
+	for _, bf := range figures {
+		b := bf.b
 		var ls []*profile.Location
 		var ids []byte
-		for _, g := range sy.stackFrames(k.stk[:k.nstk]) {
-			lk := locKey{pc: g[0].pc, frames: len(g)}
+		for _, g := range sy.stackFrames(b.stk, b.logical) {
+			lk := locKey{pc: g[0].pc, frames: len(g), fn: g[0].fn, line: g[0].line}
 			loc := locs[lk]
 			if loc == nil {
 				loc = &profile.Location{ID: uint64(len(p.Location) + 1), Address: uint64(g[0].pc)}
@@ -309,30 +249,30 @@ func buildHeapProfile() *profile.Profile {
 			ls = append(ls, loc)
 			ids = binary.AppendUvarint(ids, loc.ID)
 		}
-		sk := sampleKey{locs: string(ids), size: k.size, labels: k.labels}
+		sk := sampleKey{locs: string(ids), size: b.size, labels: bf.labelsKey}
 		s := merged[sk]
 		if s == nil {
 			s = &profile.Sample{
 				Location: ls,
 				Value:    make([]int64, 4),
-				NumLabel: map[string][]int64{"bytes": {int64(k.size)}},
+				NumLabel: map[string][]int64{"bytes": {int64(b.size)}},
 				NumUnit:  map[string][]string{"bytes": {"bytes"}},
 			}
-			if len(b.labels) > 0 {
-				s.Label = make(map[string][]string, len(b.labels))
-				for _, l := range b.labels {
+			if len(bf.labels) > 0 {
+				s.Label = make(map[string][]string, len(bf.labels))
+				for _, l := range bf.labels {
 					s.Label[l.Key] = []string{l.Value}
 				}
 			}
 			merged[sk] = s
-			counts[s] = &profileBucket{}
+			sampleCounts[s] = &counts{}
 			p.Sample = append(p.Sample, s)
 		}
-		counts[s].allocs += b.allocs
-		counts[s].frees += b.frees
+		sampleCounts[s].allocs += bf.allocs
+		sampleCounts[s].frees += bf.frees
 	}
 	for _, s := range p.Sample {
-		c := counts[s]
+		c := sampleCounts[s]
 		size := s.NumLabel["bytes"][0]
 		s.Value[0], s.Value[1] = scaleHeapSample(c.allocs, c.allocs*size, rate)
 		inuse := c.allocs - c.frees

@@ -269,3 +269,20 @@ func BenchmarkPairProfiled(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSampledPair measures the cost of one sample and of the free of
+// the sampled block: at profile_rate=1 every allocation is sampled, so the
+// difference to rate=0 is that cost, per pair.
+func BenchmarkSampledPair(b *testing.B) {
+	old := alloc.ProfileRate()
+	defer alloc.SetProfileRate(old)
+	for _, rate := range []int{0, 1} {
+		b.Run("rate="+itoa(rate), func(b *testing.B) {
+			alloc.SetProfileRate(rate)
+			for b.Loop() {
+				p := alloc.Malloc(64)
+				alloc.Free(p)
+			}
+		})
+	}
+}

@@ -2,11 +2,10 @@ package alloc
 
 import (
 	"math"
-	"math/rand/v2"
+	"math/bits"
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"time"
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
@@ -15,37 +14,55 @@ import (
 // Heap-profile sampling, as runtime/malloc.go does it: each P counts down
 // the bytes it allocates; when the count goes below zero the allocation is
 // sampled and a new gap is drawn from an exponential distribution with mean
-// profileRate. The countdown lives in the P's cache, so the fast path pays
-// one subtraction and one comparison; with profiling off the countdown is
-// so large it never runs out. A sampled block carries the S bit in its
-// header, so Free finds out without a lookup that it must update the
-// profile.
+// profileRate (512 KiB by default, Go's runtime.MemProfileRate). The
+// countdown lives in the P's cache, so the fast path pays one subtraction
+// and one comparison; with profiling off the countdown is so large it never
+// runs out.
+//
+// A sample (recordSample) is, in order:
+//
+//  1. its stack, taken from the frame pointers (stack.go), or recognized
+//     as the stack this P sampled last;
+//  2. its bucket of stack, size and labels (samplebucket.go): the one
+//     this P used last for the same stack, or found in a lock-free hash
+//     table, where a new site adds one; the bucket's alloc count goes up;
+//  3. an entry block -> bucket in the table of sampled blocks
+//     (sampletable.go), and the S bit in the block's header.
+//
+// No global lock is taken, and nothing is symbolized: a profile, when it
+// is written (profile.go), reads the buckets' counts and symbolizes their
+// stacks then. Free sees the S bit and calls forgetSample, which removes
+// the entry and counts the free in the same bucket.
 
-var (
-	profileRate atomic.Int64 // mean bytes between samples; 0 = off
+var profileRate atomic.Int64 // mean bytes between samples; 0 = off
 
-	samples sampleStore
+// Sampled gaps, as runtime.fastexprand draws them: 26 random bits and a
+// table-driven log2, in a few nanoseconds where math/rand and math.Log cost
+// tens (at the default rate a P draws a gap every eight 64 KiB blocks).
+const (
+	gapRandomBits = 26
+	log2TableBits = 8
 )
 
-// maxStack is the deepest stack a sample records.
-const maxStack = 64
+// log2Table[i] is log2 of the middle of the i-th of 256 equal steps of
+// [1, 2): log2(1 + (i+0.5)/256).
+var log2Table = func() (t [1 << log2TableBits]float64) {
+	for i := range t {
+		t[i] = math.Log2(1 + (float64(i)+0.5)/(1<<log2TableBits))
+	}
+	return
+}()
 
-// sample is one sampled block.
-type sample struct {
-	size   int
-	when   time.Time
-	nstk   int
-	stk    [maxStack]uintptr
-	labels unsafe.Pointer // the goroutine's pprof labels, when available
+// fastlog2 approximates log2(q) for q >= 1 within 0.003: the position of
+// q's top bit plus log2 of the next 8 bits' step of the mantissa.
+func fastlog2(q uint32) float64 {
+	top := bits.Len32(q) - 1
+	idx := (q << (31 - top) >> (31 - log2TableBits)) & (1<<log2TableBits - 1)
+	return float64(top) + log2Table[idx]
 }
 
-// sampleStore holds the live samples and the totals of freed ones.
-type sampleStore struct {
-	mu    sync.Mutex
-	live  map[uintptr]*sample // by user pointer
-	freed []*sample           // freed samples, folded into the profile's alloc figures
-	count atomic.Int64        // live samples
-}
+//go:linkname cheaprand runtime.cheaprand
+func cheaprand() uint32
 
 // nextSampleGap draws the bytes until the next sample.
 func nextSampleGap() int64 {
@@ -53,9 +70,14 @@ func nextSampleGap() int64 {
 	if rate <= 0 {
 		return math.MaxInt64
 	}
-	// Exponential with mean rate: -ln(U) * rate, U in (0, 1].
-	u := 1 - rand.Float64()
-	g := -math.Log(u) * float64(rate)
+	// Exponential with mean rate: -ln(U) * rate = -log2(U) * ln 2 * rate,
+	// with U = q / 2^26 uniform in (0, 1].
+	q := cheaprand()>>(32-gapRandomBits) + 1
+	minusLog2U := gapRandomBits - fastlog2(q)
+	if minusLog2U < 0 {
+		minusLog2U = 0 // q = 2^26: log2 rounds up a little
+	}
+	g := minusLog2U * (math.Ln2 * float64(rate))
 	if g > math.MaxInt64/2 {
 		return math.MaxInt64 / 2
 	}
@@ -65,6 +87,8 @@ func nextSampleGap() int64 {
 // SetProfileRate sets the mean number of bytes allocated between two heap
 // profile samples, like runtime.MemProfileRate; 0 turns sampling off. It
 // applies to allocations from then on (each P's countdown is redrawn).
+// The default is 512 KiB, Go's own default, unless OFFHEAP=profile_rate
+// says otherwise.
 func SetProfileRate(rate int) {
 	if rate < 0 {
 		rate = 0
@@ -74,8 +98,12 @@ func SetProfileRate(rate int) {
 	flushAll() // fresh caches draw fresh gaps
 }
 
-// ProfileRate returns the sampling rate in force.
-func ProfileRate() int { return int(profileRate.Load()) }
+// ProfileRate returns the sampling rate in force: 512 KiB unless
+// OFFHEAP=profile_rate or SetProfileRate said otherwise.
+func ProfileRate() int {
+	theHeap() // the environment's profile_rate is read at the first call
+	return int(profileRate.Load())
+}
 
 // sampleAlloc charges size bytes to this P's countdown and records p when
 // the countdown runs out. It is the slow paths' counterpart of the check in
@@ -103,41 +131,145 @@ func sampleAlloc(p uintptr, size int) {
 	}
 }
 
-// recordSample records user pointer p of size bytes, with the caller's
-// stack (skip frames above it).
-func recordSample(p uintptr, size int, skip int) {
-	s := &sample{size: size, when: time.Now()}
-	s.nstk = runtime.Callers(skip, s.stk[:])
-	s.labels = goroutineLabels()
-	arena.SetSampled(p-16, true)
-	samples.mu.Lock()
-	if samples.live == nil {
-		samples.live = make(map[uintptr]*sample)
-	}
-	samples.live[p] = s
-	samples.mu.Unlock()
-	samples.count.Add(1)
+// psample is one P's sampling state: the memo of its last stack.
+type psample struct {
+	memo stackMemo
+	mu   sync.Mutex // used only under the race detector, where procPin does not pin
 }
 
-// foldAt bounds the list of freed samples waiting to be folded into their
-// sites' buckets, so a program that never writes a profile does not grow it.
-const foldAt = 1024
+// samplers holds one psample per P, made at the P's first sample.
+var samplers [maxCachedProcs]atomic.Pointer[psample]
 
-// forgetSample moves the sample of p (if any) from in use to freed.
+// sampler returns P pid's psample, locked under the race detector, or nil
+// if it has none yet. Called pinned.
+func sampler(pid int) *psample {
+	if uint(pid) >= maxCachedProcs {
+		return nil
+	}
+	ps := samplers[pid].Load()
+	if raceEnabled && ps != nil {
+		ps.mu.Lock()
+	}
+	return ps
+}
+
+func unlockSampler(ps *psample) {
+	if raceEnabled && ps != nil {
+		ps.mu.Unlock()
+	}
+}
+
+// recordSample records user pointer p of size bytes, with the caller's
+// stack. skip counts frames as runtime.Callers does, from recordSample's
+// own frame (2 starts at its caller): the runtime.Callers fallback drops
+// that many; the frame-pointer walk drops recordSample's own frame only,
+// since inlining changes how many physical frames the others are. Either
+// way, leading frames of package alloc are left out when a profile is
+// written (profile.go).
+//
+// The common case, a stack this P sampled last with the same size and
+// labels, runs pinned from end to end: the memo check, the bucket, and
+// the entry in the table of sampled blocks.
+//
+//go:noinline
+func recordSample(p uintptr, size int, skip int) {
+	key := tableKey(p)
+	if key == 0 {
+		return // cannot be entered in the table (never for offheap's pointers)
+	}
+	labels := goroutineLabels()
+	pid := procPin()
+	ps := sampler(pid)
+	r := captureFailed
+	if ps != nil && fpUnwind {
+		r = captureFP(&ps.memo, 2)
+		if r == captureHit && !raceEnabled {
+			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels {
+				if t := sampleTable.cur.Load(); t != nil {
+					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
+						procUnpin()
+						countStale(stale)
+						b.allocs.Add(1)
+						arena.SetSampled(p-16, true)
+						return
+					}
+				}
+			}
+		}
+	}
+	recordSampleSlow(p, size, skip+1, labels, pid, ps, r)
+}
+
+// recordSampleSlow is recordSample's other cases: a new stack, a new
+// bucket, a P without its psample yet, a table to rebuild, a stack the
+// frame pointers could not give. It is called pinned (and with ps locked
+// under the race detector), as recordSample left things, and unpins; skip
+// counts from its own frame.
+//
+//go:noinline
+func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, pid int, ps *psample, r int) {
+	var stk [maxStack]uintptr
+	n, logical := 0, false
+	var b *bucket
+	if r != captureFailed {
+		m := &ps.memo
+		n = copy(stk[:], m.pc[:m.n])
+		if mb := m.b; r == captureHit && mb != nil && mb.size == size && mb.labels == labels {
+			b = mb
+		} else if b = lookupBucket(stk[:n], false, size, labels); b != nil {
+			m.b = b
+		}
+	}
+	unlockSampler(ps)
+	procUnpin()
+
+	if r == captureFailed && ps == nil {
+		if uint(pid) < maxCachedProcs {
+			samplers[pid].CompareAndSwap(nil, new(psample)) // the P's memo, from its next sample on
+		}
+		if fpUnwind {
+			var m stackMemo
+			if r = captureFP(&m, 3); r != captureFailed {
+				n = copy(stk[:], m.pc[:m.n])
+			}
+		}
+	}
+	if r == captureFailed {
+		n, logical = runtime.Callers(skip, stk[:]), true
+	}
+	if b == nil {
+		if b = findBucket(stk[:n], logical, size, labels); b == nil {
+			buckets.dropped.Add(1)
+			return
+		}
+	}
+	ok, stale := insertSample(p, b.id)
+	if !ok {
+		buckets.dropped.Add(1)
+		return
+	}
+	countStale(stale)
+	b.allocs.Add(1)
+	arena.SetSampled(p-16, true)
+}
+
+// countStale counts the free of a sampled block whose free went unseen
+// (see addrTable.insert), in bucket id (0: none).
+func countStale(id uint32) {
+	if id != 0 {
+		if b := bucketByID(id); b != nil {
+			b.frees.Add(1)
+		}
+	}
+}
+
+// forgetSample counts the free of user pointer p, if it is a sampled
+// block, in its bucket. Free calls it for a block with the S bit (and the
+// mapped-chunk free for every block).
 func forgetSample(p uintptr) {
-	samples.mu.Lock()
-	s, ok := samples.live[p]
-	fold := false
-	if ok {
-		delete(samples.live, p)
-		samples.freed = append(samples.freed, s)
-		fold = len(samples.freed) >= foldAt
-	}
-	samples.mu.Unlock()
-	if fold {
-		foldFreed()
-	}
-	if ok {
-		samples.count.Add(-1)
+	if id, ok := removeSample(p); ok {
+		if b := bucketByID(id); b != nil {
+			b.frees.Add(1)
+		}
 	}
 }

@@ -1,14 +1,16 @@
 package alloc_test
 
 import (
+	"math"
 	"testing"
 
 	"github.com/offheap/offheap/alloc"
 	"github.com/offheap/offheap/tune"
 )
 
-// TestMalloptProfileRate: Mallopt sets the sampling rate, and the freed
-// samples a program never writes out are folded, so they do not pile up.
+// TestMalloptProfileRate: Mallopt sets the sampling rate; the blocks
+// sampled and freed leave the table of sampled blocks, and the profile
+// counts about size x n / rate samples, all freed.
 func TestMalloptProfileRate(t *testing.T) {
 	old := alloc.ProfileRate()
 	defer alloc.Mallopt(tune.ProfileRate, old)
@@ -18,15 +20,59 @@ func TestMalloptProfileRate(t *testing.T) {
 	if got := alloc.ProfileRate(); got != 4096 {
 		t.Fatalf("ProfileRate() = %d after Mallopt(ProfileRate, 4096)", got)
 	}
-	// About 1 KiB x 20000 / 4 KiB = 5000 samples, all freed.
-	folded := alloc.FreedFolded()
-	for i := 0; i < 20000; i++ {
-		alloc.Free(alloc.Malloc(1024))
+	live := alloc.LiveSamples()
+	before := figuresBySite(t, mustProfile(t), "")[siteSmall]
+	// About 1 KiB x 20000 / 4 KiB = 5000 samples (1 - e^-0.25 = 22% of
+	// the blocks), all freed.
+	profSiteSmall(1024, 1024*20000, nil)
+	if n := alloc.LiveSamples(); n != live {
+		t.Errorf("%d sampled blocks live after freeing every block, %d before", n, live)
 	}
-	if n := alloc.FreedSamplesWaiting(); n >= alloc.FoldAt {
-		t.Fatalf("%d freed samples waiting, want fewer than %d", n, alloc.FoldAt)
+	after := figuresBySite(t, mustProfile(t), "")[siteSmall]
+	if after == nil {
+		t.Fatal("no sample of the site in the profile")
 	}
-	if alloc.FreedFolded()-folded < alloc.FoldAt {
-		t.Fatalf("only %d freed samples folded: sampling did not run", alloc.FreedFolded()-folded)
+	var objs, inuse int64
+	if before != nil {
+		objs, inuse = before.values[0], before.values[2]
+	}
+	objs = after.values[0] - objs
+	// alloc_objects is scaled back to the true count, 20000.
+	if objs < 18000 || objs > 22000 {
+		t.Errorf("alloc_objects grew by %d for 20000 blocks", objs)
+	}
+	if after.values[2] != inuse {
+		t.Errorf("inuse_objects %d after freeing every block, %d before", after.values[2], inuse)
+	}
+}
+
+// TestSampleGaps: the gaps between samples are exponential with the rate
+// as mean (the fast log2 is close enough not to bias them).
+func TestSampleGaps(t *testing.T) {
+	for _, q := range []uint32{1, 2, 3, 5, 255, 256, 257, 1000, 12345, 1<<26 - 1, 1 << 26, 1<<32 - 1} {
+		if got, want := alloc.FastLog2(q), math.Log2(float64(q)); math.Abs(got-want) > 3e-3 {
+			t.Errorf("fastlog2(%d) = %g, want %g", q, got, want)
+		}
+	}
+	old := alloc.ProfileRate()
+	defer alloc.SetProfileRate(old)
+	const rate = 512 << 10
+	alloc.SetProfileRate(rate)
+	const n = 200000
+	var sum, sq float64
+	for i := 0; i < n; i++ {
+		g := float64(alloc.NextSampleGap())
+		if g < 0 {
+			t.Fatalf("negative gap %g", g)
+		}
+		sum += g
+		sq += g * g
+	}
+	mean := sum / n
+	sd := math.Sqrt(sq/n - mean*mean)
+	// The mean of 200000 exponential draws is within 1% with 4.5 standard
+	// errors to spare; an exponential's deviation equals its mean.
+	if math.Abs(mean/rate-1) > 0.01 || math.Abs(sd/rate-1) > 0.02 {
+		t.Errorf("gaps: mean %.0f, deviation %.0f; want both %d", mean, sd, rate)
 	}
 }

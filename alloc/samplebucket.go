@@ -1,0 +1,137 @@
+package alloc
+
+import (
+	"slices"
+	"sync/atomic"
+	"unsafe"
+)
+
+// Buckets of heap-profile samples, as runtime/mprof.go keeps them: one per
+// distinct stack, block size and label set, holding the number of sampled
+// blocks allocated and freed there. A sample adds one to its bucket's
+// allocs, the free of a sampled block one to its frees; a profile reads the
+// two counts of every bucket (profile.go), so the profiler's memory grows
+// with the distinct allocation sites, never with time or with the samples.
+//
+// Buckets are never removed. They hang in a fixed hash table of lists that
+// grow at the head by compare-and-swap, so finding a bucket takes no lock,
+// and carry a small id, by which the table of sampled blocks
+// (sampletable.go) names them in one word.
+
+const (
+	bucketHashBits  = 12
+	bucketChunkBits = 10
+	bucketIDBits    = 20
+	maxBucketID     = 1<<bucketIDBits - 1 // ids run from 1
+)
+
+// bucket is one allocation site's sampled blocks.
+type bucket struct {
+	next    *bucket // in its hash list; set before the bucket is published
+	hash    uint64
+	id      uint32
+	logical bool // stk is runtime.Callers's (logical frames), else physical return PCs
+	size    int
+	labels  unsafe.Pointer // the goroutine's pprof label set (labels.go), or nil
+	stk     []uintptr
+	_       [64]byte // the counts on a line of their own: samples write them, lookups read the above
+	allocs  atomic.Int64
+	frees   atomic.Int64
+}
+
+var buckets struct {
+	heads   [1 << bucketHashBits]atomic.Pointer[bucket]
+	byID    [(maxBucketID + 1) >> bucketChunkBits]atomic.Pointer[[1 << bucketChunkBits]*bucket]
+	nextID  atomic.Uint32
+	dropped atomic.Int64 // samples not recorded because every id was taken
+}
+
+func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer) uint64 {
+	h := uint64(size)*0x9E3779B97F4A7C15 ^ uint64(uintptr(labels))
+	if logical {
+		h ^= 0x5bd1e995
+	}
+	for _, pc := range stk {
+		h = (h ^ uint64(pc)) * 0x100000001b3
+		h ^= h >> 29
+	}
+	return h
+}
+
+func (b *bucket) matches(h uint64, stk []uintptr, logical bool, size int, labels unsafe.Pointer) bool {
+	return b.hash == h && b.size == size && b.labels == labels && b.logical == logical && slices.Equal(b.stk, stk)
+}
+
+// lookupBucket returns the bucket of a stack, size and label set, or nil
+// if there is none yet. It takes no lock and allocates nothing.
+func lookupBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer) *bucket {
+	h := bucketHash(stk, logical, size, labels)
+	for b := buckets.heads[h&(1<<bucketHashBits-1)].Load(); b != nil; b = b.next {
+		if b.matches(h, stk, logical, size, labels) {
+			return b
+		}
+	}
+	return nil
+}
+
+// findBucket returns the bucket of a stack, size and label set, making it
+// if needed, or nil when every id is taken.
+func findBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer) *bucket {
+	h := bucketHash(stk, logical, size, labels)
+	head := &buckets.heads[h&(1<<bucketHashBits-1)]
+	var nb *bucket
+	var seen *bucket // the list from here down was searched already
+	for {
+		first := head.Load()
+		for b := first; b != seen; b = b.next {
+			if b.matches(h, stk, logical, size, labels) {
+				return b // nb, if made, stays unpublished; its id is lost
+			}
+		}
+		seen = first
+		if nb == nil {
+			id := buckets.nextID.Add(1)
+			if id > maxBucketID {
+				buckets.nextID.Store(maxBucketID + 1)
+				return nil
+			}
+			nb = &bucket{hash: h, id: id, logical: logical, size: size, labels: labels, stk: slices.Clone(stk)}
+			// The id must name the bucket before anyone can find it.
+			chunk := &buckets.byID[id>>bucketChunkBits]
+			c := chunk.Load()
+			if c == nil {
+				chunk.CompareAndSwap(nil, new([1 << bucketChunkBits]*bucket))
+				c = chunk.Load()
+			}
+			atomic.StorePointer((*unsafe.Pointer)(unsafe.Pointer(&c[id&(1<<bucketChunkBits-1)])), unsafe.Pointer(nb))
+		}
+		nb.next = first
+		if head.CompareAndSwap(first, nb) {
+			return nb
+		}
+	}
+}
+
+// bucketByID returns the bucket with id, or nil.
+func bucketByID(id uint32) *bucket {
+	if id == 0 || id > maxBucketID {
+		return nil
+	}
+	c := buckets.byID[id>>bucketChunkBits].Load()
+	if c == nil {
+		return nil
+	}
+	return (*bucket)(atomic.LoadPointer((*unsafe.Pointer)(unsafe.Pointer(&c[id&(1<<bucketChunkBits-1)]))))
+}
+
+// allBuckets returns every published bucket.
+func allBuckets() []*bucket {
+	n := min(buckets.nextID.Load(), maxBucketID)
+	out := make([]*bucket, 0, n)
+	for id := uint32(1); id <= n; id++ {
+		if b := bucketByID(id); b != nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}

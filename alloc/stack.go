@@ -1,0 +1,206 @@
+package alloc
+
+import (
+	"runtime"
+	"unsafe"
+)
+
+// The stacks of heap-profile samples.
+//
+// A sample records the return PCs of the allocating goroutine's frames,
+// leaf first, as runtime.Callers would, but it takes them from the frame
+// pointers, as the runtime's execution tracer does (runtime/tracestack.go,
+// fpTracebackPCs): on amd64 and arm64 every Go frame that calls another
+// function keeps a frame record at its frame pointer,
+//
+//	fp+0: the caller's frame pointer (the next record, at a higher address)
+//	fp+8: the return address into the caller
+//
+// and the chain ends with 0 at the goroutine's first frame (whose return
+// address is runtime.goexit's, which runtime.Callers reports too). A walk is
+// two loads a frame, against hundreds of nanoseconds for runtime.Callers,
+// which decodes the tables of every function on the way.
+//
+// The PCs so taken are physical: a function inlined into its caller has no
+// frame, and shares its caller's return PC, where runtime.Callers lists
+// one entry per logical frame; and wrapper frames (a go statement's
+// closure, method-value and interface wrappers) are there, where
+// runtime.Callers leaves them out. When a profile is written, and only
+// then, expandPhysical (fpexpand_go126.go) puts such a stack in
+// runtime.Callers's form, as runtime/pprof does with the frame-pointer
+// stacks of its block and mutex profiles, so both give the same frames.
+//
+// The walk trusts nothing it reads: it stops where a frame pointer is 0,
+// misaligned, not above the previous one, or outside the goroutine's stack
+// (goroutineStack). A chain that leaves the stack before it ends (a Go
+// function called back from C: the record above the callback lies on the
+// C thread's stack) is not trusted: such samples, and builds without the
+// unwinder (other architectures, the offheap_nofpunwind tag, a runtime
+// whose g does not look as expected), take runtime.Callers instead.
+//
+// The memo. Most samples in an allocation-heavy loop come from the same
+// frames: the same goroutine, the same stack addresses, the same return
+// addresses. Each P remembers the chain of its last walk (stackMemo), and a
+// sample first checks whether the chain is still there: starting at the
+// same frame pointer, each record still holding the same next frame
+// pointer and return address, down to the same end. That check reads
+// exactly the words a walk would read, and reads a record only once the one
+// below it has been found to point to it, so it is as safe as a walk and
+// gives the same answer; but the addresses it reads are known in advance,
+// so the processor issues the loads together instead of one after the
+// other, and a hit also finds the sample's bucket without hashing the
+// stack (sample.go).
+
+// maxStack is the deepest stack a sample records.
+const maxStack = 64
+
+// fpUnwind says whether samples take their stacks from the frame pointers.
+var fpUnwind = fpUnwindWorks()
+
+// stackMemo is one P's last frame-pointer walk.
+type stackMemo struct {
+	n    int               // frames in fp and pc; 0 when there is no memo
+	full bool              // the walk stopped at maxStack, not at the end of the chain
+	fp   [maxStack]uintptr // fp[i] is the frame record holding pc[i]
+	pc   [maxStack]uintptr // the stack
+	b    *bucket           // the bucket this stack was last charged to, or nil (sample.go)
+}
+
+// Results of captureFP.
+const (
+	captureMiss   = iota // walked afresh: m holds the new stack
+	captureHit           // the stack in m is the caller's
+	captureFailed        // the chain left the stack or looked wrong: use runtime.Callers
+)
+
+// captureFP takes the stack of its caller into m, skip frames up as
+// runtime.Callers(skip) counts them (1 is captureFP's caller's own frame;
+// skip must be at least 1), and says whether m already held it. It calls
+// nothing but assembly that cannot grow the stack (nosplit), so the frame
+// pointers it reads cannot move under it; it is not instrumented for the
+// race detector or checkptr, since it reads the raw words of the stack's
+// frame records.
+//
+//go:nosplit
+//go:noinline
+//go:norace
+//go:nocheckptr
+func captureFP(m *stackMemo, skip int) int {
+	fp := getcallerfp() // captureFP's own record: its return address is skip 1
+	lo, hi := goroutineStack()
+	for ; skip > 1; skip-- {
+		if fp < lo || fp > hi-16 || fp&7 != 0 {
+			return captureFailed
+		}
+		next := *(*uintptr)(unsafe.Add(nil, fp))
+		if next <= fp {
+			return captureFailed
+		}
+		fp = next
+	}
+	if fp < lo || fp > hi-16 || fp&7 != 0 {
+		return captureFailed
+	}
+	if n := m.n; n > 0 && m.fp[0] == fp {
+		// The memo: each record read was found, one step below, to be the
+		// next record of the running goroutine's chain.
+		fps, pcs := m.fp[:n:n], m.pc[:n:n]
+		last := n - 1
+		i := 0
+		for ; i < last; i++ {
+			f, next := fps[i], fps[i+1]
+			if *(*uintptr)(unsafe.Add(nil, f+8)) != pcs[i] || *(*uintptr)(unsafe.Add(nil, f)) != next || next > hi-16 {
+				break
+			}
+		}
+		if i == last {
+			f := fps[last]
+			if *(*uintptr)(unsafe.Add(nil, f+8)) == pcs[last] && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0) {
+				return captureHit
+			}
+		}
+	}
+	n := 0
+	for {
+		m.fp[n] = fp
+		m.pc[n] = *(*uintptr)(unsafe.Add(nil, fp+8))
+		n++
+		next := *(*uintptr)(unsafe.Add(nil, fp))
+		if next == 0 {
+			m.full = false
+			break
+		}
+		if n == maxStack {
+			m.full = true
+			break
+		}
+		if next <= fp || next > hi-16 || next&7 != 0 {
+			m.n = 0
+			return captureFailed
+		}
+		fp = next
+	}
+	m.n = n
+	m.b = nil
+	return captureMiss
+}
+
+// fpCallers is runtime.Callers taken from the frame pointers: it fills pcs
+// with the return PCs of its caller's stack, skip frames up (skip >= 1; 1
+// starts with the caller's own return PC... that is, as runtime.Callers
+// counts), and returns how many it wrote, or -1 when the frame-pointer walk
+// is not available or failed. Physical frames only: see the top of this
+// file.
+//
+//go:noinline
+func fpCallers(skip int, pcs []uintptr) int {
+	if !fpUnwind {
+		return -1
+	}
+	var m stackMemo
+	if captureFP(&m, skip+1) == captureFailed {
+		return -1
+	}
+	return copy(pcs, m.pc[:m.n])
+}
+
+// fpUnwindWorks reports whether this build has the unwinder and the
+// runtime looks as it expects: the goroutine's stack bounds bracket the
+// running frame, and a walk from here, put in runtime.Callers's form
+// (expandPhysical), finds the PCs runtime.Callers finds.
+func fpUnwindWorks() bool {
+	if !fpUnwindBuilt {
+		return false
+	}
+	return fpUnwindCheck()
+}
+
+//go:noinline
+func fpUnwindCheck() bool {
+	lo, hi := goroutineStack()
+	fp := getcallerfp()
+	if lo >= hi || hi-lo < 2048 || hi-lo > 1<<31 || fp < lo || fp > hi-16 {
+		return false
+	}
+	var m stackMemo
+	var callers [maxStack]uintptr
+	if captureFP(&m, 1) == captureFailed || m.full {
+		return false
+	}
+	nc := runtime.Callers(1, callers[:])
+	logical := expandPhysical(m.pc[:m.n])
+	if len(logical) != nc || nc == 0 {
+		return false
+	}
+	// The first return PCs are two different calls in this function.
+	f0, f1 := runtime.FuncForPC(logical[0]-1), runtime.FuncForPC(callers[0]-1)
+	if f0 == nil || f1 == nil || f0.Entry() != f1.Entry() {
+		return false
+	}
+	for i := 1; i < nc; i++ {
+		if logical[i] != callers[i] {
+			return false
+		}
+	}
+	return true
+}
