@@ -439,8 +439,31 @@ func freeSlow(p, ch uintptr) {
 	if !claimForFree(p, c) {
 		return
 	}
-	dropSample(p, c)
+	if dropSample(p, c) && cacheSampled(p, c) {
+		return
+	}
 	heap.FreeChunk(c, a)
+}
+
+// cacheSampled puts claimed chunk c of p, a sampled block just dropped
+// from the profile, where Free's fast path would have put it, and reports
+// whether it did: sampling must not cost a sampled block its place in the
+// cache (at the default rate one 64 KiB block in eight is sampled).
+func cacheSampled(p, c uintptr) bool {
+	size := arena.ChunkSize(c)
+	cl := chunkClass(size)
+	if cl < 0 {
+		return false
+	}
+	top := cl >= nSmall && arena.NextIsTop(c, size)
+	if cachePush(c, cl, top) {
+		return true
+	}
+	if top {
+		freeToTop(p, c, cl)
+		return true
+	}
+	return false
 }
 
 // claimForFree claims in-use heap chunk c of user pointer p for its free
