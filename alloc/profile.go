@@ -164,8 +164,10 @@ func (sy *symbolizer) stackFrames(stk []uintptr, logical bool) [][]frame {
 // no binary; frames of package alloc itself are left out, so each block is
 // charged to the function that called Malloc (or Calloc, Realloc, ...).
 //
-// Nothing is sampled while the rate is 0 (see SetProfileRate and
-// OFFHEAP=profile_rate); the profile is then empty.
+// Sampling is on by default at 512 KiB, Go's own rate, so a running
+// program can be asked for its profile without a restart; nothing is
+// sampled while the rate is 0 (SetProfileRate(0), OFFHEAP=profile_rate=0),
+// and the profile then holds only what was sampled before.
 func WriteHeapProfile(w io.Writer) error {
 	return buildHeapProfile().Write(w)
 }

@@ -27,7 +27,7 @@
 //	tcache_count    -                 -                       yes      32       0..65535     count
 //	tcache_max      -                 -                       yes      64KiB    0..64KiB     bytes
 //	limit           -                 -                       no       0        0..MaxInt64  bytes
-//	profile_rate    -                 -                       no       0        0..MaxInt64  bytes
+//	profile_rate    -                 -                       no       512KiB   0..MaxInt64  bytes
 //	debug           -                 -                       no       0        0..MaxInt32  count
 //	gomemlimit      -                 -                       no       off      off, auto    enum
 //	harden          -                 -                       no       0        0..1         level

@@ -53,7 +53,8 @@ const (
 	// limit.
 	Limit Param = 102
 	// ProfileRate is the mean number of bytes allocated between two samples of
-	// the heap profile; 0 turns profiling off.
+	// the heap profile: 512 KiB by default, as Go's runtime.MemProfileRate;
+	// 0 turns profiling off.
 	ProfileRate Param = 103
 	// Debug turns on debugging: 0 is off, and N > 0 runs a full Check every N
 	// operations and adds guard pages and canaries.

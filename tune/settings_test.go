@@ -39,7 +39,7 @@ func TestDefaults(t *testing.T) {
 		tune.TcacheCount:   32,
 		tune.TcacheMax:     65536,
 		tune.Limit:         0,
-		tune.ProfileRate:   0,
+		tune.ProfileRate:   512 << 10,
 		tune.Debug:         0,
 		tune.GoMemLimit:    0,
 		tune.Harden:        0,

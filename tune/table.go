@@ -143,8 +143,8 @@ var table = [...]Spec{
 	},
 	{
 		Param: ProfileRate, Name: "profile_rate",
-		Default: 0, Min: 0, Max: math.MaxInt64, Unit: Bytes,
-		Doc: "mean bytes allocated between heap-profile samples; 0 is off",
+		Default: 512 << 10, Min: 0, Max: math.MaxInt64, Unit: Bytes,
+		Doc: "mean bytes allocated between heap-profile samples (Go's runtime.MemProfileRate default); 0 is off",
 	},
 	{
 		Param: Debug, Name: "debug",
