@@ -52,10 +52,13 @@ type bucketFigures struct {
 	labelsKey     string
 }
 
-// snapshotBuckets reads the counts of every bucket that has a sample.
-// Frees are read before allocations: a free is counted after the
-// allocation it ends, so no bucket shows more frees than allocations.
+// snapshotBuckets reads the counts of every bucket that has a sample,
+// after collecting the Ps' pending counts. A free counted by one P may be
+// collected before the allocation it ends, counted by another (which took
+// its fresh psample first): a bucket's frees are capped at its
+// allocations, and the difference shows in the next profile.
 func snapshotBuckets() []bucketFigures {
+	collectSampleCounts()
 	var out []bucketFigures
 	for _, b := range allBuckets() {
 		frees := b.frees.Load()
@@ -63,6 +66,7 @@ func snapshotBuckets() []bucketFigures {
 		if allocs == 0 {
 			continue
 		}
+		frees = min(frees, allocs)
 		l := decodeLabels(b.labels)
 		out = append(out, bucketFigures{b: b, allocs: allocs, frees: frees, labels: l, labelsKey: labelsKey(l)})
 	}

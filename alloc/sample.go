@@ -131,10 +131,94 @@ func sampleAlloc(p uintptr, size int) {
 	}
 }
 
-// psample is one P's sampling state: the memo of its last stack.
+// psample is one P's sampling state: the memo of its last stack, and the
+// counts of its samples and of the frees of sampled blocks, by bucket,
+// not yet added to the buckets' own (a profile collects them: see
+// collectSampleCounts). The P updates them pinned, without atomic
+// operations; under the race detector its psample's mutex guards them,
+// and counts go to the buckets directly.
 type psample struct {
-	memo stackMemo
-	mu   sync.Mutex // used only under the race detector, where procPin does not pin
+	memo   stackMemo
+	counts [countSlots]countSlot
+	mu     sync.Mutex // used only under the race detector, where procPin does not pin
+}
+
+// countSlots is how many buckets a P keeps counts for (by id, modulo).
+const countSlots = 64
+
+type countSlot struct {
+	id            uint32 // 0: empty
+	allocs, frees int64
+}
+
+// count adds allocs and frees to bucket id's counts in ps, which the
+// caller holds pinned.
+func (ps *psample) count(id uint32, allocs, frees int64) {
+	c := &ps.counts[id&(countSlots-1)]
+	if c.id != id {
+		if c.id != 0 {
+			c.flush()
+		}
+		c.id = id
+	}
+	c.allocs += allocs
+	c.frees += frees
+}
+
+// flush adds slot c's counts to its bucket and empties it.
+func (c *countSlot) flush() {
+	if b := bucketByID(c.id); b != nil {
+		b.allocs.Add(c.allocs)
+		b.frees.Add(c.frees)
+	}
+	*c = countSlot{}
+}
+
+// countDirect adds to bucket id's own counts (id 0: nothing).
+func countDirect(id uint32, allocs, frees int64) {
+	if b := bucketByID(id); b != nil {
+		b.allocs.Add(allocs)
+		b.frees.Add(frees)
+	}
+}
+
+// samplersMu serializes collectSampleCounts.
+var samplersMu sync.Mutex
+
+// collectSampleCounts adds every P's pending counts to the buckets: each
+// P's psample is replaced by a fresh one, and once no goroutine can still
+// be pinned with an old one (a stop-the-world, as for the per-P caches:
+// see quiesce), the old ones' counts are added up. Writing a profile
+// calls it; the Ps lose their memos.
+func collectSampleCounts() {
+	samplersMu.Lock()
+	defer samplersMu.Unlock()
+	var old []*psample
+	for pid := range samplers {
+		if ps := samplers[pid].Load(); ps != nil {
+			samplers[pid].Store(new(psample))
+			old = append(old, ps)
+		}
+	}
+	if len(old) == 0 {
+		return
+	}
+	if raceEnabled {
+		for _, ps := range old {
+			ps.mu.Lock()
+			ps.mu.Unlock() //nolint:staticcheck // an empty critical section is the point
+		}
+	} else {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+	}
+	for _, ps := range old {
+		for i := range ps.counts {
+			if ps.counts[i].id != 0 {
+				ps.counts[i].flush()
+			}
+		}
+	}
 }
 
 // samplers holds one psample per P, made at the P's first sample.
@@ -187,9 +271,11 @@ func recordSample(p uintptr, size int, skip int) {
 			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels {
 				if t := sampleTable.cur.Load(); t != nil {
 					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
+						ps.count(b.id, 1, 0)
+						if stale != 0 {
+							ps.count(stale, 0, 1)
+						}
 						procUnpin()
-						countStale(stale)
-						b.allocs.Add(1)
 						arena.SetSampled(p-16, true)
 						return
 					}
@@ -248,28 +334,36 @@ func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, pid int,
 		buckets.dropped.Add(1)
 		return
 	}
-	countStale(stale)
+	countDirect(stale, 0, 1) // the block's free went unseen (addrTable.insert)
 	b.allocs.Add(1)
 	arena.SetSampled(p-16, true)
 }
 
-// countStale counts the free of a sampled block whose free went unseen
-// (see addrTable.insert), in bucket id (0: none).
-func countStale(id uint32) {
-	if id != 0 {
-		if b := bucketByID(id); b != nil {
-			b.frees.Add(1)
-		}
-	}
-}
-
 // forgetSample counts the free of user pointer p, if it is a sampled
 // block, in its bucket. Free calls it for a block with the S bit (and the
-// mapped-chunk free for every block).
+// mapped-chunk free for every block). The common case runs pinned from
+// end to end: the entry's removal, and the count in the P's psample.
 func forgetSample(p uintptr) {
-	if id, ok := removeSample(p); ok {
-		if b := bucketByID(id); b != nil {
-			b.frees.Add(1)
+	key := tableKey(p)
+	if !raceEnabled && key != 0 {
+		pid := procPin()
+		if t := sampleTable.cur.Load(); t != nil && uint(pid) < maxCachedProcs {
+			if ps := samplers[pid].Load(); ps != nil {
+				id, r := t.remove(key)
+				switch r {
+				case tableDone:
+					ps.count(id, 0, 1)
+					procUnpin()
+					return
+				case tableNotFound:
+					procUnpin()
+					return
+				}
+			}
 		}
+		procUnpin()
+	}
+	if id, ok := removeSample(p); ok {
+		countDirect(id, 0, 1)
 	}
 }
