@@ -36,6 +36,10 @@
 //     the mapped chunks (package arena).
 //   - the per-P cache (cache.go): the fast path, as glibc's tcache.
 //   - tune: parameters from Mallopt and the environment (heap.go applies them).
+//   - the heap profile: sampling on by default at Go's 512 KiB rate
+//     (sample.go), stacks from the frame pointers (stack.go), buckets and
+//     the table of sampled blocks without a global lock (samplebucket.go,
+//     sampletable.go), the pprof writer (profile.go).
 //
 // Allocation (Malloc):
 //

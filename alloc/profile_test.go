@@ -286,3 +286,54 @@ func BenchmarkSampledPair(b *testing.B) {
 		})
 	}
 }
+
+// deepSample runs loop depth frames down a chain of noinline calls.
+//
+//go:noinline
+func deepSample(depth int, loop func()) {
+	if depth == 0 {
+		loop()
+		return
+	}
+	deepSample(depth-1, loop)
+}
+
+//go:noinline
+func deepPairA() { alloc.Free(alloc.Malloc(64)) }
+
+//go:noinline
+func deepPairB() { alloc.Free(alloc.Malloc(64)) }
+
+// BenchmarkSampleDeep is issue 13's target 2: one sample, and the free of
+// the sampled block, from a Go stack 20 frames deep (and the test
+// harness's frames below). At profile_rate=1 every allocation is sampled;
+// the difference to rate=0 is the cost of a sample. "same" samples the
+// same stack every time (the P's memo recognizes it); "alternate"
+// alternates between two call sites, so that every sample walks the 20
+// frames afresh and looks its bucket up by the stack's hash.
+func BenchmarkSampleDeep(b *testing.B) {
+	old := alloc.ProfileRate()
+	defer alloc.SetProfileRate(old)
+	for _, rate := range []int{0, 1} {
+		for _, mode := range []string{"same", "alternate"} {
+			b.Run("rate="+itoa(rate)+"/"+mode, func(b *testing.B) {
+				alloc.SetProfileRate(rate)
+				deepSample(20, func() {
+					if mode == "same" {
+						for b.Loop() {
+							deepPairA()
+						}
+						return
+					}
+					for i := 0; b.Loop(); i++ {
+						if i&1 == 0 {
+							deepPairA()
+						} else {
+							deepPairB()
+						}
+					}
+				})
+			})
+		}
+	}
+}

@@ -25,14 +25,24 @@ import (
 //     as the stack this P sampled last;
 //  2. its bucket of stack, size and labels (samplebucket.go): the one
 //     this P used last for the same stack, or found in a lock-free hash
-//     table, where a new site adds one; the bucket's alloc count goes up;
+//     table, where a new site adds one; the P counts one allocation there
+//     (psample, below);
 //  3. an entry block -> bucket in the table of sampled blocks
 //     (sampletable.go), and the S bit in the block's header.
 //
 // No global lock is taken, and nothing is symbolized: a profile, when it
-// is written (profile.go), reads the buckets' counts and symbolizes their
-// stacks then. Free sees the S bit and calls forgetSample, which removes
-// the entry and counts the free in the same bucket.
+// is written (profile.go), collects the Ps' counts, reads the buckets'
+// and symbolizes their stacks then. Free sees the S bit and calls
+// forgetSample, which removes the entry and counts the free in the same
+// bucket.
+//
+// What it costs (issue 13; README.md has the figures and commands): at
+// the default rate a sample comes every 8,192 64-byte pairs but every 8
+// 64 KiB pairs, so a sample and the free of its block together must stay
+// near 10 ns for the 64 KiB pair to pay 5%. Two atomic read-modify-writes
+// of the header (the S bit set and cleared: the arena may change the P
+// bit of the same word meanwhile), one of the table and the memo check
+// are the floor of this design.
 
 var profileRate atomic.Int64 // mean bytes between samples; 0 = off
 

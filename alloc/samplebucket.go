@@ -9,9 +9,10 @@ import (
 // Buckets of heap-profile samples, as runtime/mprof.go keeps them: one per
 // distinct stack, block size and label set, holding the number of sampled
 // blocks allocated and freed there. A sample adds one to its bucket's
-// allocs, the free of a sampled block one to its frees; a profile reads the
-// two counts of every bucket (profile.go), so the profiler's memory grows
-// with the distinct allocation sites, never with time or with the samples.
+// allocs, the free of a sampled block one to its frees (first in the P's
+// own pending counts, see psample); a profile reads the two counts of every
+// bucket (profile.go), so the profiler's memory grows with the distinct
+// allocation sites, never with time or with the samples.
 //
 // Buckets are never removed. They hang in a fixed hash table of lists that
 // grow at the head by compare-and-swap, so finding a bucket takes no lock,

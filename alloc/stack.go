@@ -104,18 +104,20 @@ func captureFP(m *stackMemo, skip int) int {
 	if n := m.n; n > 0 && m.fp[0] == fp {
 		// The memo: each record read was found, one step below, to be the
 		// next record of the running goroutine's chain.
-		fps, pcs := m.fp[:n:n], m.pc[:n:n]
+		// (Indexed through unsafe.Add: no bounds checks, since n <= maxStack.)
+		fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
 		last := n - 1
 		i := 0
 		for ; i < last; i++ {
-			f, next := fps[i], fps[i+1]
-			if *(*uintptr)(unsafe.Add(nil, f+8)) != pcs[i] || *(*uintptr)(unsafe.Add(nil, f)) != next || next > hi-16 {
+			f := *(*uintptr)(unsafe.Add(fps, i*8))
+			next := *(*uintptr)(unsafe.Add(fps, i*8+8))
+			if *(*uintptr)(unsafe.Add(nil, f+8)) != *(*uintptr)(unsafe.Add(pcs, i*8)) || *(*uintptr)(unsafe.Add(nil, f)) != next || next > hi-16 {
 				break
 			}
 		}
 		if i == last {
-			f := fps[last]
-			if *(*uintptr)(unsafe.Add(nil, f+8)) == pcs[last] && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0) {
+			f := *(*uintptr)(unsafe.Add(fps, last*8))
+			if *(*uintptr)(unsafe.Add(nil, f+8)) == *(*uintptr)(unsafe.Add(pcs, last*8)) && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0) {
 				return captureHit
 			}
 		}
