@@ -25,7 +25,11 @@ func TestMalloptProfileRate(t *testing.T) {
 	// About 1 KiB x 20000 / 4 KiB = 5000 samples (1 - e^-0.25 = 22% of
 	// the blocks), all freed.
 	profSiteSmall(1024, 1024*20000, nil)
-	if n := alloc.LiveSamples(); n != live {
+	// (Fewer is possible: an allocation here may have reused the address of
+	// a sampled block that an earlier test freed on a path that could not
+	// tell the profile, such as a corruption test's, and replaced its
+	// stale entry.)
+	if n := alloc.LiveSamples(); n > live {
 		t.Errorf("%d sampled blocks live after freeing every block, %d before", n, live)
 	}
 	after := figuresBySite(t, mustProfile(t), "")[siteSmall]
