@@ -2,8 +2,9 @@
 # profilecost.sh: issue 13's target 1, what default-rate heap profiling
 # costs bench's single-thread workloads, as benchstat tables.
 #
-#   scripts/profilecost.sh [count]        # default 10
-#   WALL=1 scripts/profilecost.sh [count] # wall-clock ns/op instead
+#   scripts/profilecost.sh [count]             # default 10
+#   WALL=1 scripts/profilecost.sh [count]      # wall-clock ns/op instead
+#   CALLGRIND=1 scripts/profilecost.sh 1       # instructions per op (valgrind)
 #
 # Each round runs every workload with sampling off (OFFHEAP=profile_rate=0)
 # and at the default rate (no OFFHEAP), one after the other, so that both
@@ -12,11 +13,14 @@
 # the 4n/5 operations between: on a shared machine, wall-clock time counts
 # the time the process waits for a CPU, which here swamps a 2% difference,
 # and the difference of two run lengths leaves out start-up. WALL=1 takes
-# the benchmark's own ns/op (b.Elapsed) instead. The lines are in the Go
+# the benchmark's own ns/op (b.Elapsed) instead. CALLGRIND=1 counts
+# instructions under valgrind's callgrind, the same difference of two run
+# lengths: a figure no other process's load changes (though it weighs an
+# atomic read-modify-write as one instruction). The lines are in the Go
 # benchmark format, so benchstat compares the two sets.
 #
 # Needs benchstat (go install golang.org/x/perf/cmd/benchstat@latest) and,
-# without WALL=1, perf.
+# without WALL=1, perf (or valgrind for CALLGRIND=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-10}
@@ -33,9 +37,26 @@ cpu() {
   perf stat -x, -e task-clock "$out/bench.test" -test.run '^$' -test.bench "$2" -test.benchtime "$1x" 2>&1 >/dev/null |
     awk -F, '/task-clock/ {print $1}'
 }
+# instr N PATTERN: instructions for a run of N operations, under callgrind
+# (GODEBUG=asyncpreemptoff=1: callgrind does not survive Go's preemption
+# signals).
+instr() {
+  GODEBUG=asyncpreemptoff=1 GOMAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" \
+    "$out/bench.test" -test.run '^$' -test.bench "$2" -test.benchtime "$1x" >/dev/null 2>&1
+  callgrind_annotate "$out/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}'
+}
 # measure I: one Go benchmark line for workload I.
 measure() {
   local n=${ops[$1]} small=$((${ops[$1]} / 5))
+  if [ -n "${CALLGRIND:-}" ]; then
+    n=600000 small=200000
+    local a b
+    a=$(instr "$small" "${pats[$1]}")
+    b=$(instr "$n" "${pats[$1]}")
+    awk -v name="${names[$1]}" -v n=$((n - small)) -v a="$a" -v b="$b" \
+      'BEGIN {printf "Benchmark%s/offheap-2 %d %.1f instructions/op\n", name, n, (b - a) / n}'
+    return
+  fi
   if [ -n "${WALL:-}" ]; then
     "$out/bench.test" -test.run '^$' -test.bench "${pats[$1]}" -test.benchtime "${n}x" | grep '^Benchmark' | awk '{print $1, $2, $3, "ns/op"}'
     return
