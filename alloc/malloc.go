@@ -388,6 +388,7 @@ func freeMiss(ptr unsafe.Pointer) {
 			misuse("free(): double free detected in tcache 2", p)
 			return
 		}
+		dropSample(p, ch) // a sampled block leaves the profile, and keeps its place in the cache
 		if cl := chunkClass(size); cl >= 0 {
 			top := cl >= nSmall && arena.NextIsTop(ch, size)
 			if cachePush(ch, cl, top) {

@@ -281,9 +281,9 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 
 // FrontFree validates user pointer p for a front cache: it returns the
 // chunk and its size when p is an in-use chunk of an arena's heap with a
-// sound header, and 0 otherwise: a mapped or sampled chunk, a chunk in a
-// fastbin (F bit: a double free), or a bad pointer, which the caller's slow
-// path sorts out and reports. It reads no memory outside the heap's regions
+// sound header (sampled or not: the caller looks at the S bit), and 0
+// otherwise: a mapped chunk, a chunk in a fastbin (F bit: a double free),
+// or a bad pointer, which the caller's slow path sorts out and reports. It reads no memory outside the heap's regions
 // and never panics.
 func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	c = p - hdrSz
@@ -300,8 +300,8 @@ func (h *Heap) FrontFree(p uintptr) (c, size uintptr) {
 	}
 	w := word(c + sizeSz)
 	size = w & sizeBits &^ flagMask
-	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagS|flagF|flagA|flagT) != 0 || size < MinSize {
-		return 0, 0 // mapped, sampled, in a bin, the top, or bad: the slow path decides
+	if w>>tagShift<<tagShift != h.tag(c, size) || w&(flagM|flagF|flagA|flagT) != 0 || size < MinSize {
+		return 0, 0 // mapped, in a bin, the top, or bad: the slow path decides
 	}
 	// The next chunk must have a sound header that says this one is in use.
 	// Otherwise (a chunk that went back to its arena and is freed again, an
