@@ -2,7 +2,9 @@ package offheap_test
 
 // The import policy (as go/build's deps_test.go states the standard
 // library's): brk and mmapper, the only packages making memory system
-// calls, use nothing but the standard library and golang.org/x/sys; arena
+// calls, use nothing but the standard library, golang.org/x/sys and leaf
+// packages under internal/ that import only the standard library (the
+// counting and fault injection they share, internal/oscall); arena
 // takes its memory through interfaces of its own and imports none of brk,
 // mmapper, tune or alloc, nor x/sys; tune uses the standard library alone;
 // alloc wires arena, tune, brk and mmapper together; fileheap (a heap in a
@@ -137,15 +139,28 @@ func TestImportPolicy(t *testing.T) {
 		}
 	}
 	const xsys = "golang.org/x/sys/"
+	// leaf reports whether d is a package of the module under internal/
+	// that imports nothing but the standard library.
+	leaf := func(d string) bool {
+		info := pkgs[d]
+		if info == nil || !strings.HasPrefix(d, module+"/internal/") {
+			return false
+		}
+		for _, imp := range info.imports {
+			if !isStd(imp) {
+				return false
+			}
+		}
+		return true
+	}
+	osBoundary := func(d string) bool { return isStd(d) || strings.HasPrefix(d, xsys) || leaf(d) }
 	rules := []struct {
 		pkg     string
 		allowed func(dep string) bool
 		says    string
 	}{
-		{"brk", func(d string) bool { return isStd(d) || strings.HasPrefix(d, xsys) },
-			"imports only the standard library and golang.org/x/sys"},
-		{"mmapper", func(d string) bool { return isStd(d) || strings.HasPrefix(d, xsys) },
-			"imports only the standard library and golang.org/x/sys"},
+		{"brk", osBoundary, "imports only the standard library, golang.org/x/sys and leaf packages under internal/"},
+		{"mmapper", osBoundary, "imports only the standard library, golang.org/x/sys and leaf packages under internal/"},
 		{"arena", func(d string) bool {
 			return !strings.HasPrefix(d, xsys) && !slices.Contains([]string{"brk", "mmapper", "tune", "alloc"}, strings.TrimPrefix(d, module+"/"))
 		}, "imports none of brk, mmapper, tune, alloc and not golang.org/x/sys"},
@@ -155,11 +170,11 @@ func TestImportPolicy(t *testing.T) {
 			if !inModule(d) {
 				return true
 			}
-			return slices.Contains([]string{"arena", "tune", "brk", "mmapper", "alloc/tracefmt"}, strings.TrimPrefix(d, module+"/"))
-		}, "imports no package of the module but arena, tune, brk, mmapper and alloc/tracefmt (the trace format)"},
+			return leaf(d) || slices.Contains([]string{"arena", "tune", "brk", "mmapper", "alloc/tracefmt"}, strings.TrimPrefix(d, module+"/"))
+		}, "imports no package of the module but arena, tune, brk, mmapper, alloc/tracefmt (the trace format) and leaf packages under internal/"},
 		{"fileheap", func(d string) bool {
-			return isStd(d) || strings.HasPrefix(d, xsys) || d == module+"/mmapper"
-		}, "imports only the standard library, golang.org/x/sys and mmapper"},
+			return isStd(d) || strings.HasPrefix(d, xsys) || d == module+"/mmapper" || leaf(d)
+		}, "imports only the standard library, golang.org/x/sys, mmapper and leaf packages under internal/ (mmapper's)"},
 	}
 	for _, r := range rules {
 		full := module + "/" + r.pkg
@@ -167,6 +182,13 @@ func TestImportPolicy(t *testing.T) {
 			if !r.allowed(d) {
 				t.Errorf("%s %s, but it depends on %s", r.pkg, r.says, d)
 			}
+		}
+	}
+	// The two packages at the OS boundary share one copy of their counting
+	// and fault injection.
+	for _, p := range []string{"brk", "mmapper"} {
+		if !slices.Contains(pkgs[module+"/"+p].imports, module+"/internal/oscall") {
+			t.Errorf("%s does not import internal/oscall: its calls are no longer counted in the shared code", p)
 		}
 	}
 	direct := pkgs[module+"/alloc"].imports

@@ -446,7 +446,7 @@ func cacheFigures() (chunks, bytes uint64) {
 // readSyscalls adds up the counters of brk and mmapper.
 func readSyscalls() Syscalls {
 	b, m := brk.ReadCounters(), mmapper.ReadCounters()
-	conv := func(s ...mmapper.OpStats) OpStats {
+	conv := func(s ...mmapper.OpStats) OpStats { // brk.OpStats is the same type
 		var o OpStats
 		for _, x := range s {
 			o.Calls += x.Calls
@@ -455,14 +455,13 @@ func readSyscalls() Syscalls {
 		}
 		return o
 	}
-	fromBrk := func(x brk.OpStats) mmapper.OpStats { return mmapper.OpStats(x) }
 	return Syscalls{
-		Brk:      conv(fromBrk(b.Brk)),
-		Mmap:     conv(m.Mmap, fromBrk(b.Mmap)),
+		Brk:      conv(b.Brk),
+		Mmap:     conv(m.Mmap, b.Mmap),
 		Munmap:   conv(m.Munmap),
 		Mremap:   conv(m.Mremap),
-		Madvise:  conv(m.Madvise, fromBrk(b.Madvise)),
-		Mprotect: conv(m.Mprotect, fromBrk(b.Mprotect)),
+		Madvise:  conv(m.Madvise, b.Madvise),
+		Mprotect: conv(m.Mprotect, b.Mprotect),
 		Mincore:  conv(m.Mincore),
 	}
 }

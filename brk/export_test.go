@@ -5,7 +5,7 @@ package brk
 func IsCgo() bool { return iscgo }
 
 // FaultsArmed reports the flag the fast path of the fault check loads.
-func FaultsArmed() bool { return faults.armed.Load() }
+func FaultsArmed() bool { return calls.Armed() }
 
 // Injected is the fault check every system call makes first.
 var Injected = injected

@@ -1,6 +1,6 @@
 package brk
 
-import "strconv"
+import "github.com/offheap/offheap/internal/oscall"
 
 // Op names one kind of system call the Break backends make. It selects a
 // counter in Counters and a target for FailAfter and FailAlways.
@@ -12,18 +12,12 @@ const (
 	OpMmap               // mmap: the reservation behind NewReserved
 	OpMprotect           // mprotect: Reserved grow (read-write) and shrink (PROT_NONE)
 	OpMadvise            // madvise: Reserved shrink (MADV_DONTNEED)
-
-	numOps = iota
 )
 
-var opNames = [numOps]string{"brk", "mmap", "mprotect", "madvise"}
-
 // String returns the system call's name, such as "brk".
-func (o Op) String() string {
-	if o.valid() {
-		return opNames[o]
-	}
-	return "Op(" + strconv.Itoa(int(o)) + ")"
-}
+func (o Op) String() string { return calls.Name(int(o)) }
 
-func (o Op) valid() bool { return o >= 0 && o < numOps }
+// calls counts the package's system calls and holds their armed faults:
+// the choke point shared with the other package that makes memory system
+// calls (internal/oscall).
+var calls = oscall.New("brk", "brk", "mmap", "mprotect", "madvise")

@@ -1,13 +1,11 @@
 package brk
 
-import "sync/atomic"
+import "github.com/offheap/offheap/internal/oscall"
 
-// OpStats counts one kind of system call.
-type OpStats struct {
-	Calls  uint64 // calls made (including failed ones)
-	Bytes  uint64 // bytes asked for by the calls that succeeded
-	Errors uint64 // calls that failed (including injected failures)
-}
+// OpStats counts one kind of system call: Calls made (including failed
+// ones), Bytes asked for by the calls that succeeded, Errors (including
+// injected failures).
+type OpStats = oscall.Stats
 
 // Counters holds one OpStats per system call the backends make. The figures
 // are process-wide, all Break values together, and only ever rise.
@@ -15,38 +13,14 @@ type Counters struct {
 	Brk, Mmap, Mprotect, Madvise OpStats
 }
 
-// opCounter is the live, atomically updated form of an OpStats.
-type opCounter struct {
-	calls, bytes, errors atomic.Uint64
-}
-
-var counters [numOps]opCounter
-
-// record charges one call of n bytes. Calls is raised first, so a reader that
-// loads Errors before Calls never sees more errors than calls.
-func (c *opCounter) record(n uintptr, failed bool) {
-	c.calls.Add(1)
-	if failed {
-		c.errors.Add(1)
-	} else {
-		c.bytes.Add(uint64(n))
-	}
-}
-
-func (c *opCounter) load() OpStats {
-	s := OpStats{Errors: c.errors.Load(), Bytes: c.bytes.Load()}
-	s.Calls = c.calls.Load()
-	return s
-}
-
 // ReadCounters returns a snapshot of the counters. Each field is read
 // atomically; while other goroutines make calls, the fields may come from
 // slightly different instants, but Errors never exceeds Calls.
 func ReadCounters() Counters {
 	return Counters{
-		Brk:      counters[OpBrk].load(),
-		Mmap:     counters[OpMmap].load(),
-		Mprotect: counters[OpMprotect].load(),
-		Madvise:  counters[OpMadvise].load(),
+		Brk:      calls.Read(int(OpBrk)),
+		Mmap:     calls.Read(int(OpMmap)),
+		Mprotect: calls.Read(int(OpMprotect)),
+		Madvise:  calls.Read(int(OpMadvise)),
 	}
 }

@@ -56,14 +56,12 @@ func mincore(addr, n uintptr, vec []byte) error {
 	return counted(OpMincore, n, errno)
 }
 
+// injected returns the errno a call of op must fail with, or 0 to make the
+// call (one atomic load when no fault is armed).
+func injected(op Op) syscall.Errno { return calls.Injected(int(op)) }
+
 // counted charges one call of op for n bytes and turns errno into an error.
-func counted(op Op, n uintptr, errno syscall.Errno) error {
-	counters[op].record(n, errno != 0)
-	if errno != 0 {
-		return errno
-	}
-	return nil
-}
+func counted(op Op, n uintptr, errno syscall.Errno) error { return calls.Count(int(op), n, errno) }
 
 func msync(addr, n uintptr, flags int) error {
 	errno := injected(OpMsync)

@@ -1,6 +1,6 @@
 package mmapper
 
-import "strconv"
+import "github.com/offheap/offheap/internal/oscall"
 
 // Op names one kind of system call made by this package. It selects a
 // counter in Counters and a target for FailAfter and FailAlways.
@@ -15,18 +15,12 @@ const (
 	OpMprotect           // mprotect: Commit, Decommit
 	OpMincore            // mincore: Resident (one call per chunk of the range)
 	OpMsync              // msync: Msync
-
-	numOps = iota
 )
 
-var opNames = [numOps]string{"mmap", "munmap", "mremap", "madvise", "mprotect", "mincore", "msync"}
-
 // String returns the system call's name, such as "mmap".
-func (o Op) String() string {
-	if o.valid() {
-		return opNames[o]
-	}
-	return "Op(" + strconv.Itoa(int(o)) + ")"
-}
+func (o Op) String() string { return calls.Name(int(o)) }
 
-func (o Op) valid() bool { return o >= 0 && o < numOps }
+// calls counts the package's system calls and holds their armed faults:
+// the choke point shared with the other package that makes memory system
+// calls (internal/oscall).
+var calls = oscall.New("mmapper", "mmap", "munmap", "mremap", "madvise", "mprotect", "mincore", "msync")
