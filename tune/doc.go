@@ -31,6 +31,8 @@
 //	debug           -                 -                       no       0        0..MaxInt32  count
 //	gomemlimit      -                 -                       no       off      off, auto    enum
 //	harden          -                 -                       no       0        0..1         level
+//	decay           -                 -                       no       0        0..MaxInt32  duration
+//	hugetlb         -                 -                       yes      0        0..2         level
 //
 // (TestDocTable keeps this copy in step with the table.) Tunable means
 // GLIBC_TUNABLES may set the parameter as glibc.malloc.<name>. glibc calls
@@ -63,8 +65,8 @@
 // A bad value is reported and ignored: the parameter keeps the value the
 // lower sources gave it (its default if none did). Entries of GLIBC_TUNABLES
 // outside glibc.malloc belong to glibc and are skipped silently, as are the
-// glibc.malloc tunables glibc has and offheap does not implement
-// (tcache_unsorted_limit, hugetlb); any other glibc.malloc.<x> is reported, as
+// glibc.malloc tunable glibc has and offheap does not implement
+// (tcache_unsorted_limit); any other glibc.malloc.<x> is reported, as
 // is an unknown OFFHEAP key. The package reads no environment itself: FromEnv
 // takes a lookup function such as os.LookupEnv. It never prints; it returns
 // one [*Error] per problem and the caller decides whether to print, to fail or
@@ -76,7 +78,8 @@
 // of Unit [Count], [Level] or [Byte] is a decimal integer with an optional
 // sign ("-1" is out of range, not a syntax error). One of Unit [Enum] is one of
 // its Spec.Values words (gomemlimit: "off" or "auto", any ASCII case) or the
-// decimal number of that word. glibc also reads hexadecimal ("0x20000") in
+// decimal number of that word. One of Unit [Duration] is a duration in
+// milliseconds (see below). glibc also reads hexadecimal ("0x20000") in
 // GLIBC_TUNABLES; offheap does not.
 //
 // # Byte sizes
@@ -98,4 +101,21 @@
 // no fraction, no exponent, no space and no digit separator; a size above
 // 1<<63-1 bytes is out of range. [FormatSize] writes the shortest exact form
 // back ("128KiB").
+//
+// # Durations
+//
+// [ParseDuration] reads a duration, the value of decay, in milliseconds:
+// decimal digits and an optional unit, with nothing before or after:
+//
+//	duration = digits [ unit ]
+//	unit     = "ms"                   (× 1, the same as no unit)
+//	         | "s"                    (× 1000)
+//	         | "m"                    (× 60 000, minutes)
+//	         | "h"                    (× 3 600 000)
+//
+// Units are matched without regard to ASCII case: OFFHEAP=decay=10s,
+// decay=500ms and decay=500 are durations. Digits alone are milliseconds,
+// the unit Mallopt takes (Mallopt(tune.Decay, 500)). There is no sign, no
+// fraction and no compound form ("1m30s" is 90s). [FormatDuration] writes
+// the shortest exact form back ("10s").
 package tune

@@ -70,7 +70,7 @@ func TestFromEnv(t *testing.T) {
 			env: mapEnv{"GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2_Usable,-AVX_Fast_Unaligned_Load:glibc.elision.enable=1:" +
 				"glibc.malloc.hugetlb=1:glibc.malloc.tcache_unsorted_limit=5:glibc.mem.tagging=3:" +
 				"glibc.malloc.arena_max=2:glibc.rtld.nns=8:noequals:=:glibc.mallocx.limit=1:glibc.malloc"},
-			after: map[tune.Param]int64{tune.ArenaMax: 2}},
+			after: map[tune.Param]int64{tune.ArenaMax: 2, tune.HugeTLB: 1}},
 		{name: "empty tunable entries", env: mapEnv{"GLIBC_TUNABLES": "::glibc.malloc.perturb=170::"},
 			after: map[tune.Param]int64{tune.Perturb: 170}},
 		{name: "last tunable entry wins", env: mapEnv{"GLIBC_TUNABLES": "glibc.malloc.top_pad=1:glibc.malloc.top_pad=2"},
@@ -91,12 +91,12 @@ func TestFromEnv(t *testing.T) {
 		// OFFHEAP.
 		{name: "every OFFHEAP key", env: mapEnv{"OFFHEAP": "mxfast=0,trim_threshold=1MiB,top_pad=2m,mmap_threshold=3MB," +
 			"mmap_max=1,check=0,perturb=1,arena_test=1,arena_max=1,tcache_count=0,tcache_max=64KiB," +
-			"limit=1GiB,profile_rate=512k,debug=1000,gomemlimit=auto,harden=1,trace=/tmp/offheap.trace"},
+			"limit=1GiB,profile_rate=512k,debug=1000,gomemlimit=auto,harden=1,decay=10s,hugetlb=1,trace=/tmp/offheap.trace"},
 			after: map[tune.Param]int64{
 				tune.MXFast: 0, tune.TrimThreshold: 1 << 20, tune.TopPad: 2 << 20, tune.MmapThreshold: 3 << 20,
 				tune.MmapMax: 1, tune.CheckAction: 0, tune.Perturb: 1, tune.ArenaTest: 1, tune.ArenaMax: 1,
 				tune.TcacheCount: 0, tune.TcacheMax: 64 << 10, tune.Limit: 1 << 30, tune.ProfileRate: 512 << 10,
-				tune.Debug: 1000, tune.GoMemLimit: 1, tune.Harden: 1,
+				tune.Debug: 1000, tune.GoMemLimit: 1, tune.Harden: 1, tune.Decay: 10000, tune.HugeTLB: 1,
 			}, trace: "/tmp/offheap.trace"},
 		{name: "empty OFFHEAP entries", env: mapEnv{"OFFHEAP": ",,debug=5,,"}, after: map[tune.Param]int64{tune.Debug: 5}},
 		{name: "last OFFHEAP entry wins", env: mapEnv{"OFFHEAP": "debug=5,trace=a,debug=6,trace=b"},
@@ -112,6 +112,20 @@ func TestFromEnv(t *testing.T) {
 			problems: []problem{{tune.ErrSyntax, "OFFHEAP", "gomemlimit", "on"}}},
 		{name: "gomemlimit=2", env: mapEnv{"OFFHEAP": "gomemlimit=2"},
 			problems: []problem{{tune.ErrRange, "OFFHEAP", "gomemlimit", "2"}}},
+		{name: "decay in milliseconds, seconds, minutes", env: mapEnv{"OFFHEAP": "decay=250"}, after: map[tune.Param]int64{tune.Decay: 250}},
+		{name: "decay=500ms", env: mapEnv{"OFFHEAP": "decay=500ms"}, after: map[tune.Param]int64{tune.Decay: 500}},
+		{name: "decay=2m", env: mapEnv{"OFFHEAP": "decay=2m"}, after: map[tune.Param]int64{tune.Decay: 120000}},
+		{name: "decay=1.5s", env: mapEnv{"OFFHEAP": "decay=1.5s"},
+			problems: []problem{{tune.ErrSyntax, "OFFHEAP", "decay", "1.5s"}}},
+		{name: "decay beyond MaxInt32 ms", env: mapEnv{"OFFHEAP": "decay=600h"},
+			problems: []problem{{tune.ErrRange, "OFFHEAP", "decay", "600h"}}},
+		{name: "decay is offheap's own, not a glibc tunable", env: mapEnv{"GLIBC_TUNABLES": "glibc.malloc.decay=1"},
+			problems: []problem{{tune.ErrUnknown, "GLIBC_TUNABLES", "glibc.malloc.decay", "1"}}},
+		{name: "hugetlb from GLIBC_TUNABLES", env: mapEnv{"GLIBC_TUNABLES": "glibc.malloc.hugetlb=2"}, after: map[tune.Param]int64{tune.HugeTLB: 2}},
+		{name: "hugetlb: OFFHEAP over GLIBC_TUNABLES", env: mapEnv{"GLIBC_TUNABLES": "glibc.malloc.hugetlb=2", "OFFHEAP": "hugetlb=0"},
+			after: map[tune.Param]int64{tune.HugeTLB: 0}},
+		{name: "hugetlb=3", env: mapEnv{"OFFHEAP": "hugetlb=3"},
+			problems: []problem{{tune.ErrRange, "OFFHEAP", "hugetlb", "3"}}},
 		{name: "unknown OFFHEAP keys", env: mapEnv{"OFFHEAP": "mmap_treshold=1,debug=2,MXFAST=1,check_action=0, top_pad=1,GLIBC_TUNABLES,=3"},
 			after: map[tune.Param]int64{tune.Debug: 2},
 			problems: []problem{
@@ -270,16 +284,16 @@ func TestFromEnvErrorMessages(t *testing.T) {
 			`tune: OFFHEAP mxfast="1k": out of range; accepted 0 to 160 bytes`},
 		{mapEnv{"OFFHEAP": "=3"},
 			`tune: OFFHEAP: unknown key ""; known keys: mxfast, trim_threshold, top_pad, mmap_threshold, ` +
-				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, trace`},
+				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, decay, hugetlb, trace`},
 		{mapEnv{"GLIBC_TUNABLES": "glibc.malloc.check=9"},
 			`tune: GLIBC_TUNABLES glibc.malloc.check="9": out of range; accepted 0 to 3`},
 		{mapEnv{"OFFHEAP": "mmap_treshold=1m"},
 			`tune: OFFHEAP: unknown key "mmap_treshold"; known keys: mxfast, trim_threshold, top_pad, mmap_threshold, ` +
-				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, trace`},
+				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, decay, hugetlb, trace`},
 		{mapEnv{"GLIBC_TUNABLES": "glibc.malloc.limit=1"},
 			`tune: GLIBC_TUNABLES: unknown tunable "glibc.malloc.limit"; known: glibc.malloc.mxfast, glibc.malloc.trim_threshold, ` +
 				`glibc.malloc.top_pad, glibc.malloc.mmap_threshold, glibc.malloc.mmap_max, glibc.malloc.check, glibc.malloc.perturb, ` +
-				`glibc.malloc.arena_test, glibc.malloc.arena_max, glibc.malloc.tcache_count, glibc.malloc.tcache_max`},
+				`glibc.malloc.arena_test, glibc.malloc.arena_max, glibc.malloc.tcache_count, glibc.malloc.tcache_max, glibc.malloc.hugetlb`},
 	} {
 		_, errs := tune.FromEnv(tt.env.lookup)
 		if len(errs) != 1 || errs[0].Error() != tt.want {
@@ -303,6 +317,8 @@ func offheapString(s tune.Settings) string {
 			text = tune.FormatSize(v)
 		case tune.Enum:
 			text = sp.Values[v-sp.Min]
+		case tune.Duration:
+			text = tune.FormatDuration(v)
 		default:
 			text = strconv.FormatInt(v, 10)
 		}

@@ -42,7 +42,7 @@ type Error struct {
 	// to Set in decimal.
 	Value string
 	// Min, Max and Unit are the parameter's accepted range and unit (for
-	// ParseSize: 0, math.MaxInt64 and Bytes).
+	// ParseSize: 0, math.MaxInt64 and Bytes; for ParseDuration, Duration).
 	Min, Max int64
 	Unit     Unit
 	// Values, for Unit Enum, are the accepted words.
@@ -67,6 +67,8 @@ func (e *Error) Error() string {
 	case e.Err == ErrUnknown:
 		b.WriteString(e.Var + ": unknown tunable " + strconv.Quote(e.Key) + "; known: " + tunableNames)
 		return b.String()
+	case e.Var == "" && e.Name == "" && e.Unit == Duration:
+		b.WriteString("duration " + strconv.Quote(e.Value))
 	case e.Var == "" && e.Name == "":
 		b.WriteString("size " + strconv.Quote(e.Value))
 	case e.Var == "":
@@ -97,6 +99,8 @@ func (e *Error) syntaxProblem() string {
 		return "not a byte size (want e.g. 4096, 128k, 1MiB)"
 	case Enum:
 		return "unknown value"
+	case Duration:
+		return "not a duration (want e.g. 500ms, 10s, 2m)"
 	}
 	return "not a decimal integer"
 }
@@ -113,6 +117,8 @@ func (e *Error) accepted() string {
 		return joinOr(parts)
 	case Bytes:
 		return strconv.FormatInt(e.Min, 10) + " to " + strconv.FormatInt(e.Max, 10) + " bytes"
+	case Duration:
+		return strconv.FormatInt(e.Min, 10) + " to " + strconv.FormatInt(e.Max, 10) + " milliseconds"
 	}
 	return strconv.FormatInt(e.Min, 10) + " to " + strconv.FormatInt(e.Max, 10)
 }

@@ -71,6 +71,19 @@ const (
 	// same instant exactly one wins. SECURITY.md gives what each level
 	// catches and costs.
 	Harden Param = 110
+	// Decay is how long, in milliseconds, memory that glibc's policy would
+	// give back to the system at once is kept for reuse first: the top of a
+	// heap above TrimThreshold, free pages inside a heap, heaps that became
+	// free, and freed mapped chunks. It goes back once it has stayed unused
+	// that long, released in the background. 0 gives it back at once, as
+	// glibc does.
+	Decay Param = 106
+	// HugeTLB is glibc.malloc.hugetlb: 0 uses ordinary pages; 1 asks for
+	// transparent huge pages (MADV_HUGEPAGE) on the heaps and on mapped
+	// chunks of at least a huge page, growing and trimming heaps in whole
+	// huge pages; 2 maps such chunks from the system's pool of huge pages
+	// (MAP_HUGETLB), and falls back to 1 when the pool is empty.
+	HugeTLB Param = 107
 )
 
 // String returns p's name in the table ("mmap_threshold"), or "Param(42)" for

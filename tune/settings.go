@@ -88,6 +88,12 @@ func (sp *Spec) parse(text string) (int64, *Error) {
 			return 0, sp.error(text, err.(*Error).Err)
 		}
 		return v, nil
+	case Duration:
+		v, err := ParseDuration(text)
+		if err != nil {
+			return 0, sp.error(text, err.(*Error).Err)
+		}
+		return v, nil
 	case Enum:
 		for i, word := range sp.Values {
 			if equalFoldASCII(text, word) {

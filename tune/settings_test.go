@@ -23,6 +23,7 @@ var allParams = []tune.Param{
 	tune.CheckAction, tune.Perturb, tune.ArenaTest, tune.ArenaMax,
 	tune.TcacheCount, tune.TcacheMax, tune.Limit, tune.ProfileRate, tune.Debug, tune.GoMemLimit,
 	tune.Harden,
+	tune.Decay, tune.HugeTLB,
 }
 
 func TestDefaults(t *testing.T) {
@@ -98,7 +99,7 @@ func TestSet(t *testing.T) {
 		}, map[tune.Param]int64{tune.MXFast: 64, tune.ArenaTest: 2}},
 		{"unknown parameters", []op{
 			{0, 1, tune.ErrUnknown}, {2, 1, tune.ErrUnknown}, {-9, 1, tune.ErrUnknown},
-			{99, 1, tune.ErrUnknown}, {106, 1, tune.ErrUnknown},
+			{99, 1, tune.ErrUnknown}, {199, 1, tune.ErrUnknown},
 		}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

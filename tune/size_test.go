@@ -223,3 +223,76 @@ func FuzzParseSize(f *testing.F) {
 		}
 	})
 }
+
+func TestParseDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in   string
+		want int64
+		err  error
+	}{
+		{"0", 0, nil},
+		{"500", 500, nil},
+		{"500ms", 500, nil},
+		{"500MS", 500, nil},
+		{"10s", 10000, nil},
+		{"10S", 10000, nil},
+		{"2m", 120000, nil},
+		{"1h", 3600000, nil},
+		{"9223372036854775807", math.MaxInt64, nil},
+		{"9223372036854775807ms", math.MaxInt64, nil},
+
+		{"", 0, tune.ErrSyntax},
+		{"s", 0, tune.ErrSyntax},
+		{"-1s", 0, tune.ErrSyntax},
+		{"+1s", 0, tune.ErrSyntax},
+		{"1.5s", 0, tune.ErrSyntax},
+		{"1m30s", 0, tune.ErrSyntax},
+		{"10 s", 0, tune.ErrSyntax},
+		{"10us", 0, tune.ErrSyntax},
+		{"1d", 0, tune.ErrSyntax},
+		{"1sec", 0, tune.ErrSyntax},
+
+		{"9223372036854775808", 0, tune.ErrRange},
+		{"9223372036854776s", 0, tune.ErrRange},
+		{"2562047788016h", 0, tune.ErrRange},
+	} {
+		got, err := tune.ParseDuration(tt.in)
+		if tt.err == nil {
+			if err != nil || got != tt.want {
+				t.Errorf("ParseDuration(%q) = %d, %v; want %d", tt.in, got, err, tt.want)
+			}
+			continue
+		}
+		var e *tune.Error
+		if !errors.As(err, &e) || !errors.Is(err, tt.err) {
+			t.Errorf("ParseDuration(%q) = %d, %v; want an *Error wrapping %v", tt.in, got, err, tt.err)
+			continue
+		}
+		if e.Value != tt.in || e.Unit != tune.Duration {
+			t.Errorf("ParseDuration(%q): error %+v", tt.in, e)
+		}
+	}
+	_, err := tune.ParseDuration("1.5s")
+	want := `tune: duration "1.5s": not a duration (want e.g. 500ms, 10s, 2m); accepted 0 to 9223372036854775807 milliseconds`
+	if err == nil || err.Error() != want {
+		t.Errorf("ParseDuration(1.5s) error:\n got %v\nwant %s", err, want)
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for _, tt := range []struct {
+		in   int64
+		want string
+	}{
+		{0, "0"}, {1, "1ms"}, {999, "999ms"}, {1000, "1s"}, {1500, "1500ms"}, {10000, "10s"},
+		{60000, "1m"}, {90000, "90s"}, {3600000, "1h"}, {5400000, "90m"}, {math.MaxInt32, "2147483647ms"},
+	} {
+		got := tune.FormatDuration(tt.in)
+		if got != tt.want {
+			t.Errorf("FormatDuration(%d) = %q; want %q", tt.in, got, tt.want)
+		}
+		if back, err := tune.ParseDuration(got); err != nil || back != tt.in {
+			t.Errorf("ParseDuration(FormatDuration(%d)) = %d, %v", tt.in, back, err)
+		}
+	}
+}

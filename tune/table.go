@@ -23,10 +23,13 @@ const (
 	// Enum is one of the words in Spec.Values, standing for Min, Min+1, ...;
 	// the number itself is accepted too.
 	Enum
+	// Duration is a time in milliseconds, written in the grammar of
+	// ParseDuration ("500ms", "10s"; digits alone are milliseconds).
+	Duration
 )
 
 // String returns the unit's name as error messages use it: "bytes", "count",
-// "byte", "level" or "enum".
+// "byte", "level", "enum" or "duration".
 func (u Unit) String() string {
 	switch u {
 	case Bytes:
@@ -39,6 +42,8 @@ func (u Unit) String() string {
 		return "level"
 	case Enum:
 		return "enum"
+	case Duration:
+		return "duration"
 	}
 	return "Unit(" + strconv.Itoa(int(u)) + ")"
 }
@@ -161,6 +166,16 @@ var table = [...]Spec{
 		Default: 0, Min: 0, Max: 1, Unit: Level,
 		Doc: "0 checks each free from the block's own cache line; 1 also checks the next chunk's header and settles concurrent double frees exactly",
 	},
+	{
+		Param: Decay, Name: "decay",
+		Default: 0, Min: 0, Max: math.MaxInt32, Unit: Duration,
+		Doc: "keep memory that trimming would give back, and freed mapped chunks, until unused this long; 0 gives it back at once (glibc)",
+	},
+	{
+		Param: HugeTLB, Name: "hugetlb", Tunable: true,
+		Default: 0, Min: 0, Max: 2, Unit: Level,
+		Doc: "huge pages: 0 none, 1 transparent (MADV_HUGEPAGE) on heaps and large chunks, 2 large chunks from the hugetlb pool",
+	},
 }
 
 // traceKey is the OFFHEAP key of the one string option, Settings.Trace.
@@ -169,7 +184,7 @@ const traceKey = "trace"
 // glibcOnly lists the glibc.malloc tunables that glibc has and offheap does
 // not implement. FromEnv leaves them to glibc without complaint, as it does
 // every GLIBC_TUNABLES entry outside glibc.malloc.
-var glibcOnly = []string{"tcache_unsorted_limit", "hugetlb"}
+var glibcOnly = []string{"tcache_unsorted_limit"}
 
 // Indexes into table, and the key lists that error messages show, all built
 // from table.

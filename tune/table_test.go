@@ -26,12 +26,12 @@ var glibcMallopt = map[string]tune.Param{
 
 // glibcTunables is glibc 2.36's elf/dl-tunables.list, namespace glibc.malloc:
 // each tunable and its environment alias. offheap implements all but
-// tcache_unsorted_limit and hugetlb.
+// tcache_unsorted_limit.
 var glibcTunables = map[string]string{
 	"check": "MALLOC_CHECK_", "top_pad": "MALLOC_TOP_PAD_", "perturb": "MALLOC_PERTURB_",
 	"mmap_threshold": "MALLOC_MMAP_THRESHOLD_", "trim_threshold": "MALLOC_TRIM_THRESHOLD_",
 	"mmap_max": "MALLOC_MMAP_MAX_", "arena_max": "MALLOC_ARENA_MAX", "arena_test": "MALLOC_ARENA_TEST",
-	"tcache_max": "", "tcache_count": "", "mxfast": "",
+	"tcache_max": "", "tcache_count": "", "mxfast": "", "hugetlb": "",
 }
 
 // TestTable checks the table's own consistency and its agreement with glibc.
@@ -214,6 +214,8 @@ func docValue(sp tune.Spec, v int64) string {
 		return tune.FormatSize(v)
 	case sp.Unit == tune.Enum:
 		return sp.Values[v-sp.Min]
+	case sp.Unit == tune.Duration:
+		return tune.FormatDuration(v)
 	}
 	return strconv.FormatInt(v, 10)
 }
