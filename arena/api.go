@@ -240,7 +240,7 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 	h := a.h
 	if nb >= h.mmapThreshold.Load() && h.mapped.live.Load() < h.mmapMax.Load() {
 		// A mapped chunk aligned at birth wastes no heap.
-		if c := h.mapChunk(nb, alignment); c != 0 {
+		if c, _ := h.mapChunk(nb, alignment); c != 0 {
 			return c
 		}
 	}

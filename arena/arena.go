@@ -34,6 +34,7 @@ type Arena struct {
 	system    uintptr // bytes of all regions obtained from the OS
 	maxSystem uintptr
 	stats     arenaCounters
+	decay     arenaDecay // what decay keeps, and the lock of region-end system calls (decay.go)
 }
 
 // region is a contiguous stretch of chunks: the break, or one heap.
@@ -156,7 +157,11 @@ func (a *Arena) callocLocked(nb uintptr) (c, clearTo uintptr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.carved = 0
+	a.decay.reused = 0
 	c = a.mallocLocked(nb)
+	if c != 0 && c == a.decay.reused {
+		return c, c + chunkSize(c) // a kept mapping, reused (decay.go): it holds old data
+	}
 	if c == 0 || isMmapped(c) {
 		return c, 0 // a fresh mapping reads zero
 	}
@@ -324,6 +329,9 @@ func (a *Arena) carveTop(nb uintptr) uintptr {
 func (a *Arena) setTop(p, size uintptr) {
 	a.top = p
 	a.h.setHead(p, size, flagP|flagT)
+	if size < a.decay.topMin {
+		a.decay.topMin = size // the low-water mark decay releases by (decay.go)
+	}
 }
 
 // NextIsTop reports whether the chunk after chunk c (of size bytes) is its

@@ -19,6 +19,7 @@ func newHeap(t testing.TB, brkLimit uintptr, p arena.Params) (*arena.Heap, *plai
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(h.StopDecay) // before the memory goes
 	return h, m
 }
 
@@ -349,7 +350,11 @@ func TestRandom(t *testing.T) {
 	}
 	t.Logf("seed %d (rerun with -seed)", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	for _, p := range []arena.Params{arena.DefaultParams(), {MmapThreshold: 4096, TrimThreshold: 0, TopPad: 0, MmapMax: 65536, MXFast: 160}} {
+	decay := arena.DefaultParams()
+	decay.Decay, decay.KeepMapped = time.Millisecond, true // passes run (off the timer) during the operations
+	hugeDecay := arena.Params{MmapThreshold: 4096, TrimThreshold: 0, TopPad: 0, MmapMax: 65536, MXFast: 160,
+		Decay: 100 * time.Microsecond, KeepMapped: true, HugePage: 2 << 20}
+	for _, p := range []arena.Params{arena.DefaultParams(), {MmapThreshold: 4096, TrimThreshold: 0, TopPad: 0, MmapMax: 65536, MXFast: 160}, decay, hugeDecay} {
 		h, _ := newHeap(t, 32<<20, p)
 		a1, _ := h.NewArena()
 		arenas := []*arena.Arena{h.Arena(0), a1}

@@ -39,7 +39,45 @@ func (h *Heap) Check(cached []uintptr) error {
 			return err
 		}
 	}
-	return h.checkMapped()
+	if err := h.checkMapped(); err != nil {
+		return err
+	}
+	return h.checkKept()
+}
+
+// checkKept verifies what decay keeps of freed mapped chunks: page-aligned
+// mappings, each with its tagged header (size, M) intact, none overlapping
+// another or still a live mapped chunk, and the counters adding up.
+func (h *Heap) checkKept() error {
+	k := &h.kept
+	k.mu.Lock()
+	list := append([]keptMap(nil), k.list[:k.n]...)
+	bytes, count := k.bytes.Load(), k.count.Load()
+	k.mu.Unlock()
+	var sum int64
+	now := nanotime()
+	for i, e := range list {
+		switch {
+		case e.base == 0 || e.base&(h.pageSize-1) != 0 || e.size == 0 || e.size&(h.pageSize-1) != 0:
+			return fmt.Errorf("kept mapping %#x: not page aligned (size %d)", e.base, e.size)
+		case !h.validHead(e.base) || chunkSize(e.base) != e.size || !isMmapped(e.base):
+			return fmt.Errorf("kept mapping %#x: header overwritten (written after free?)", e.base)
+		case h.mapped.contains(e.base):
+			return fmt.Errorf("kept mapping %#x: also a live mapped chunk", e.base)
+		case e.at > now || i > 0 && e.at < list[i-1].at:
+			return fmt.Errorf("kept mapping %#x: kept at %d, out of order", e.base, e.at)
+		}
+		for _, o := range list[:i] {
+			if e.base < o.base+o.size && o.base < e.base+e.size {
+				return fmt.Errorf("kept mappings %#x and %#x overlap", o.base, e.base)
+			}
+		}
+		sum += int64(e.size)
+	}
+	if sum != bytes || int(count) != len(list) || len(list) > keptMax {
+		return fmt.Errorf("kept mappings: %d, %d bytes found; counters say %d, %d", len(list), sum, count, bytes)
+	}
+	return nil
 }
 
 func (h *Heap) checkMapped() error {

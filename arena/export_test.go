@@ -1,6 +1,9 @@
 package arena
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // Dump prints the chunks of arena a's regions between lo and hi (debugging aid).
 func (a *Arena) Dump(lo, hi uintptr) string {
@@ -26,3 +29,39 @@ func (a *Arena) Dump(lo, hi uintptr) string {
 	}
 	return s
 }
+
+// DecayPass runs one pass of the decay releaser as if it were later by
+// after, and returns how long until the next pass is due (-1: none).
+func (h *Heap) DecayPass(after time.Duration) time.Duration {
+	now := nanotime()
+	next := h.releaseDecayed(now + int64(after))
+	if next == 0 {
+		return -1
+	}
+	return time.Duration(next - now)
+}
+
+// DecayPending reports whether the arena has something decay keeps.
+func (a *Arena) DecayPending() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.decay.pending
+}
+
+// RegionStart returns where the chunks of the arena's first region begin.
+func (a *Arena) RegionStart() uintptr {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.regions[0].start
+}
+
+// Top returns the arena's top chunk and its size.
+func (a *Arena) Top() (uintptr, uintptr) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.top, chunkSize(a.top)
+}
+
+// StopDecay stops the decay releaser for good and waits for a pass in
+// progress, before the test's memory goes.
+func (h *Heap) StopDecay() { h.stopDecay() }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 )
 
@@ -75,6 +76,26 @@ type Params struct {
 	MXFast           uintptr // largest request served by fastbins (0 turns them off)
 	Perturb          byte    // when non-zero, fill allocated memory with ^Perturb and freed memory with Perturb
 	DynamicThreshold bool    // let freed mapped chunks raise MmapThreshold (glibc's default)
+
+	// Decay, when above zero, keeps what glibc's policy gives back to the
+	// system at once (the top above TrimThreshold, heaps that became free)
+	// and the free pages inside the heaps, until they have stayed unused
+	// for Decay; a background timer gives them back (see decay.go). 0 is
+	// glibc's policy exactly.
+	Decay time.Duration
+	// KeepMapped, with Decay, also keeps the mappings of freed mapped
+	// chunks for Decay, to serve later requests they fit. Package alloc
+	// turns it off in its debug mode, whose mapped chunks end in a guard
+	// page.
+	KeepMapped bool
+	// HugePage, when not 0, is the huge page size (a power of two, a
+	// multiple of the page size): heaps and the break region grow and are
+	// trimmed in whole huge pages, start on a huge page boundary, and are
+	// advised for transparent huge pages, as are mapped chunks of at least
+	// HugePage, which are mapped aligned to it (glibc.malloc.hugetlb). It
+	// needs a Memory that is also a HugeMemory; otherwise only the
+	// rounding applies.
+	HugePage uintptr
 }
 
 // DefaultParams returns glibc 2.36's defaults.
@@ -100,11 +121,14 @@ const (
 	EventMap                        // a chunk of Size bytes was mapped at Addr
 	EventUnmap                      // a mapped chunk of Size bytes at Addr was unmapped
 	EventRemap                      // a mapped chunk was resized to Size bytes (now at Addr)
-	EventRelease                    // Trim released Size bytes of free pages inside the heap
+	EventRelease                    // Trim (or decay) released Size bytes of free pages inside the heap
 	EventThreshold                  // the dynamic threshold rose to Size (trim threshold to 2 x Size)
+	EventKeep                       // a freed mapped chunk's mapping (Size bytes at Addr) was kept for reuse (decay)
+	EventReuse                      // a kept mapping (Size bytes at Addr) became a mapped chunk again
+	EventPurge                      // a kept mapping (Size bytes at Addr) was unmapped
 )
 
-var eventNames = [...]string{"grow", "shrink", "new-heap", "map", "unmap", "remap", "release", "threshold"}
+var eventNames = [...]string{"grow", "shrink", "new-heap", "map", "unmap", "remap", "release", "threshold", "keep", "reuse", "purge"}
 
 // String returns the event's short name ("grow", "shrink", ...).
 func (k EventKind) String() string {
@@ -120,6 +144,9 @@ type Event struct {
 	Arena int     // arena index (-1 for mapped chunks)
 	Addr  uintptr // where
 	Size  uintptr // how much
+	// Decay says that the decay releaser gave the memory back (EventShrink,
+	// EventRelease, EventPurge), after it stayed unused for Params.Decay.
+	Decay bool
 }
 
 // Config configures a Heap.
@@ -149,6 +176,9 @@ type Heap struct {
 	mxFast        atomic.Uintptr
 	perturb       atomic.Uint32
 	dynamic       atomic.Bool
+	decayNs       atomic.Int64   // Params.Decay; 0: glibc's policy
+	keepMapped    atomic.Bool    // Params.KeepMapped
+	hugePage      atomic.Uintptr // Params.HugePage; 0: none
 
 	// main is the break region, [brkBase, brkEnd): chunks there belong to
 	// arena 0. brkEnd moves under arena 0's lock and is read atomically.
@@ -162,6 +192,8 @@ type Heap struct {
 	id uint32
 
 	mapped mappedSet
+	kept   keptMaps // freed mapped chunks kept for decay
+	decay  decayer  // the background releaser
 }
 
 // ErrNoMemory reports that the operating system refused memory.
@@ -210,6 +242,15 @@ func (h *Heap) SetParams(p Params) {
 	h.mxFast.Store(p.MXFast)
 	h.perturb.Store(uint32(p.Perturb))
 	h.dynamic.Store(p.DynamicThreshold)
+	if p.HugePage != 0 && (p.HugePage&(p.HugePage-1) != 0 || p.HugePage < h.pageSize) {
+		p.HugePage = 0 // not a power of two at least a page: no huge pages
+	}
+	h.hugePage.Store(p.HugePage)
+	h.keepMapped.Store(p.KeepMapped)
+	if old := time.Duration(h.decayNs.Swap(int64(max(p.Decay, 0)))); p.Decay < old {
+		// A shorter decay (or none) applies to what is kept already.
+		h.kickDecay(0)
+	}
 }
 
 // Params returns the parameters in force, including the effect of the
@@ -223,6 +264,9 @@ func (h *Heap) Params() Params {
 		MXFast:           h.mxFast.Load(),
 		Perturb:          byte(h.perturb.Load()),
 		DynamicThreshold: h.dynamic.Load(),
+		Decay:            time.Duration(h.decayNs.Load()),
+		KeepMapped:       h.keepMapped.Load(),
+		HugePage:         h.hugePage.Load(),
 	}
 }
 

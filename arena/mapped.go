@@ -15,6 +15,12 @@ import (
 // most MaxDynamicThreshold) raises the mmap threshold to its size and the
 // trim threshold to twice that.
 //
+// With Params.Decay and KeepMapped, freeing a mapped chunk keeps its
+// mapping instead (keptMaps, decay.go), to serve a later request it fits
+// without much waste; the decay releaser unmaps what stays unused. With
+// Params.HugePage, a chunk of at least a huge page is mapped in whole huge
+// pages, aligned to one, and advised for (or taken from) huge pages.
+//
 // Every mapped chunk is in mappedSet, an open-addressing hash set kept in
 // off-heap memory, so that Free can tell a mapped chunk from a pointer that
 // offheap never returned before it reads any header.
@@ -155,34 +161,58 @@ func roundUp(n, a uintptr) uintptr { return (n + a - 1) &^ (a - 1) }
 
 // mapChunk maps a chunk for nb bytes (a chunk size). alignment, when more
 // than 16, places the chunk so that its user memory is aligned to it. It
-// returns 0 when the mapping fails.
-func (h *Heap) mapChunk(nb, alignment uintptr) uintptr {
+// returns 0 when the mapping fails; kept says the chunk is a kept mapping
+// reused (decay), whose memory holds old data.
+func (h *Heap) mapChunk(nb, alignment uintptr) (c uintptr, kept bool) {
 	extra := uintptr(0)
 	if alignment > align {
 		extra = alignment
 	}
 	size := roundUp(nb+sizeSz+extra, h.pageSize)
 	if size < nb || size > maxSize {
-		return 0
+		return 0, false
 	}
-	m, err := h.mem.Map(size)
-	if err != nil {
-		return 0
+	hm, huge := h.mem.(HugeMemory)
+	hp := h.hugePage.Load()
+	huge = huge && hp != 0 && size >= hp
+	if huge {
+		if size = roundUp(size, hp); size > maxSize {
+			return 0, false
+		}
 	}
+	m, got := h.kept.take(h, size)
+	kept = m != 0
+	if !kept {
+		var err error
+		if huge {
+			m, err = hm.MapHuge(size)
+		} else {
+			m, err = h.mem.Map(size)
+		}
+		if err != nil {
+			return 0, false
+		}
+		got = size
+	}
+	size = got
 	off := uintptr(0)
 	if extra != 0 {
 		mem := roundUp(m+hdrSz, alignment)
 		off = mem - hdrSz - m
 	}
-	c := m + off
+	c = m + off
 	setPrevSize(c, off)
 	h.setHead(c, size-off, flagM)
 	if err := h.mapped.add(c, size); err != nil {
 		h.mem.Unmap(m, size)
-		return 0
+		return 0, false
 	}
-	h.event(EventMap, -1, m, size)
-	return c
+	if kept {
+		h.event(EventReuse, -1, m, size)
+	} else {
+		h.event(EventMap, -1, m, size)
+	}
+	return c, kept
 }
 
 // unmapChunk frees mapped chunk c, applying the dynamic threshold; it
@@ -223,6 +253,10 @@ func (h *Heap) FreeMapped(p uintptr) *CorruptionError {
 		h.mmapThreshold.Store(size)
 		h.trimThreshold.Store(2 * size)
 		h.event(EventThreshold, -1, 0, size)
+	}
+	if h.keepMapped.Load() && h.decayNs.Load() > 0 && h.kept.keep(h, c-off, total) {
+		h.event(EventKeep, -1, c-off, total)
+		return nil
 	}
 	h.mem.Unmap(c-off, total)
 	h.event(EventUnmap, -1, c-off, total)

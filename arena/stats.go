@@ -3,7 +3,7 @@ package arena
 // Info is what one arena holds, as glibc's int_mallinfo counts it: free
 // space is found by walking the bins under the arena lock.
 type Info struct {
-	System     uintptr // bytes obtained from the OS (mallinfo2 arena)
+	System     uintptr // bytes obtained from the OS (mallinfo2 arena), those decay is giving back at the moment included
 	MaxSystem  uintptr // peak of System
 	Free       uintptr // free bytes: bins, fastbins and the top (fordblks)
 	FreeChunks int     // free chunks in the bins, plus the top (ordblks)
@@ -13,7 +13,11 @@ type Info struct {
 	Regions    int     // the break and heaps the arena uses
 	Mallocs    uint64  // chunks the arena allocated (front caches hide most small ones)
 	Frees      uint64  // chunks freed into the arena
-	BinSizes   []BinSize
+	// Kept is the part of Free that decay keeps and glibc's policy would
+	// have given back by now: the top beyond top_pad when it exceeds the
+	// trim threshold, or a free heap at the end (0 without decay).
+	Kept     uintptr
+	BinSizes []BinSize
 }
 
 // BinSize summarizes the free chunks of one bin, for malloc_info.
@@ -36,7 +40,8 @@ func (a *Arena) Info(withBins bool) Info {
 // can hold every arena's lock and read figures that add up.
 func (a *Arena) InfoLocked(withBins bool) Info {
 	var in Info
-	in.System, in.MaxSystem = a.system, a.maxSystem
+	in.System, in.MaxSystem = a.system+a.decay.inFlight, a.maxSystem
+	in.Kept = a.keptBytes()
 	in.Regions = len(a.regions)
 	in.Mallocs, in.Frees = a.stats.mallocs, a.stats.frees
 	if a.top != 0 {
@@ -105,9 +110,11 @@ func (h *Heap) EachMapped(f func(start, size uintptr)) {
 }
 
 // Trim is malloc_trim(pad) over every arena; it reports whether any memory
-// went back to the operating system.
+// went back to the operating system. It gives back what decay keeps as
+// well: the kept mappings of freed mapped chunks, and the arenas' memory
+// as malloc_trim would, at once.
 func (h *Heap) Trim(pad uintptr) bool {
-	released := false
+	released := h.kept.purgeAll(h)
 	for i := 0; i < h.NumArenas(); i++ {
 		if h.arenas[i].Load().Trim(pad) {
 			released = true

@@ -14,14 +14,28 @@ import "sync/atomic"
 // After a free that leaves at least 64 KiB (FASTBIN_CONSOLIDATION_THRESHOLD),
 // a top larger than the trim threshold is cut back to top_pad: the break is
 // lowered, or the heap's end decommitted; a heap that became entirely free
-// is given back and the previous region's top restored.
+// is given back and the previous region's top restored. With Params.Decay
+// set, that free only notes what could go, and the decay releaser gives it
+// back once it has stayed unused that long (decay.go).
+//
+// With Params.HugePage set (hugetlb), growth and trimming move region ends
+// in whole huge pages, the break region starts on a huge page boundary,
+// and every heap, and each stretch the break grows by, is advised for
+// transparent huge pages.
+//
+// Every change of a region's end, and every system call on one, is made
+// with the arena's sysMu held as well as its lock (lockSys), because the
+// decay releaser makes its system calls holding sysMu alone.
 
 // sysmalloc serves nb when the top is too small: a mapped chunk, or growth.
 func (a *Arena) sysmalloc(nb uintptr) uintptr {
 	h := a.h
 	tried := false
 	if nb >= h.mmapThreshold.Load() && h.mapped.live.Load() < h.mmapMax.Load() {
-		if c := h.mapChunk(nb, 0); c != 0 {
+		if c, kept := h.mapChunk(nb, 0); c != 0 {
+			if kept {
+				a.decay.reused = c
+			}
 			return c
 		}
 		tried = true
@@ -30,7 +44,11 @@ func (a *Arena) sysmalloc(nb uintptr) uintptr {
 		return a.carveTop(nb)
 	}
 	if !tried && h.mapped.live.Load() < h.mmapMax.Load() {
-		return h.mapChunk(nb, 0)
+		c, kept := h.mapChunk(nb, 0)
+		if kept {
+			a.decay.reused = c
+		}
+		return c
 	}
 	return 0
 }
@@ -44,8 +62,24 @@ func (a *Arena) addSystem(n uintptr) {
 	}
 }
 
+// growUnit is what region ends move by: the page, or the huge page.
+func (h *Heap) growUnit() uintptr { return max(h.pageSize, h.hugePage.Load()) }
+
+// adviseHuge asks for transparent huge pages on [addr, addr+n) when
+// hugetlb is on and the Memory can; best effort.
+func (h *Heap) adviseHuge(addr, n uintptr) {
+	if h.hugePage.Load() == 0 || n == 0 {
+		return
+	}
+	if hm, ok := h.mem.(HugeMemory); ok {
+		_ = hm.AdviseHuge(addr, n)
+	}
+}
+
 // growTop makes the top at least nb + MinSize bytes.
 func (a *Arena) growTop(nb uintptr) bool {
+	a.lockSys()
+	defer a.unlockSys()
 	h := a.h
 	if a.index == 0 && h.brk != nil && (len(a.regions) == 0 || a.cur().isBrk) {
 		if a.growBrk(nb) {
@@ -70,20 +104,34 @@ func (a *Arena) growBrk(nb uintptr) bool {
 	if size > topSize {
 		size -= topSize
 	}
-	size = roundUp(size, h.pageSize)
-	old, err := h.brk.Grow(size)
+	unit := h.growUnit()
+	size = roundUp(size, unit)
+	gap := uintptr(0)
+	if len(a.regions) == 0 {
+		// The first growth: with huge pages, the chunks start on a huge
+		// page boundary (glibc rounds only the end, which leaves the
+		// pages before the first boundary small).
+		cur := h.brk.Current()
+		gap = roundUp(cur, unit) - cur
+	}
+	old, err := h.brk.Grow(gap + size)
 	if err != nil {
 		return false
 	}
 	if len(a.regions) == 0 {
 		// The first growth: the break region begins here.
-		a.regions = append(a.regions, region{base: old, start: old, isBrk: true})
+		start := old + gap
+		if start&(unit-1) != 0 {
+			start = old // the break moved since Current: no alignment
+		}
+		a.regions = append(a.regions, region{base: old, start: start, isBrk: true})
 		h.brkBase.Store(old)
-		a.freshFrom = old
-		h.brkEnd.Store(old + size)
-		a.addSystem(size)
-		a.setTop(old, size)
-		h.event(EventGrow, 0, old, size)
+		a.freshFrom = start
+		h.brkEnd.Store(old + gap + size)
+		a.addSystem(gap + size)
+		a.setTop(start, old+gap+size-start)
+		h.adviseHuge(start, old+gap+size-start)
+		h.event(EventGrow, 0, old, gap+size)
 		return true
 	}
 	if old != a.top+topSize {
@@ -94,6 +142,7 @@ func (a *Arena) growBrk(nb uintptr) bool {
 	h.brkEnd.Store(old + size)
 	a.addSystem(size)
 	a.setTop(a.top, topSize+size)
+	h.adviseHuge(old, size)
 	h.event(EventGrow, 0, old, size)
 	return true
 }
@@ -111,8 +160,9 @@ func (a *Arena) growHeap(nb uintptr) bool {
 	if nb+MinSize > limit-a.top {
 		return false
 	}
-	need := roundUp(a.top+nb+MinSize-end, h.pageSize)
-	want := roundUp(need+h.topPad.Load(), h.pageSize)
+	unit := h.growUnit()
+	need := roundUp(a.top+nb+MinSize-end, unit)
+	want := roundUp(need+h.topPad.Load(), unit)
 	if want > limit-end {
 		want = limit - end
 	}
@@ -143,12 +193,14 @@ func (a *Arena) newHeap(nb uintptr) error {
 		h.mem.Unmap(base, HeapSize)
 		return ErrNoMemory
 	}
-	size := roundUp(heapHdrSz+nb+MinSize+h.topPad.Load(), h.pageSize)
+	h.adviseHuge(base, HeapSize)
+	unit := h.growUnit()
+	size := roundUp(heapHdrSz+nb+MinSize+h.topPad.Load(), unit)
 	if size > HeapSize {
 		size = HeapSize
 	}
 	if err := h.mem.Commit(base, size); err != nil {
-		size = roundUp(heapHdrSz+nb+MinSize, h.pageSize)
+		size = roundUp(heapHdrSz+nb+MinSize, unit)
 		if err := h.mem.Commit(base, size); err != nil {
 			h.mem.Unmap(base, HeapSize)
 			return err
@@ -190,6 +242,12 @@ func (a *Arena) fencepost(oldTop uintptr) {
 // for a heap.
 func (a *Arena) autoTrim() {
 	h := a.h
+	if d := h.decayNs.Load(); d > 0 {
+		a.noteDecay(d) // the decay releaser decides, later
+		return
+	}
+	a.lockSys()
+	defer a.unlockSys()
 	if !a.cur().isBrk {
 		// As glibc's _int_free: "Always try heap_trim(), even if the top
 		// chunk is not large, because the corresponding heap might go
@@ -206,9 +264,12 @@ func (a *Arena) autoTrim() {
 	}
 }
 
-// topExtra is how much of the top can go, leaving pad (page-rounded down).
-func (a *Arena) topExtra(pad uintptr) uintptr {
-	top := chunkSize(a.top)
+// topExtra is how much of the top can go, leaving pad (rounded down to the
+// page, or the huge page with hugetlb).
+func (a *Arena) topExtra(pad uintptr) uintptr { return a.extraOf(chunkSize(a.top), pad) }
+
+// extraOf is topExtra for a top of top bytes.
+func (a *Arena) extraOf(top, pad uintptr) uintptr {
 	if top < MinSize+1 {
 		return 0
 	}
@@ -216,7 +277,7 @@ func (a *Arena) topExtra(pad uintptr) uintptr {
 	if area <= pad {
 		return 0
 	}
-	return (area - pad) &^ (a.h.pageSize - 1)
+	return (area - pad) &^ (a.h.growUnit() - 1)
 }
 
 // systrim lowers the break to leave pad bytes in the top.
@@ -279,38 +340,45 @@ func (a *Arena) deleteFreeHeaps() bool {
 	h := a.h
 	released := false
 	for len(a.regions) > 1 && a.top == a.cur().start {
-		// The whole current heap is free: delete it and restore the
-		// previous region's top from its fenceposts.
-		r := *a.cur()
-		prev := a.regions[len(a.regions)-2]
-		var prevEnd uintptr
-		if prev.isBrk {
-			prevEnd = h.brkEnd.Load()
-		} else {
-			prevEnd = heapEnd(prev.base)
-		}
-		fence := prevEnd - 2*fenceSz
-		newTop, newSize := fence, uintptr(2*fenceSz)
-		if !prevInuse(fence) {
-			ps := prevSize(fence)
-			p := fence - ps
-			a.unlink(p)
-			newTop, newSize = p, ps+2*fenceSz
-		}
-		end := heapEnd(r.base)
-		atomic.StoreUint32(h.granuleSlot(r.base), 0)
-		a.system -= end - r.base
-		h.mem.Unmap(r.base, HeapSize)
-		h.event(EventShrink, a.index, r.base, end-r.base)
-		a.regions = a.regions[:len(a.regions)-1]
-		a.setTop(newTop, newSize)
-		if a.lastRemainder == newTop {
-			a.lastRemainder = 0
-		}
-		a.freshFrom = prevEnd // conservative: nothing of the old top is fresh
+		base, size := a.detachFreeHeap()
+		h.mem.Unmap(base, HeapSize)
+		h.event(EventShrink, a.index, base, size)
 		released = true
 	}
 	return released
+}
+
+// detachFreeHeap takes the current heap, entirely free, out of the arena
+// and restores the previous region's top from its fenceposts. It returns
+// the heap's base and committed size; the caller unmaps it.
+func (a *Arena) detachFreeHeap() (base, size uintptr) {
+	h := a.h
+	r := *a.cur()
+	prev := a.regions[len(a.regions)-2]
+	var prevEnd uintptr
+	if prev.isBrk {
+		prevEnd = h.brkEnd.Load()
+	} else {
+		prevEnd = heapEnd(prev.base)
+	}
+	fence := prevEnd - 2*fenceSz
+	newTop, newSize := fence, uintptr(2*fenceSz)
+	if !prevInuse(fence) {
+		ps := prevSize(fence)
+		p := fence - ps
+		a.unlink(p)
+		newTop, newSize = p, ps+2*fenceSz
+	}
+	end := heapEnd(r.base)
+	atomic.StoreUint32(h.granuleSlot(r.base), 0)
+	a.system -= end - r.base
+	a.regions = a.regions[:len(a.regions)-1]
+	a.setTop(newTop, newSize)
+	if a.lastRemainder == newTop {
+		a.lastRemainder = 0
+	}
+	a.freshFrom = prevEnd // conservative: nothing of the old top is fresh
+	return r.base, end - r.base
 }
 
 // Trim is malloc_trim for this arena: consolidate the fastbins, release
@@ -330,6 +398,8 @@ func (a *Arena) trimLocked(pad uintptr) bool {
 	if len(a.regions) == 0 {
 		return false
 	}
+	a.lockSys()
+	defer a.unlockSys()
 	if a.haveFast {
 		a.consolidate()
 	}
