@@ -6,6 +6,7 @@ import (
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
+	"github.com/offheap/offheap/tune"
 )
 
 // Internals for the tests of statistics, limits and the environment.
@@ -35,6 +36,14 @@ func WriteJSONOf(w io.Writer, s *Stats) error { return writeStatsJSON(w, s, "  "
 // and Map bytes.
 func Accounts() (sys, heapBytes, mapBytes, eventHeapSys int64) {
 	return account.sys.Load(), account.heapBytes.Load(), account.mapBytes.Load(), events.heapSys.Load()
+}
+
+// SettingsGet returns the setting of p in force.
+func SettingsGet(p tune.Param) int64 {
+	theHeap()
+	initMu.Lock()
+	defer initMu.Unlock()
+	return settings.Get(p)
 }
 
 // HeapParams returns the arenas' parameters in force.

@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/offheap/offheap/arena"
 	"github.com/offheap/offheap/brk"
@@ -140,11 +141,17 @@ func onEvent(e arena.Event) {
 	}
 }
 
-// paramsFrom converts settings to the arena's parameters. As in glibc, an
-// explicit M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD or M_MMAP_MAX turns
-// the dynamic threshold off.
+// paramsFrom converts settings to the arena's parameters (initMu held). As
+// in glibc, an explicit M_MMAP_THRESHOLD, M_TRIM_THRESHOLD, M_TOP_PAD or
+// M_MMAP_MAX turns the dynamic threshold off. Decay keeps freed mapped
+// chunks too, except in the debug mode, whose mapped chunks end in a guard
+// page (debug.go); hugetlb gives the huge page size (huge.go).
 func paramsFrom(s *tune.Settings) arena.Params {
+	debugMode := canaries || !debugStarted && s.Get(tune.Debug) > 0
 	return arena.Params{
+		Decay:         time.Duration(s.Get(tune.Decay)) * time.Millisecond,
+		KeepMapped:    !debugMode,
+		HugePage:      configureHuge(s),
 		MmapThreshold: uintptr(s.Get(tune.MmapThreshold)),
 		TrimThreshold: uintptr(s.Get(tune.TrimThreshold)),
 		TopPad:        uintptr(s.Get(tune.TopPad)),
@@ -215,6 +222,10 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 		p.MXFast = uintptr(value)
 	case tune.Perturb:
 		p.Perturb = byte(value)
+	case tune.Decay:
+		p.Decay = time.Duration(value) * time.Millisecond
+	case tune.HugeTLB:
+		p.HugePage = configureHuge(&settings)
 	}
 	switch param {
 	case tune.MmapThreshold, tune.TrimThreshold, tune.TopPad, tune.MmapMax:

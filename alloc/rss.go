@@ -104,21 +104,32 @@ func readKiBField(name, key string) (uint64, bool) {
 }
 
 // allocatorResident measures the resident bytes of the break region and
-// the heaps, and of the mapped chunks, with mincore. Ranges are listed
-// first and measured with no lock held; one freed meanwhile reads as
-// ENOMEM and counts nothing.
-func allocatorResident() (heap, mapped uint64) {
+// the heaps, of the mapped chunks and of the mappings decay keeps, with
+// mincore, and the part of all that in huge pages, from /proc/self/smaps.
+// Ranges are listed first and measured with no lock held; one freed
+// meanwhile reads as ENOMEM and counts nothing.
+func allocatorResident() (heap, mapped, kept, hugePages uint64) {
 	h := theHeap()
+	var all [][2]uintptr
 	if base, end := brkUsed.Base(), brkUsed.Current(); end > base {
 		heap += resident(base, end-base)
+		all = append(all, [2]uintptr{base, end - base})
 	}
 	for _, r := range reservedRanges() {
 		heap += resident(r[0], r[1])
+		all = append(all, r)
 	}
 	for _, r := range mappedRanges(h) {
 		mapped += resident(r[0], r[1])
+		all = append(all, r)
 	}
-	return heap, mapped
+	var keptRanges [][2]uintptr
+	h.EachKept(func(start, size uintptr) { keptRanges = append(keptRanges, [2]uintptr{start, size}) })
+	for _, r := range keptRanges {
+		kept += resident(r[0], r[1])
+		all = append(all, r)
+	}
+	return heap, mapped, kept, hugeResident(all)
 }
 
 func resident(addr, n uintptr) uint64 {

@@ -27,8 +27,9 @@ import (
 // first allocation. Figures marked cumulative only ever rise.
 type Stats struct {
 	// Sys is every byte offheap holds from the operating system, resident
-	// or not: HeapSys + Mapped.Bytes + MetaSys. The memory limit applies to
-	// it, and gomemlimit=auto subtracts it from the Go memory limit.
+	// or not: HeapSys + Mapped.Bytes + MetaSys + Decay.MappedKept. The
+	// memory limit applies to it, and gomemlimit=auto subtracts it from the
+	// Go memory limit.
 	Sys uint64
 	// SysPeak is the highest Sys since start.
 	SysPeak uint64
@@ -89,6 +90,10 @@ type Stats struct {
 
 	// Mapped describes the chunks that have a mapping of their own.
 	Mapped MappedStats
+	// Decay describes what decay keeps and what it gave back.
+	Decay DecayStats
+	// HugePages describes the use of huge pages (hugetlb).
+	HugePages HugePageStats
 	// Params are the parameters in force now, after the dynamic threshold's
 	// changes.
 	Params ParamStats
@@ -119,6 +124,7 @@ type ArenaStats struct {
 	Regions    uint64 // the break region and heaps the arena has used, its current one included
 	Mallocs    uint64 // chunks the arena handed out, cumulative (the per-P caches hide most small ones)
 	Frees      uint64 // chunks freed into the arena, cumulative
+	Kept       uint64 // the part of Free that decay keeps and glibc's trim would have given back by now
 }
 
 // MappedStats describes the chunks that have a mapping of their own
@@ -128,6 +134,53 @@ type MappedStats struct {
 	CountPeak uint64 // the most mapped at once since start (malloc_stats' max mmap regions)
 	Bytes     uint64 // their mappings' bytes
 	BytesPeak uint64 // the most bytes mapped at once (max mmap bytes)
+}
+
+// DecayStats describes decay (tune.Decay): the memory that glibc's policy
+// would have given back to the system and offheap keeps for reuse until it
+// has stayed unused for Decay, and what the background releaser gave back.
+// All zero but the cumulative figures when decay is off.
+type DecayStats struct {
+	Decay time.Duration // the decay in force; 0: glibc's policy
+	// HeapKept is the memory of the arenas' free chunks that glibc's trim
+	// would have given back by now: the tops beyond top_pad above the trim
+	// threshold, and heaps that became free (part of HeapFree).
+	HeapKept uint64
+	// MappedKept and MappedKeptCount are the mappings of freed mapped
+	// chunks kept for reuse (part of Sys, not of Mapped).
+	MappedKept      uint64
+	MappedKeptCount uint64
+	// MappedReused counts the mapped chunks served from a kept mapping;
+	// MappedPurged the kept mappings unmapped (by the releaser, Trim, or to
+	// stay in bounds). Cumulative.
+	MappedReused uint64
+	MappedPurged uint64
+	// Released is the memory the releaser gave back (tops, free heaps, free
+	// pages inside heaps, kept mappings) and Calls the system calls it made
+	// for that; Passes counts its passes. Cumulative.
+	Released uint64
+	Calls    uint64
+	Passes   uint64
+	// LastRelease is when the releaser last gave memory back (zero if
+	// never); NextPass when it runs next (zero when nothing is kept: then
+	// there is no timer and no goroutine).
+	LastRelease time.Time
+	NextPass    time.Time
+}
+
+// HugePageStats describes the use of huge pages (tune.HugeTLB).
+type HugePageStats struct {
+	Setting uint64 // hugetlb as set: 0, 1 or 2
+	Mode    uint64 // hugetlb in force: 2 falls back to 1 when the pool is empty or refuses
+	Size    uint64 // the huge page size the heaps are rounded to; 0 when off
+	// THP is the system's transparent huge page mode: "always", "madvise"
+	// or "never" ("" when unknown); hugetlb=1 needs always or madvise.
+	THP string
+	// PoolFree is HugePages_Free of the system's pool when hugetlb=2 was
+	// configured.
+	PoolFree uint64
+	// Fallback says why hugetlb=2 fell back to 1; "" if it did not.
+	Fallback string
 }
 
 // ParamStats are the parameters in force (see package tune), after the
@@ -220,6 +273,11 @@ type RSS struct {
 	Heap uint64
 	// Mapped is the resident part of the mapped chunks.
 	Mapped uint64
+	// Kept is the resident part of the mappings decay keeps.
+	Kept uint64
+	// HugePages is the part of offheap's memory in huge pages: the
+	// AnonHugePages (and hugetlb pages) of its ranges in /proc/self/smaps.
+	HugePages uint64
 }
 
 // events keeps the figures the arenas report through their events.
@@ -241,9 +299,9 @@ func countEvent(e arena.Event) {
 		events.shrunk.Add(uint64(e.Size))
 	case arena.EventRelease:
 		events.released.Add(uint64(e.Size))
-	case arena.EventMap:
+	case arena.EventMap, arena.EventReuse:
 		raise(&events.mappedPeak, events.mapped.Add(1))
-	case arena.EventUnmap:
+	case arena.EventUnmap, arena.EventKeep:
 		events.mapped.Add(-1)
 	case arena.EventThreshold:
 		events.raises.Add(1)
@@ -290,8 +348,8 @@ func ReadResident(s *Stats) {
 	if v, ok := readSmapsRollupRSS(); ok {
 		s.RSS.Process = v
 	}
-	s.RSS.Heap, s.RSS.Mapped = allocatorResident()
-	s.RSS.Allocator = s.RSS.Heap + s.RSS.Mapped
+	s.RSS.Heap, s.RSS.Mapped, s.RSS.Kept, s.RSS.HugePages = allocatorResident()
+	s.RSS.Allocator = s.RSS.Heap + s.RSS.Mapped + s.RSS.Kept
 }
 
 // readStats is ReadStats; with bins non-nil it also returns each arena's
@@ -354,8 +412,34 @@ func readStats(s *Stats, bins *[][]arena.BinSize) {
 		Bytes:     uint64(bytes),
 		BytesPeak: uint64(peak),
 	}
-	// MetaSys is what Map gave that is not a mapped chunk.
-	s.MetaSys -= min(s.MetaSys, s.Mapped.Bytes)
+	d := h.DecayInfo()
+	s.Decay = DecayStats{
+		Decay:           d.Decay,
+		MappedKept:      uint64(d.KeptMapped),
+		MappedKeptCount: uint64(d.KeptMappings),
+		MappedReused:    d.Reused,
+		MappedPurged:    d.Purged,
+		Released:        d.Released,
+		Calls:           d.Calls,
+		Passes:          d.Passes,
+		LastRelease:     d.LastRelease,
+		NextPass:        d.NextPass,
+	}
+	for i := range as {
+		s.Decay.HeapKept += as[i].Kept
+	}
+	// MetaSys is what Map gave that is neither a mapped chunk nor kept.
+	s.MetaSys -= min(s.MetaSys, s.Mapped.Bytes+s.Decay.MappedKept)
+	huge.mu.Lock()
+	s.HugePages = HugePageStats{
+		Setting:  uint64(huge.setting),
+		Mode:     uint64(huge.mode.Load()),
+		Size:     uint64(huge.size.Load()),
+		THP:      huge.thp,
+		PoolFree: huge.poolFree,
+		Fallback: huge.fallback,
+	}
+	huge.mu.Unlock()
 
 	p := h.Params()
 	s.Params = ParamStats{
@@ -419,6 +503,7 @@ func arenaStats(in *arena.Info) ArenaStats {
 		Regions:    uint64(in.Regions),
 		Mallocs:    in.Mallocs,
 		Frees:      in.Frees,
+		Kept:       uint64(in.Kept),
 	}
 }
 

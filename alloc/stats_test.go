@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -140,7 +141,12 @@ func touch(p unsafe.Pointer, n int) {
 // snapshot prev.
 type check func(v reflect.Value, parent reflect.Value) error
 
-func u64(v reflect.Value) uint64 { return v.Uint() }
+func u64(v reflect.Value) uint64 {
+	if v.CanInt() {
+		return uint64(v.Int()) // a time.Duration
+	}
+	return v.Uint()
+}
 
 func eq(want func(p reflect.Value) uint64) check {
 	return func(v, p reflect.Value) error {
@@ -238,7 +244,7 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		wantBreak = "reserved"
 	}
 	rules := map[string][]check{
-		"Sys":          {eq(of(func(s *alloc.Stats) uint64 { return s.HeapSys + s.Mapped.Bytes + s.MetaSys })), le(field("SysPeak"))},
+		"Sys":          {eq(of(func(s *alloc.Stats) uint64 { return s.HeapSys + s.Mapped.Bytes + s.MetaSys + s.Decay.MappedKept })), le(field("SysPeak"))},
 		"SysPeak":      {ge(field("Sys"))},
 		"MetaSys":      {ge(of(func(s *alloc.Stats) uint64 { return uint64(len(s.Arenas)) * pageSize })), le(konst(64 << 20))},
 		"HeapSys":      {eq(arenaSum("System")), eq(sum("HeapInuse", "HeapFree")), le(field("HeapSysPeak"))},
@@ -268,6 +274,7 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		"Arenas[].Regions":    {ge(func(p reflect.Value) uint64 { return min(1, p.FieldByName("System").Uint()) })},
 		"Arenas[].Mallocs":    {},
 		"Arenas[].Frees":      {},
+		"Arenas[].Kept":       {le(field("Free"))},
 
 		"Mapped.Count":     {eq(konst(uint64(mi.Hblks))), le(field("CountPeak"))},
 		"Mapped.CountPeak": {ge(field("Count"))},
@@ -275,6 +282,25 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 			ge(func(p reflect.Value) uint64 { return pageSize * p.FieldByName("Count").Uint() }),
 			pred(func() bool { return s.Mapped.Bytes%pageSize == 0 }, "whole pages")},
 		"Mapped.BytesPeak": {ge(field("Bytes"))},
+
+		"Decay.Decay":           {eq(konst(uint64(params.Decay)))},
+		"Decay.HeapKept":        {eq(arenaSum("Kept")), le(of(func(s *alloc.Stats) uint64 { return s.HeapFree }))},
+		"Decay.MappedKept":      {ge(func(p reflect.Value) uint64 { return pageSize * p.FieldByName("MappedKeptCount").Uint() })},
+		"Decay.MappedKeptCount": {le(konst(64))},
+		"Decay.MappedReused":    {cumulative("Decay.MappedReused")},
+		"Decay.MappedPurged":    {cumulative("Decay.MappedPurged")},
+		"Decay.Released":        {cumulative("Decay.Released")},
+		"Decay.Calls":           {cumulative("Decay.Calls")},
+		"Decay.Passes":          {cumulative("Decay.Passes")},
+		"Decay.LastRelease":     {pred(func() bool { return !s.Decay.LastRelease.After(time.Now()) && s.Decay.LastRelease.IsZero() == (s.Decay.Released == 0) }, "in the past, zero exactly when nothing was released")},
+		"Decay.NextPass":        {pred(func() bool { return s.Decay.NextPass.IsZero() || s.Decay.Decay >= 0 }, "a time")},
+
+		"HugePages.Setting":  {eq(konst(uint64(alloc.SettingsGet(tune.HugeTLB))))},
+		"HugePages.Mode":     {le(field("Setting"))},
+		"HugePages.Size":     {pred(func() bool { return (s.HugePages.Size == 0) == (s.HugePages.Mode == 0) }, "0 exactly when off")},
+		"HugePages.THP":      {pred(func() bool { return slices.Contains([]string{"", "always", "madvise", "never"}, s.HugePages.THP) }, "a THP mode")},
+		"HugePages.PoolFree": {},
+		"HugePages.Fallback": {pred(func() bool { return (s.HugePages.Fallback != "") == (s.HugePages.Setting == 2 && s.HugePages.Mode == 1) }, "set exactly when 2 fell back")},
 
 		"Params.MmapThreshold":    {eq(konst(uint64(params.MmapThreshold)))},
 		"Params.TrimThreshold":    {eq(konst(uint64(params.TrimThreshold)))},
@@ -310,7 +336,9 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		"RSS.Process":     {ge(konst(1 << 20))},
 		"RSS.ProcessPeak": {ge(konst(1 << 20))},
 		"RSS.Measured":    {isBool(resident)},
-		"RSS.Allocator":   {eq(sum("Heap", "Mapped")), le(of(func(s *alloc.Stats) uint64 { return s.RSS.Process + 4<<20 }))},
+		"RSS.Allocator":   {eq(sum("Heap", "Mapped", "Kept")), le(of(func(s *alloc.Stats) uint64 { return s.RSS.Process + 4<<20 }))},
+		"RSS.Kept":        {le(of(func(s *alloc.Stats) uint64 { return s.Decay.MappedKept }))},
+		"RSS.HugePages":   {le(of(func(s *alloc.Stats) uint64 { return s.HeapSys + s.Mapped.Bytes + s.Decay.MappedKept }))},
 		"RSS.Heap":        {le(of(func(s *alloc.Stats) uint64 { return s.HeapSys }))},
 		"RSS.Mapped":      {le(of(func(s *alloc.Stats) uint64 { return s.Mapped.Bytes }))},
 	}
@@ -325,7 +353,7 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 	}
 	rules["Syscalls.Mmap.Calls"] = append(rules["Syscalls.Mmap.Calls"], ge(konst(2)))
 	if !resident {
-		for _, f := range []string{"RSS.Allocator", "RSS.Heap", "RSS.Mapped"} {
+		for _, f := range []string{"RSS.Allocator", "RSS.Heap", "RSS.Mapped", "RSS.Kept", "RSS.HugePages"} {
 			rules[f] = append(rules[f], eq(konst(0)))
 		}
 	}
@@ -337,11 +365,14 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 			f := v.Type().Field(i)
 			fv := v.Field(i)
 			p := path + f.Name
-			switch fv.Kind() {
-			case reflect.Struct:
+			switch {
+			case fv.Type() == reflect.TypeFor[time.Time]():
+				apply(t, rules, seen, p, fv, v) // a value, checked whole
+				continue
+			case fv.Kind() == reflect.Struct:
 				walk(fv, p+".")
 				continue
-			case reflect.Slice:
+			case fv.Kind() == reflect.Slice:
 				apply(t, rules, seen, p, fv, v)
 				for j := 0; j < fv.Len(); j++ {
 					walk(fv.Index(j), p+"[].")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/offheap/offheap/arena"
 )
@@ -114,6 +115,20 @@ func writeStatsText(w io.Writer, s *Stats) error {
 		kv("gomemlimit set", s.GoMemLimit.Limit)
 	}
 	kv("gomemlimit updates", s.GoMemLimit.Updates)
+	kv("decay", s.Decay.Decay)
+	if s.Decay.Decay != 0 || s.Decay.Passes != 0 {
+		kv("decay heap kept", s.Decay.HeapKept)
+		kv("decay mapped kept", fmt.Sprintf("%d bytes in %d mappings", s.Decay.MappedKept, s.Decay.MappedKeptCount))
+		kv("decay mapped reused", s.Decay.MappedReused)
+		kv("decay mapped purged", s.Decay.MappedPurged)
+		kv("decay released", fmt.Sprintf("%d bytes, %d calls, %d passes", s.Decay.Released, s.Decay.Calls, s.Decay.Passes))
+		kv("decay last release", timeOr(s.Decay.LastRelease, "never"))
+		kv("decay next pass", timeOr(s.Decay.NextPass, "none (nothing kept)"))
+	}
+	kv("hugetlb", fmt.Sprintf("%d (in force %d, %d-byte pages, THP %q)", s.HugePages.Setting, s.HugePages.Mode, s.HugePages.Size, s.HugePages.THP))
+	if s.HugePages.Fallback != "" {
+		kv("hugetlb fallback", s.HugePages.Fallback)
+	}
 	kv("mappings", fmt.Sprintf("%d of %d (vm.max_map_count %d)", s.Mappings.Count, s.Mappings.Budget, s.Mappings.MaxMapCount))
 	kv("mappings refused", s.Mappings.Refused)
 	kv("mappings limited", s.Mappings.Limited)
@@ -135,6 +150,8 @@ func writeStatsText(w io.Writer, s *Stats) error {
 		kv("rss allocator", s.RSS.Allocator)
 		kv("rss heap", s.RSS.Heap)
 		kv("rss mapped", s.RSS.Mapped)
+		kv("rss kept", s.RSS.Kept)
+		kv("rss huge pages", s.RSS.HugePages)
 	}
 	_, err := w.Write(b.Bytes())
 	return err
@@ -199,4 +216,12 @@ func writeInfoXML(w io.Writer, s *Stats, bins [][]arena.BinSize) error {
 		sys, maxSys, aspace, aspace)
 	_, err := w.Write(b.Bytes())
 	return err
+}
+
+// timeOr writes t in UTC to the millisecond, or zero for the zero time.
+func timeOr(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }

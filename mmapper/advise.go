@@ -2,6 +2,7 @@ package mmapper
 
 import (
 	"errors"
+	"math/bits"
 	"sync/atomic"
 	"syscall"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // Advice about pages that stay mapped: give their memory back at once
-// (DontNeed), lazily (Free), or ask for transparent huge pages (Hugepage).
+// (DontNeed), lazily (Free), or ask for transparent huge pages (Hugepage);
+// and mappings from the system's pool of huge pages (MapHugeTLB).
 
 // freeUsesDontNeed is set for good once the kernel refuses MADV_FREE.
 var freeUsesDontNeed atomic.Bool
@@ -67,4 +69,28 @@ func Hugepage(addr, n uintptr) error {
 		return callError(err, "madvise %#x %d bytes MADV_HUGEPAGE", addr, n)
 	}
 	return nil
+}
+
+// MapHugeTLB maps n bytes (n > 0, a multiple of the huge page size
+// pageSize, a power of two) of zeroed, private memory from the system's
+// pool of huge pages of that size (MAP_HUGETLB), aligned to it. The pages
+// are reserved at once: when the pool has too few free pages, the call
+// fails (ENOMEM) rather than a later fault killing the process. Unmap
+// releases it, in whole huge pages.
+func MapHugeTLB(n, hugePageSize uintptr) (uintptr, error) {
+	if err := checkSize("MapHugeTLB", n); err != nil {
+		return 0, err
+	}
+	if err := checkAlign("MapHugeTLB", hugePageSize); err != nil {
+		return 0, err
+	}
+	if n&(hugePageSize-1) != 0 {
+		return 0, invalid("MapHugeTLB", "size %d is not a multiple of the huge page size %d", n, hugePageSize)
+	}
+	flags := unix.MAP_HUGETLB | bits.TrailingZeros64(uint64(hugePageSize))<<unix.MAP_HUGE_SHIFT
+	addr, err := mmap(n, protRW, flags)
+	if err != nil {
+		return 0, callError(err, "mmap %d bytes MAP_HUGETLB (%d-byte pages)", n, hugePageSize)
+	}
+	return addr, nil
 }

@@ -146,3 +146,39 @@ func TestHugepage(t *testing.T) {
 		t.Error("memory is not usable after Hugepage")
 	}
 }
+
+// MapHugeTLB takes whole huge pages from the system's pool: where the pool
+// is empty (this project's machines) the call fails with ENOMEM, counted,
+// and nothing is mapped; where it has pages, the mapping is aligned and
+// usable. Bad sizes are refused before any call.
+func TestMapHugeTLB(t *testing.T) {
+	const huge = 2 << 20
+	for _, bad := range []struct{ n, size uintptr }{{huge + page, huge}, {0, huge}, {huge, 3 * page}, {huge, page / 2}} {
+		got := counting(func() {
+			if _, err := mmapper.MapHugeTLB(bad.n, bad.size); !errors.Is(err, syscall.EINVAL) {
+				t.Errorf("MapHugeTLB(%d, %d): err = %v, want EINVAL", bad.n, bad.size, err)
+			}
+		})
+		check(t, "calls for a bad argument", mmapper.Counters{}, got)
+	}
+	var addr uintptr
+	var err error
+	got := counting(func() { addr, err = mmapper.MapHugeTLB(huge, huge) })
+	if err != nil {
+		if !errors.Is(err, syscall.ENOMEM) {
+			t.Fatalf("MapHugeTLB with an empty pool: err = %v, want ENOMEM", err)
+		}
+		check(t, "a refused MapHugeTLB", mmapper.Counters{Mmap: mmapper.OpStats{Calls: 1, Errors: 1}}, got)
+		t.Logf("the hugetlb pool is empty here: %v", err)
+		return
+	}
+	defer mustUnmap(t, addr, huge)
+	if addr%huge != 0 {
+		t.Errorf("MapHugeTLB: %#x not aligned to %d", addr, huge)
+	}
+	b := mem(addr, huge)
+	fill(b, 3)
+	if !hasPattern(b, 3) {
+		t.Error("a MAP_HUGETLB mapping is not usable")
+	}
+}

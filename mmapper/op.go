@@ -8,7 +8,7 @@ type Op int
 
 // The system calls the package makes.
 const (
-	OpMmap     Op = iota // mmap: Map, MapAligned, Reserve, MapFile, MapFileAt
+	OpMmap     Op = iota // mmap: Map, MapAligned, Reserve, MapFile, MapFileAt, MapHugeTLB
 	OpMunmap             // munmap: Unmap, and the slack of MapAligned and Reserve
 	OpMremap             // mremap: Remap
 	OpMadvise            // madvise: DontNeed, Free, Hugepage, Decommit
