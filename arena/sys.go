@@ -124,13 +124,15 @@ func (a *Arena) growBrk(nb uintptr) bool {
 		if start&(unit-1) != 0 {
 			start = old // the break moved since Current: no alignment
 		}
+		// Advised before anything is written there: a page touched first
+		// would keep its huge page range in small pages.
+		h.adviseHuge(start, old+gap+size-start)
 		a.regions = append(a.regions, region{base: old, start: start, isBrk: true})
 		h.brkBase.Store(old)
 		a.freshFrom = start
 		h.brkEnd.Store(old + gap + size)
 		a.addSystem(gap + size)
 		a.setTop(start, old+gap+size-start)
-		h.adviseHuge(start, old+gap+size-start)
 		h.event(EventGrow, 0, old, gap+size)
 		return true
 	}
@@ -139,10 +141,10 @@ func (a *Arena) growBrk(nb uintptr) bool {
 		h.brk.Shrink(size)
 		return false
 	}
+	h.adviseHuge(old, size)
 	h.brkEnd.Store(old + size)
 	a.addSystem(size)
 	a.setTop(a.top, topSize+size)
-	h.adviseHuge(old, size)
 	h.event(EventGrow, 0, old, size)
 	return true
 }
