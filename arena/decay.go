@@ -32,12 +32,21 @@ import (
 //     geometry between the two passes counts as unused: a rare case that
 //     costs a page fault per page. With hugetlb, only whole huge pages go.
 //   - Freed mapped chunks (Params.KeepMapped). The mapping is kept (keptMaps)
-//     and serves the next mapped request it fits with at most a quarter of
-//     its size to spare: the chunk is then up to a quarter larger than
-//     asked (malloc_usable_size says so) and holds old data (Calloc clears
-//     it). What is kept is bounded: at most keptMax mappings and
-//     max(keptMinBytes, the bytes of the live mapped chunks), the oldest
-//     going first, so that it stays in proportion to what the program uses.
+//     and serves the next request it fits with at most a quarter of the
+//     request to spare: a request for a mapped chunk, and also a request the
+//     heap would grow for (sysmalloc tries the kept mappings before fresh
+//     memory: after the dynamic threshold has risen, the sizes that freed
+//     those mappings come from the heap). The chunk is then up to a quarter
+//     larger than asked (malloc_usable_size says so) and holds old data
+//     (Calloc clears it). What is kept is bounded: at most keptMax mappings and
+//     max(keptMinBytes, the bytes of the live mapped chunks and of the
+//     heaps), the oldest going first, so that it stays in proportion to
+//     what the program uses: it at most doubles the memory held.
+//
+// With decay a heap also grows in larger steps (growPad, sys.go): at least
+// an eighth of what the arena holds, since what the top does not use goes
+// back once unused anyway; a heap that is still growing makes fewer system
+// calls.
 //
 // The releaser is a timer (time.AfterFunc), armed only while something is
 // kept, for the earliest moment something may go; an idle heap has no timer
@@ -135,7 +144,7 @@ func (a *Arena) reattach() {
 	default:
 		return // unreachable (see above): the bytes stay out of the arena
 	}
-	a.system += f.n
+	a.addSystem(f.n)
 	a.setTop(a.top, chunkSize(a.top)+f.n)
 	a.freshFrom = f.addr + f.n
 }
@@ -417,7 +426,7 @@ func (a *Arena) detachTopEnd(extra uintptr) detachedEnd {
 	} else {
 		setHeapEnd(r.base, end-extra)
 	}
-	a.system -= extra
+	a.subSystem(extra)
 	a.setTop(top, topSize-extra)
 	if a.freshFrom > end-extra {
 		a.freshFrom = end - extra
@@ -454,11 +463,18 @@ type keptMap struct {
 // for need bytes without much waste: at most a quarter of need to spare.
 func keptFit(size, need uintptr) bool { return size >= need && size-need <= need/4 }
 
+
+// keptLimit is the bound on the bytes of kept mappings: what the program
+// uses, its live mapped chunks and its heaps, and at least keptMinBytes.
+func (h *Heap) keptLimit() uintptr {
+	return max(keptMinBytes, uintptr(h.mapped.bytes.Load()+h.heapSys.Load()))
+}
+
 // keep keeps the mapping [base, base+size) of a freed mapped chunk, unless
 // it is larger than the bound allows. A tagged header at base (size, M)
 // lets Check verify it. Mappings pushed out by the bound are unmapped.
 func (k *keptMaps) keep(h *Heap, base, size uintptr) bool {
-	limit := max(uintptr(keptMinBytes), uintptr(h.mapped.bytes.Load()))
+	limit := h.keptLimit()
 	if size > limit {
 		return false
 	}

@@ -592,3 +592,41 @@ func TestDecayConcurrent(t *testing.T) {
 		t.Error("no pass ran")
 	}
 }
+
+// With decay, a request the heap would grow for takes a kept mapping that
+// fits instead of fresh memory, and growth asks for an eighth of the heap
+// beyond the request.
+func TestDecayGrowth(t *testing.T) {
+	m := newPlainMemory(t, 1<<30)
+	p := decayParams()
+	p.DynamicThreshold = false
+	p.MmapThreshold = 1 << 20
+	h, ev := newDecayHeap(t, 1<<30, p, m, m)
+	a := h.Arena(0)
+	x := a.Malloc(2 << 20) // mapped
+	h.Free(x)              // kept
+	brk := m.Current()
+	// The threshold goes up: 2 MiB would now come from the heap, which
+	// has no room for it; the kept mapping serves it instead.
+	p.MmapThreshold = 64 << 20
+	h.SetParams(p)
+	y := a.Malloc(2<<20 - 100<<10)
+	check(t, "the kept mapping serves a heap request", x, y)
+	check(t, "the break did not move", brk, m.Current())
+	n, _ := ev.count(arena.EventReuse, false)
+	check(t, "reuse events", 1, n)
+	h.Free(y)
+	// Growth by an eighth of the heap: 16 x 1 MiB blocks.
+	var bs []uintptr
+	grows := m.Calls("brk")
+	for range 40 {
+		bs = append(bs, a.Malloc(1<<20))
+	}
+	if g := m.Calls("brk") - grows; g > 24 {
+		t.Errorf("%d break moves for 40 MiB of 1 MiB blocks", g)
+	}
+	for _, b := range bs {
+		h.Free(b)
+	}
+	mustCheck(t, h)
+}

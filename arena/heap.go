@@ -179,6 +179,7 @@ type Heap struct {
 	decayNs       atomic.Int64   // Params.Decay; 0: glibc's policy
 	keepMapped    atomic.Bool    // Params.KeepMapped
 	hugePage      atomic.Uintptr // Params.HugePage; 0: none
+	heapSys       atomic.Int64   // the system memory of every arena (the kept mappings' bound)
 
 	// main is the break region, [brkBase, brkEnd): chunks there belong to
 	// arena 0. brkEnd moves under arena 0's lock and is read atomically.

@@ -164,6 +164,19 @@ func roundUp(n, a uintptr) uintptr { return (n + a - 1) &^ (a - 1) }
 // returns 0 when the mapping fails; kept says the chunk is a kept mapping
 // reused (decay), whose memory holds old data.
 func (h *Heap) mapChunk(nb, alignment uintptr) (c uintptr, kept bool) {
+	return h.mapChunkFrom(nb, alignment, false)
+}
+
+// reuseKept makes a mapped chunk for nb bytes out of a kept mapping that
+// fits, and returns 0 if none does: it maps nothing.
+func (h *Heap) reuseKept(nb uintptr) uintptr {
+	c, _ := h.mapChunkFrom(nb, 0, true)
+	return c
+}
+
+// mapChunkFrom is mapChunk; keptOnly takes the memory from a kept mapping
+// or fails.
+func (h *Heap) mapChunkFrom(nb, alignment uintptr, keptOnly bool) (c uintptr, kept bool) {
 	extra := uintptr(0)
 	if alignment > align {
 		extra = alignment
@@ -182,6 +195,9 @@ func (h *Heap) mapChunk(nb, alignment uintptr) (c uintptr, kept bool) {
 	}
 	m, got := h.kept.take(h, size)
 	kept = m != 0
+	if !kept && keptOnly {
+		return 0, false
+	}
 	if !kept {
 		var err error
 		if huge {

@@ -40,6 +40,14 @@ func (a *Arena) sysmalloc(nb uintptr) uintptr {
 		}
 		tried = true
 	}
+	if h.kept.count.Load() != 0 && h.mapped.live.Load() < h.mmapMax.Load() {
+		// Decay keeps freed mappings: one that fits serves the request
+		// with memory already there, where growth would take fresh pages.
+		if c := h.reuseKept(nb); c != 0 {
+			a.decay.reused = c
+			return c
+		}
+	}
 	if a.growTop(nb) {
 		return a.carveTop(nb)
 	}
@@ -56,10 +64,17 @@ func (a *Arena) sysmalloc(nb uintptr) uintptr {
 func (a *Arena) cur() *region { return &a.regions[len(a.regions)-1] }
 
 func (a *Arena) addSystem(n uintptr) {
+	a.h.heapSys.Add(int64(n))
 	a.system += n
 	if a.system > a.maxSystem {
 		a.maxSystem = a.system
 	}
+}
+
+// subSystem takes n bytes off the arena's system memory.
+func (a *Arena) subSystem(n uintptr) {
+	a.h.heapSys.Add(-int64(n))
+	a.system -= n
 }
 
 // growUnit is what region ends move by: the page, or the huge page.
@@ -74,6 +89,19 @@ func (h *Heap) adviseHuge(addr, n uintptr) {
 	if hm, ok := h.mem.(HugeMemory); ok {
 		_ = hm.AdviseHuge(addr, n)
 	}
+}
+
+// growPad is what growth asks for beyond the request: top_pad (glibc),
+// and with decay at least an eighth of what the arena holds. Decay keeps
+// what the top does not use and gives it back once unused, so growing in
+// steps that follow the heap's size costs nothing that stays, and saves a
+// system call at every step of a heap that is still growing.
+func (a *Arena) growPad() uintptr {
+	pad := a.h.topPad.Load()
+	if a.h.decayNs.Load() > 0 {
+		pad = max(pad, a.system/8)
+	}
+	return pad
 }
 
 // growTop makes the top at least nb + MinSize bytes.
@@ -97,7 +125,7 @@ func (a *Arena) growBrk(nb uintptr) bool {
 	if len(a.regions) > 0 {
 		topSize = chunkSize(a.top)
 	}
-	size := nb + h.topPad.Load() + MinSize
+	size := nb + a.growPad() + MinSize
 	if size < nb {
 		return false
 	}
@@ -164,7 +192,7 @@ func (a *Arena) growHeap(nb uintptr) bool {
 	}
 	unit := h.growUnit()
 	need := roundUp(a.top+nb+MinSize-end, unit)
-	want := roundUp(need+h.topPad.Load(), unit)
+	want := roundUp(need+a.growPad(), unit)
 	if want > limit-end {
 		want = limit - end
 	}
@@ -299,7 +327,7 @@ func (a *Arena) systrim(pad uintptr) bool {
 		return false
 	}
 	h.brkEnd.Store(end - extra)
-	a.system -= extra
+	a.subSystem(extra)
 	a.setTop(top, topSize-extra)
 	if a.freshFrom > end-extra {
 		a.freshFrom = end - extra
@@ -326,7 +354,7 @@ func (a *Arena) heapTrim(pad uintptr) bool {
 		return released
 	}
 	setHeapEnd(r.base, end-extra)
-	a.system -= extra
+	a.subSystem(extra)
 	a.setTop(a.top, chunkSize(a.top)-extra)
 	if a.freshFrom > end-extra {
 		a.freshFrom = end - extra
@@ -373,7 +401,7 @@ func (a *Arena) detachFreeHeap() (base, size uintptr) {
 	}
 	end := heapEnd(r.base)
 	atomic.StoreUint32(h.granuleSlot(r.base), 0)
-	a.system -= end - r.base
+	a.subSystem(end - r.base)
 	a.regions = a.regions[:len(a.regions)-1]
 	a.setTop(newTop, newSize)
 	if a.lastRemainder == newTop {

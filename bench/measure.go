@@ -192,6 +192,16 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 		// Two trials for the line, unless one is long already (the large
 		// workloads take milliseconds an operation).
 		if (el >= d/20 && (prevOps > 0 || el >= d/4)) || ops >= 1<<40 {
+			if prevOps == 0 {
+				// The first trial paid for the warm-up (the first faults
+				// of the live set, a heap still growing), which can make
+				// it ten times slower than what follows: time the same
+				// count again and go by that, so that the timed run lasts
+				// about d and does not stop at the end of the warm-up.
+				start = time.Now()
+				runWorkers(ws, ops)
+				el = time.Since(start)
+			}
 			ops = max(calibrate(prevOps, prevEl, ops, el, d), w.MinOps)
 			break
 		}

@@ -241,8 +241,18 @@ var (
 // simpleDefault are the malloc-simple workloads of the default set.
 var simpleDefault = map[[2]int]bool{{16, 25}: true, {1024, 400}: true, {4096, 1600}: true}
 
+// The decay rows (issue 12): offheap with decay=1s, and the peers that
+// release memory some time after it was freed, set to the same second:
+// jemalloc's dirty_decay_ms, mimalloc 2.0's decommit_delay.
+var (
+	decayEnv = map[string][]string{"go": {"OFFHEAP=decay=1s"},
+		"jemalloc": {"MALLOC_CONF=dirty_decay_ms:1000"}, "mimalloc": {"MIMALLOC_DECOMMIT_DELAY=1000"}}
+	decayPeers = []string{"offheap", "jemalloc-native", "mimalloc-native"}
+)
+
 // Where the rules come from.
 const (
+	srcDecay       = "issue 12: OFFHEAP=decay=1s (jemalloc MALLOC_CONF=dirty_decay_ms:1000, mimalloc MIMALLOC_DECOMMIT_DELAY=1000)"
 	srcGlibcSimple = "glibc 2.36 benchtests/bench-malloc-simple.c (run by benchtests/Makefile for sizes 8..4096)"
 	srcGlibcThread = "glibc 2.36 benchtests/bench-malloc-thread.c"
 	srcMiBench     = "mimalloc-bench (bench/%s, run as in its bench.sh)"
@@ -296,6 +306,21 @@ func WorkloadsFor(threads int) []*Workload {
 				Default: simpleDefault[[2]int{size, n}],
 				Doc:     fmt.Sprintf("glibc bench-malloc-simple: %d mallocs of %d bytes, then %d frees in order, per round", n, size, n),
 				Source:  srcGlibcSimple + ": do_benchmark's round (n mallocs of one size, then the n frees first to last, no writes), n in {25, 100, 400, 1600}, one thread (main_arena_st)"})
+			if size == 4096 && n == 1600 {
+				// Issue 12: the round's frees leave a top above the trim
+				// threshold, which glibc's policy gives back at once and the
+				// next round faults in again.
+				add(&Workload{Name: "malloc-simple/4096/1600/decay", Kind: Simple, Size: size, N: n, Default: true,
+					Doc:    "malloc-simple/4096/1600 with decay: memory trimming would give back kept until unused for 1 s",
+					Source: srcGlibcSimple + "; " + srcDecay,
+					Env:    decayEnv, Peers: decayPeers})
+				add(&Workload{Name: "malloc-simple/4096/1600/notrim", Kind: Simple, Size: size, N: n, Default: true,
+					Doc:    "malloc-simple/4096/1600 with trimming turned off (trim_threshold at its maximum): the reference for decay",
+					Source: srcGlibcSimple + "; the trim threshold at its maximum (M_TRIM_THRESHOLD, glibc.malloc.trim_threshold)",
+					Env: map[string][]string{"go": {"OFFHEAP=trim_threshold=" + strconv.FormatInt(math.MaxInt64, 10)},
+						"glibc": {"GLIBC_TUNABLES=glibc.malloc.trim_threshold=" + strconv.FormatUint(math.MaxUint64, 10)}},
+					Peers: []string{"offheap", "glibc-native"}})
+			}
 		}
 	}
 	add(&Workload{Name: "larson", Kind: Larson, Workers: threads, Default: true,
@@ -334,15 +359,26 @@ func WorkloadsFor(threads int) []*Workload {
 		{"large/tuned", "tuned: threshold above the largest block, a trim threshold and top pad that keep the heap", "OFFHEAP=mmap_threshold=16m,trim_threshold=64m,top_pad=16m",
 			"GLIBC_TUNABLES=glibc.malloc.mmap_threshold=16777216:glibc.malloc.trim_threshold=67108864:glibc.malloc.top_pad=16777216"},
 	}
+	const largeSource = "glibc 2.36 malloc.c's dynamic threshold (a freed mapped chunk raises M_MMAP_THRESHOLD to its size, up to 32 MiB) against mallopt(M_MMAP_THRESHOLD) pinning it"
+	const largeDoc = "8 live blocks of 200 KiB-8 MiB (log-uniform), random replacement, every page written; "
 	for i, l := range large {
-		w := &Workload{Name: l.name, Kind: Mixed, Mix: LargeMix(), Default: true,
-			Doc:    "8 live blocks of 200 KiB-8 MiB (log-uniform), random replacement, every page written; " + l.doc,
-			Source: "glibc 2.36 malloc.c's dynamic threshold (a freed mapped chunk raises M_MMAP_THRESHOLD to its size, up to 32 MiB) against mallopt(M_MMAP_THRESHOLD) pinning it"}
+		w := &Workload{Name: l.name, Kind: Mixed, Mix: LargeMix(), Default: true, Doc: largeDoc + l.doc, Source: largeSource}
 		if i > 0 {
 			w.Env = map[string][]string{"go": {l.offheap}, "glibc": {l.glibc}}
 			w.Peers = []string{"offheap", "glibc-cgo", "glibc-native"}
 		}
 		add(w)
+		if i == 0 {
+			// Issue 12: large/dynamic with decay, and with huge pages.
+			add(&Workload{Name: "large/dynamic/decay", Kind: Mixed, Mix: LargeMix(), Default: true,
+				Doc:    largeDoc + "the defaults and decay: freed memory kept until unused for 1 s",
+				Source: largeSource + "; " + srcDecay, Env: decayEnv, Peers: decayPeers})
+			add(&Workload{Name: "large/dynamic/hugetlb", Kind: Mixed, Mix: LargeMix(), Default: true,
+				Doc:    largeDoc + "the defaults and transparent huge pages (hugetlb=1, glibc.malloc.hugetlb=1)",
+				Source: largeSource + "; glibc 2.35's glibc.malloc.hugetlb=1 (madvise MADV_HUGEPAGE, heap growth and trimming in huge pages)",
+				Env:    map[string][]string{"go": {"OFFHEAP=hugetlb=1"}, "glibc": {"GLIBC_TUNABLES=glibc.malloc.hugetlb=1"}},
+				Peers:  []string{"offheap", "glibc-cgo", "glibc-native"}})
+		}
 	}
 	for _, gc := range GCSpecs() {
 		add(&Workload{Name: gc.Name(), Kind: GCCache, GC: gc, Workers: threads, Peers: []string{"offheap", "go-heap", ModerncPeer}, Reps: 1,
