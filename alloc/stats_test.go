@@ -292,15 +292,21 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		"Decay.Released":        {cumulative("Decay.Released")},
 		"Decay.Calls":           {cumulative("Decay.Calls")},
 		"Decay.Passes":          {cumulative("Decay.Passes")},
-		"Decay.LastRelease":     {pred(func() bool { return !s.Decay.LastRelease.After(time.Now()) && s.Decay.LastRelease.IsZero() == (s.Decay.Released == 0) }, "in the past, zero exactly when nothing was released")},
-		"Decay.NextPass":        {pred(func() bool { return s.Decay.NextPass.IsZero() || s.Decay.Decay >= 0 }, "a time")},
+		"Decay.LastRelease": {pred(func() bool {
+			return !s.Decay.LastRelease.After(time.Now()) && s.Decay.LastRelease.IsZero() == (s.Decay.Released == 0)
+		}, "in the past, zero exactly when nothing was released")},
+		"Decay.NextPass": {pred(func() bool {
+			return s.Decay.NextPass.IsZero() || s.Decay.NextPass.Before(time.Now().Add(s.Decay.Decay+time.Second))
+		}, "zero, or at most the decay from now")},
 
 		"HugePages.Setting":  {eq(konst(uint64(alloc.SettingsGet(tune.HugeTLB))))},
 		"HugePages.Mode":     {le(field("Setting"))},
 		"HugePages.Size":     {pred(func() bool { return (s.HugePages.Size == 0) == (s.HugePages.Mode == 0) }, "0 exactly when off")},
 		"HugePages.THP":      {pred(func() bool { return slices.Contains([]string{"", "always", "madvise", "never"}, s.HugePages.THP) }, "a THP mode")},
 		"HugePages.PoolFree": {},
-		"HugePages.Fallback": {pred(func() bool { return (s.HugePages.Fallback != "") == (s.HugePages.Setting == 2 && s.HugePages.Mode == 1) }, "set exactly when 2 fell back")},
+		"HugePages.Fallback": {pred(func() bool {
+			return (s.HugePages.Fallback != "") == (s.HugePages.Setting == 2 && s.HugePages.Mode == 1)
+		}, "set exactly when 2 fell back")},
 
 		"Params.MmapThreshold":    {eq(konst(uint64(params.MmapThreshold)))},
 		"Params.TrimThreshold":    {eq(konst(uint64(params.TrimThreshold)))},

@@ -463,7 +463,6 @@ type keptMap struct {
 // for need bytes without much waste: at most a quarter of need to spare.
 func keptFit(size, need uintptr) bool { return size >= need && size-need <= need/4 }
 
-
 // keptLimit is the bound on the bytes of kept mappings: what the program
 // uses, its live mapped chunks and its heaps, and at least keptMinBytes.
 func (h *Heap) keptLimit() uintptr {
