@@ -380,6 +380,25 @@ func WorkloadsFor(threads int) []*Workload {
 				Peers:  []string{"offheap", "glibc-cgo", "glibc-native"}})
 		}
 	}
+	// Issue 12's check on multi-threaded workloads (not in the default set):
+	// decay against trimming turned off, offheap alone.
+	for _, name := range []string{"xmalloc-test", "rptest"} {
+		var base *Workload
+		for _, w := range ws {
+			if w.Name == name {
+				base = w
+			}
+		}
+		for _, v := range []struct{ suffix, env, doc string }{
+			{"/decay", "OFFHEAP=decay=1s", " with decay=1s"},
+			{"/notrim", "OFFHEAP=trim_threshold=" + strconv.FormatInt(math.MaxInt64, 10), " with trimming turned off (trim_threshold at its maximum)"},
+		} {
+			w := *base
+			w.Name, w.Doc, w.Default = name+v.suffix, base.Doc+v.doc, false
+			w.Env, w.Peers = map[string][]string{"go": {v.env}}, []string{"offheap"}
+			add(&w)
+		}
+	}
 	for _, gc := range GCSpecs() {
 		add(&Workload{Name: gc.Name(), Kind: GCCache, GC: gc, Workers: threads, Peers: []string{"offheap", "go-heap", ModerncPeer}, Reps: 1,
 			Default: gc.Default,
