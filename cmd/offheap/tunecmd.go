@@ -23,6 +23,8 @@ func runTune(args []string) error {
 			"Replays TRACE against offheap once per point of a grid of mmap threshold, trim threshold,\n"+
 			"top pad and arena count, each in a child process, and recommends the OFFHEAP settings\n"+
 			"with the fewest memory system calls plus page faults whose peak RSS fits the budget.\n"+
+			"Then it tries decay and transparent huge pages (-extras) on top of that setting and\n"+
+			"recommends the one that saves a tenth or more of its system calls plus faults, if any.\n"+
 			"List values are byte sizes (128k, 1MiB) or counts, \"default\" leaving the parameter unset.\n\n")
 		fs.PrintDefaults()
 	}
@@ -48,6 +50,7 @@ func runTune(args []string) error {
 	partial := fs.Bool("partial", false, "accept a binary trace without its end block")
 	noTouch := fs.Bool("no-touch", false, "do not touch the pages of the blocks")
 	all := fs.Bool("all", false, "print every setting tried, not only the 15 cheapest")
+	extras := fs.String("extras", strings.Join(replay.DefaultExtras, "|"), "OFFHEAP `settings`, separated by |, tried on top of the grid's best (\"\" for none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -55,7 +58,10 @@ func runTune(args []string) error {
 		fs.Usage()
 		return errors.New("want one trace file")
 	}
-	o := replay.TuneOptions{Base: *base, Parallel: *parallel, Partial: *partial, NoTouch: *noTouch, Log: os.Stderr}
+	o := replay.TuneOptions{Base: *base, Parallel: *parallel, Partial: *partial, NoTouch: *noTouch, Log: os.Stderr, Extras: []string{}}
+	if *extras != "" {
+		o.Extras = strings.Split(*extras, "|")
+	}
 	for _, ax := range []struct {
 		flag, text string
 		dst        *[]int64

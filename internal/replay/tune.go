@@ -137,12 +137,28 @@ type TuneOptions struct {
 	NoTouch       bool
 	Exe           string
 	Log           io.Writer
+	// Extras are OFFHEAP settings tried on top of the grid's best, once it
+	// is chosen (nil: DefaultExtras; empty: none): each is recommended
+	// with it where it pays (Advice.Extras).
+	Extras []string
+}
+
+// DefaultExtras are decay and transparent huge pages, alone and together:
+// settings that do not move the heap's layout as the grid's do, but how
+// soon memory goes back to the system and in what pages.
+var DefaultExtras = []string{"decay=1s", "hugetlb=1", "decay=1s,hugetlb=1"}
+
+// extraPays is how much an extra must save to be recommended: at least a
+// tenth of the system calls plus faults, within the RSS budget.
+func extraPays(t, best *Trial, budget int64) bool {
+	return t.Cost()*10 <= best.Cost()*9 && t.Result.PeakRSS <= budget
 }
 
 // Trial is one replay of the grid.
 type Trial struct {
 	Config Config
-	Base   bool // the baseline
+	Base   bool   // the baseline
+	Extra  string // the extra setting added to the grid's best (Advice.Extras)
 	Result Result
 }
 
@@ -163,6 +179,11 @@ type Advice struct {
 	Base   *Trial
 	Best   *Trial // nil when no setting fits the budget
 	Budget int64
+	// Extras are the grid's best with each extra setting added, in the
+	// order tried; Best is one of them when it pays (extraPays): the
+	// cheapest that does, or within 1% of it the one setting the fewest
+	// parameters.
+	Extras []Trial
 }
 
 // Tune replays the trace in path over o.Grid (and the baseline) and
@@ -246,6 +267,41 @@ func Tune(path string, o TuneOptions) (*Advice, error) {
 	})
 	a.Trials = trials
 	a.Best = a.choose()
+	extras := o.Extras
+	if extras == nil {
+		extras = DefaultExtras
+	}
+	if a.Best != nil && len(extras) > 0 {
+		grid := a.Best
+		for _, x := range extras {
+			ro := ropt
+			ro.Offheap = strings.Trim(grid.Config.Offheap()+","+x, ",")
+			r, err := RunTarget(src, "offheap", ro)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", ro.Offheap, err)
+			}
+			r.Settings = ro.Offheap
+			a.Extras = append(a.Extras, Trial{Config: grid.Config, Extra: x, Result: *r})
+		}
+		// The cheapest extra that pays; within 1% (and 2) of it, the one
+		// setting the fewest parameters, as choose does for the grid.
+		var cheapest *Trial
+		for i := range a.Extras {
+			if t := &a.Extras[i]; extraPays(t, grid, a.Budget) && (cheapest == nil || t.Cost() < cheapest.Cost()) {
+				cheapest = t
+			}
+		}
+		if cheapest != nil {
+			a.Best = cheapest
+			for i := range a.Extras {
+				t := &a.Extras[i]
+				if extraPays(t, grid, a.Budget) && t.Cost() <= cheapest.Cost()+max(2, cheapest.Cost()/100) &&
+					strings.Count(t.Extra, ",") < strings.Count(a.Best.Extra, ",") {
+					a.Best = t
+				}
+			}
+		}
+	}
 	return a, nil
 }
 
@@ -385,16 +441,41 @@ func (a *Advice) Write(w io.Writer, all bool) {
 		}
 		row(&a.Trials[i], mark)
 	}
-	tw.Flush()
 	if n < len(a.Trials) {
+		tw.Flush()
 		fmt.Fprintf(w, "(%d more; -all shows every one)\n", len(a.Trials)-n)
 	}
+	if len(a.Extras) > 0 {
+		fmt.Fprintf(tw, "on top of the grid's best:\t\t\t\t\t\t\t\t\t\t\n")
+		for i := range a.Extras {
+			mark := ""
+			if &a.Extras[i] == a.Best {
+				mark = "* "
+			}
+			row(&a.Extras[i], mark)
+		}
+	}
+	tw.Flush()
 	fmt.Fprintln(w)
 	if a.Best == nil {
 		fmt.Fprintf(w, "no setting keeps the peak RSS within %s: raise -rss-budget\n", FormatBytes(a.Budget))
 		return
 	}
 	b, base := a.Best, a.Base
+	for i := range a.Extras {
+		x := &a.Extras[i]
+		verdict := "does not pay here"
+		switch {
+		case x == b:
+			verdict = "pays: recommended"
+		case x.Result.PeakRSS > a.Budget:
+			verdict = "over the RSS budget"
+		case extraPays(x, a.gridBest(), a.Budget):
+			verdict = "pays, but no more than the one recommended"
+		}
+		fmt.Fprintf(w, "%s: cost %d -> %d (%s), peak RSS %s: %s\n", x.Extra, a.gridBest().Cost(), x.Cost(),
+			pct(a.gridBest().Cost(), x.Cost()), FormatBytes(x.Result.PeakRSS), verdict)
+	}
 	line := b.Result.Settings
 	if line == "" {
 		fmt.Fprintf(w, "recommended: the defaults (set nothing)\n")
@@ -407,6 +488,14 @@ func (a *Advice) Write(w io.Writer, all bool) {
 		base.Result.Faults, b.Result.Faults, pct(base.Result.Faults, b.Result.Faults),
 		FormatBytes(base.Result.PeakRSS), FormatBytes(b.Result.PeakRSS),
 		base.Result.Elapsed.Round(10*time.Microsecond), b.Result.Elapsed.Round(10*time.Microsecond))
+}
+
+// gridBest is the grid's recommended trial, before any extra.
+func (a *Advice) gridBest() *Trial {
+	if a.Best != nil && a.Best.Extra == "" {
+		return a.Best
+	}
+	return a.choose()
 }
 
 func pct(from, to int64) string {

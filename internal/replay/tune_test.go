@@ -122,3 +122,72 @@ func TestGrid(t *testing.T) {
 		t.Errorf("defaults: Offheap() = %q", got)
 	}
 }
+
+// TestTuneExtras: on a trace whose heap grows and is trimmed again and
+// again (rounds of 100-200 KiB blocks, below the mmap threshold, all freed
+// at the end of each round), tune tries decay and huge pages on top of the
+// grid's best, finds that decay removes nearly every system call, and
+// recommends an extra that pays.
+func TestTuneExtras(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rounds.trace")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := tracefmt.NewWriter(f, time.Now(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	write := func(e tracefmt.Event) {
+		seq++
+		e.Seq = seq
+		if err := w.Write(&e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const rounds, perRound = 40, 40
+	for r := 0; r < rounds; r++ {
+		var ids []uint64
+		for i := 0; i < perRound; i++ {
+			id := w.NextID()
+			write(tracefmt.Event{Op: tracefmt.Malloc, ID: id, Size: uint64(100<<10 + (i*7919)%(100<<10))})
+			ids = append(ids, id)
+		}
+		for _, id := range ids {
+			write(tracefmt.Event{Op: tracefmt.Free, ID: id})
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	a, err := replay.Tune(path, replay.TuneOptions{
+		Grid:      replay.Grid{MmapThreshold: []int64{1 << 20}},
+		RSSBudget: 512 << 20,
+		Exe:       os.Args[0],
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	a.Write(&out, true)
+	t.Logf("\n%s", out.String())
+	if len(a.Extras) != len(replay.DefaultExtras) {
+		t.Fatalf("%d extras tried, want %d", len(a.Extras), len(replay.DefaultExtras))
+	}
+	grid := a.Trials[0]
+	decay := a.Extras[0]
+	if decay.Extra != "decay=1s" || decay.Result.Settings != "mmap_threshold=1MiB,decay=1s" {
+		t.Fatalf("first extra %q (%q)", decay.Extra, decay.Result.Settings)
+	}
+	if grid.Result.Syscalls < 2*rounds || decay.Result.Syscalls*10 > grid.Result.Syscalls {
+		t.Errorf("system calls: %d with the grid's best, %d with decay: want a tenth or fewer", grid.Result.Syscalls, decay.Result.Syscalls)
+	}
+	if a.Best == nil || a.Best.Extra == "" {
+		t.Errorf("no extra recommended")
+	}
+	if !strings.Contains(out.String(), "decay=1s: cost ") {
+		t.Errorf("the advice does not say what decay saves:\n%s", out.String())
+	}
+}
