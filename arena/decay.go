@@ -303,7 +303,7 @@ func (a *Arena) releaseDecayed(now, decay int64) (next int64) {
 					seen[p] = was
 				case ok || all:
 					a.unlink(p)
-					setInuseBit(p) // in use, as far as everyone else can tell
+					handOut(p) // in use, as far as everyone else can tell
 					if a.lastRemainder == p {
 						a.lastRemainder = 0
 					}
