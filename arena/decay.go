@@ -23,14 +23,21 @@ import (
 //     Once Decay has passed, the releaser trims the top as glibc would (to
 //     top_pad, when the top exceeds the trim threshold), but by no more than
 //     the part that stayed unused: a program that keeps cycling through its
-//     top gives none of it back, an idle one all of it.
+//     top gives none of it back. An arena that served no allocation for the
+//     whole window (idle) gives back its top beyond top_pad whatever the
+//     trim threshold: the threshold keeps a busy program from trimming and
+//     growing in turn, which an idle one is not doing.
 //   - Heaps that became entirely free, once free for a whole Decay.
 //   - Free pages inside the heaps: the whole pages inside a free chunk (what
-//     malloc_trim releases; glibc's free never does), once the chunk has
-//     been seen free at the same place and size by two passes of the
-//     releaser, Decay apart. A chunk allocated and freed again with the same
-//     geometry between the two passes counts as unused: a rare case that
-//     costs a page fault per page. With hugetlb, only whole huge pages go.
+//     malloc_trim releases; glibc's free never does), in an arena idle for
+//     the whole window, once the chunk has been seen free at the same place
+//     and size by two passes of the releaser, Decay apart. With hugetlb,
+//     only whole huge pages go.
+//   - The dynamic threshold: freeing a mapped chunk that would raise it
+//     raises it at once to MaxDynamicThreshold (and the trim threshold to
+//     twice that), so that large requests come from the heap, whose free
+//     chunks coalesce and are kept, rather than from mappings that a later
+//     request fits only if it is about as large.
 //   - Freed mapped chunks (Params.KeepMapped). The mapping is kept (keptMaps)
 //     and serves the next request it fits with at most a quarter of the
 //     request to spare: a request for a mapped chunk, and also a request the
@@ -87,6 +94,7 @@ type arenaDecay struct {
 	since    int64   // nanotime when the current window began
 	topMin   uintptr // the smallest the top has been in the window
 	inFlight uintptr // bytes detached from a region end, being given back
+	mallocs  uint64  // the arena's mallocs when the window began: unchanged, it was idle
 	reused   uintptr // the chunk sysmalloc served from a kept mapping (callocLocked)
 
 	// seen holds the free chunks that had whole pages inside at the last
@@ -158,6 +166,7 @@ func (a *Arena) noteDecay(decay int64) {
 	a.decay.pending = true
 	a.decay.since = nanotime()
 	a.decay.topMin = chunkSize(a.top)
+	a.decay.mallocs = a.stats.mallocs
 	a.h.kickDecay(a.decay.since + decay)
 }
 
@@ -264,6 +273,10 @@ func (a *Arena) releaseDecayed(now, decay int64) (next int64) {
 		return a.decay.since + decay
 	}
 	all := decay == 0 // decay was turned off: everything goes, as glibc would
+	// idle: the arena served no allocation in the window. Then the end of
+	// the top goes even below the trim threshold, and so do the free
+	// chunks seen at the last pass: nothing can have used them since.
+	idle := a.stats.mallocs == a.decay.mallocs
 	if a.haveFast {
 		a.consolidate()
 	}
@@ -275,7 +288,7 @@ func (a *Arena) releaseDecayed(now, decay int64) (next int64) {
 	r := a.cur()
 	if !r.isBrk && len(a.regions) > 1 && a.top == r.start && (all || a.decay.topMin >= heapEnd(r.base)-r.start) {
 		heapBase, heapSize = a.detachFreeHeap()
-	} else if topMin := a.decay.topMin; all || topMin > h.trimThreshold.Load() {
+	} else if topMin := a.decay.topMin; all || idle || topMin > h.trimThreshold.Load() {
 		pad := h.topPad.Load()
 		extra := a.topExtra(pad)
 		if !all {
@@ -301,7 +314,7 @@ func (a *Arena) releaseDecayed(now, decay int64) (next int64) {
 				switch {
 				case ok && was.released:
 					seen[p] = was
-				case ok || all:
+				case ok && idle || all:
 					a.unlink(p)
 					handOut(p) // in use, as far as everyone else can tell
 					if a.lastRemainder == p {
@@ -376,8 +389,9 @@ func (a *Arena) releaseDecayed(now, decay int64) (next int64) {
 	// The next window.
 	a.decay.since = now
 	a.decay.topMin = chunkSize(a.top)
+	a.decay.mallocs = a.stats.mallocs
 	a.decay.seen = seen
-	pending := a.keptBytes() != 0
+	pending := a.keptBytes() != 0 || a.topExtra(h.topPad.Load()) != 0
 	for _, s := range seen {
 		pending = pending || !s.released
 	}

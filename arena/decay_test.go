@@ -630,3 +630,36 @@ func TestDecayGrowth(t *testing.T) {
 	}
 	mustCheck(t, h)
 }
+
+// With decay, the first freed mapped chunk that raises the dynamic
+// threshold raises it to its maximum at once.
+func TestDecayDynamicThreshold(t *testing.T) {
+	m := newPlainMemory(t, 1<<30)
+	h, _ := newDecayHeap(t, 1<<30, decayParams(), m, m)
+	x := h.Arena(0).Malloc(1 << 20)
+	h.Free(x)
+	check(t, "mmap threshold", uintptr(arena.MaxDynamicThreshold), h.Params().MmapThreshold)
+	check(t, "trim threshold", uintptr(2*arena.MaxDynamicThreshold), h.Params().TrimThreshold)
+}
+
+// An arena that served no allocation for a whole window gives back its top
+// beyond top_pad even below the trim threshold; one that did keeps it.
+func TestDecayIdleTop(t *testing.T) {
+	m := newPlainMemory(t, 1<<30)
+	p := decayParams()
+	p.MmapThreshold, p.TrimThreshold, p.DynamicThreshold = 64<<20, 64<<20, false
+	h, _ := newDecayHeap(t, 1<<30, p, m, m)
+	a := h.Arena(0)
+	b := a.Malloc(8 << 20)
+	h.Free(b) // the top: about 8 MiB, below the trim threshold
+	grown := m.Current()
+	h.Free(a.Malloc(100)) // an allocation in the window: not idle
+	h.DecayPass(longDecay + time.Second)
+	check(t, "break after a window with an allocation", grown, m.Current())
+	h.DecayPass(2 * (longDecay + time.Second))
+	if _, top := a.Top(); m.Current() >= grown || top > 128<<10+pageSize+arena.MinSize {
+		t.Errorf("after an idle window: break %#x (grown %#x), top %d", m.Current(), grown, top)
+	}
+	check(t, "pending", false, a.DecayPending())
+	mustCheck(t, h)
+}

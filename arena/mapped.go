@@ -266,6 +266,12 @@ func (h *Heap) FreeMapped(p uintptr) *CorruptionError {
 	s.bytes.Add(-int64(total))
 	s.mu.Unlock()
 	if h.dynamic.Load() && size > h.mmapThreshold.Load() && size <= MaxDynamicThreshold {
+		if h.decayNs.Load() > 0 {
+			// With decay, straight to the largest threshold: the heap,
+			// whose free chunks coalesce and stay, serves sizes it has
+			// seen better than kept mappings that fit only their own size.
+			size = MaxDynamicThreshold
+		}
 		h.mmapThreshold.Store(size)
 		h.trimThreshold.Store(2 * size)
 		h.event(EventThreshold, -1, 0, size)
