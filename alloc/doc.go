@@ -67,6 +67,16 @@
 //     M_TRIM_THRESHOLD is trimmed; a mapped chunk is unmapped and may raise
 //     the dynamic threshold.
 //
+// Giving memory back (tune.Decay, OFFHEAP=decay=1s): by default as glibc,
+// at once. With decay, what step 3 would give back (and the free pages
+// inside the heaps, and the mappings of freed mapped chunks) is kept for
+// reuse and given back by a timer once it has stayed unused that long;
+// Trim gives everything back at once (arena/decay.go). Huge pages
+// (tune.HugeTLB, glibc.malloc.hugetlb): 1 advises the heaps and large
+// mapped chunks for transparent huge pages and moves the heaps' ends in
+// whole huge pages; 2 takes large chunks from the system's pool of huge
+// pages, falling back to 1 when it is empty (huge.go).
+//
 // The environment (OFFHEAP, GLIBC_TUNABLES, MALLOC_*) is read once, at the
 // first call; see package tune.
 package alloc

@@ -72,6 +72,12 @@ func demo(w io.Writer, verbose bool) error {
 			fmt.Fprintf(w, "    released %s of free pages inside arena %d's heap (madvise)%s\n", kib(total), e.Arena, times)
 		case arena.EventThreshold:
 			fmt.Fprintf(w, "    dynamic threshold: mmap threshold now %s, trim threshold %s\n", kib(e.Size), kib(2*e.Size))
+		case arena.EventKeep:
+			fmt.Fprintf(w, "    kept a freed chunk's mapping of %s for reuse (decay)%s\n", kib(e.Size), times)
+		case arena.EventReuse:
+			fmt.Fprintf(w, "    reused a kept mapping of %s (no mmap)%s\n", kib(e.Size), times)
+		case arena.EventPurge:
+			fmt.Fprintf(w, "    unmapped a kept mapping of %s (munmap)%s\n", kib(e.Size), times)
 		}
 		run = run[:0]
 	}
