@@ -50,10 +50,12 @@ func (h *Heap) Check(cached []uintptr) error {
 // another or still a live mapped chunk, and the counters adding up.
 func (h *Heap) checkKept() error {
 	k := &h.kept
+	// Under the list's lock: a mapping taken off the list may be unmapped
+	// as soon as the lock is released.
 	k.mu.Lock()
-	list := append([]keptMap(nil), k.list[:k.n]...)
+	defer k.mu.Unlock()
+	list := k.list[:k.n]
 	bytes, count := k.bytes.Load(), k.count.Load()
-	k.mu.Unlock()
 	var sum int64
 	now := nanotime()
 	for i, e := range list {
