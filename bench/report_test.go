@@ -478,3 +478,57 @@ func TestTargets11(t *testing.T) {
 		t.Errorf("offheap alone: %s, want %s", got, want)
 	}
 }
+
+// TestTargets12: issue 12's targets judged on a report: met, missed just
+// over each limit, and n/a without the figures; and issue 11's target 7
+// leaves issue 12's settings variants to them.
+func TestTargets12(t *testing.T) {
+	good := map[string]map[string]float64{
+		"offheap": {"malloc-simple/4096/1600/decay": 130, "malloc-simple/4096/1600/notrim": 100, "rptest/decay": 50, "rptest/notrim": 50,
+			"xmalloc-test/decay": 40, "xmalloc-test/notrim": 41, "large/dynamic/decay": 9000},
+		"jemalloc-native": {"malloc-simple/4096/1600": 65},
+		"mimalloc-native": {"large/dynamic": 3000},
+	}
+	status := func(r *bench.Report) string {
+		var s []string
+		for _, t := range r.Targets12() {
+			s = append(s, t.Status())
+		}
+		return strings.Join(s, " ")
+	}
+	if got, want := status(report(2, good, 4999)), "MET MET MET MET MET MET"; got != want { // 4.999 calls per 1,000 operations
+		t.Errorf("all met: %s, want %s", got, want)
+	}
+	bad := map[string]map[string]float64{
+		"offheap": {"malloc-simple/4096/1600/decay": 131, "malloc-simple/4096/1600/notrim": 100, "rptest/decay": 50.1, "rptest/notrim": 50,
+			"xmalloc-test/decay": 41.1, "xmalloc-test/notrim": 41, "large/dynamic/decay": 9001},
+		"jemalloc-native": {"malloc-simple/4096/1600": 65},
+		"mimalloc-native": {"large/dynamic": 3000},
+	}
+	r := report(2, bad, 5000) // 5 calls per 1,000 operations (samples of 1e6)
+	if got, want := status(r), "MISS MISS MISS MISS MISS MISS"; got != want {
+		for _, x := range r.Targets12() {
+			t.Log(x.Status(), x.Text)
+		}
+		t.Errorf("all missed: %s, want %s", got, want)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	if !strings.Contains(b.String(), "Targets (issue 12;") || !strings.Contains(b.String(), "MISS 2. large/dynamic/decay: 5.00 memory system calls per 1,000 operations, below 5") {
+		t.Errorf("table lacks issue 12's targets:\n%s", b.String())
+	}
+	if got := status(report(1, map[string]map[string]float64{"offheap": {"pair/64": 6}}, 0)); got != "n/a n/a n/a n/a n/a n/a" {
+		t.Errorf("without the figures: %s", got)
+	}
+	// Issue 11's target 7 does not judge the variants: a /notrim row slower
+	// than glibc-native's does not count against it.
+	variants := map[string]map[string]float64{
+		"offheap":      {"malloc-simple/4096/1600/notrim": 100, "large/dynamic/hugetlb": 30000},
+		"glibc-native": {"malloc-simple/4096/1600/notrim": 20, "large/dynamic/hugetlb": 10000},
+	}
+	for _, x := range report(2, variants, 0).Targets11() {
+		if strings.HasPrefix(x.Text, "7.") && x.Met != nil {
+			t.Errorf("target 7 judged the variants: %s %s", x.Status(), x.Text)
+		}
+	}
+}

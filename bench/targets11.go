@@ -26,7 +26,8 @@ import (
 //     cgo) and at most 1.5x glibc-native; malloc-simple/4096/1600 is
 //     exempt (the trim policy), and so is first-malloc, which target 8
 //     judges (Go's heap is set up before main, and a C allocator through
-//     cgo by the cgo runtime's own mallocs).
+//     cgo by the cgo runtime's own mallocs), and so are issue 12's
+//     settings variants (decay, trimming off, huge pages: Targets12).
 //  8. The first malloc of a process: at most 50 us.
 
 // target7Exempt are the default workloads target 7 does not judge.
@@ -95,7 +96,7 @@ func (r *Report) Targets11() []Target {
 	judged := 0
 	for _, wi := range r.Workloads {
 		o := off(wi.Name)
-		if !defaults[wi.Name] || slices.Contains(target7Exempt, wi.Name) || math.IsNaN(o) {
+		if !defaults[wi.Name] || slices.Contains(target7Exempt, wi.Name) || issue12Variant(wi.Name) || math.IsNaN(o) {
 			continue
 		}
 		best, bestNs := "", math.Inf(1)
