@@ -181,8 +181,9 @@ func (c liveCount) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
 }
 
 // TestWorkloads: the peer runs every workload of the bench that it can
-// (all but the large ones that set offheap's and glibc's thresholds), made
-// small, and gives back every block it took.
+// (all but those that set other peers' settings: the large ones that set
+// offheap's and glibc's thresholds, issue 12's decay, trim and huge page
+// variants), made small, and gives back every block it took.
 func TestWorkloads(t *testing.T) {
 	savedGC, savedChurn := bench.GCConfig, bench.ChurnConfig
 	bench.GCConfig.Millions = []float64{0.01}
@@ -194,7 +195,7 @@ func TestWorkloads(t *testing.T) {
 	ran := 0
 	for _, w := range bench.Workloads() {
 		if !w.RunsOn(p.Name) {
-			if w.Peers == nil || w.Kind != bench.Mixed {
+			if w.Peers == nil || w.Env == nil {
 				t.Errorf("%s does not run on %s", w.Name, p.Name)
 			}
 			continue
