@@ -97,9 +97,17 @@ func poolFreePages() uint64 {
 // huge page size the arenas round to (0: none). hugetlb=2 with an empty
 // pool falls back to 1 at once, with its one line.
 func configureHuge(s *tune.Settings) uintptr {
-	systemHuge()
 	mode := s.Get(tune.HugeTLB)
 	huge.setting = mode
+	if mode == 0 {
+		// Nothing to read: the system's facts wait for the statistics
+		// (reading sysfs starts the runtime's poller, about 50 us of the
+		// first Malloc).
+		huge.mode.Store(0)
+		huge.size.Store(0)
+		return 0
+	}
+	systemHuge()
 	size := huge.thpSize
 	if mode == 2 {
 		huge.poolFree = poolFreePages()

@@ -430,6 +430,7 @@ func readStats(s *Stats, bins *[][]arena.BinSize) {
 	}
 	// MetaSys is what Map gave that is neither a mapped chunk nor kept.
 	s.MetaSys -= min(s.MetaSys, s.Mapped.Bytes+s.Decay.MappedKept)
+	systemHuge() // the system's THP mode, read once, when first asked for
 	huge.mu.Lock()
 	s.HugePages = HugePageStats{
 		Setting:  uint64(huge.setting),

@@ -16,7 +16,7 @@ type Arena struct {
 	h     *Heap
 	index int
 
-	binPage  uintptr // off-heap: the fd/bk words of the 128 bin heads
+	binPage  uintptr // outside the Go heap: the fd/bk words of the 128 bin heads (binStore, or a mapped page)
 	binmap   [binmapWords]uint32
 	fastbins [nFastbins]uintptr
 	haveFast bool

@@ -35,7 +35,7 @@ func (h *Heap) Check(cached []uintptr) error {
 		}
 	}
 	for i := 0; i < h.NumArenas(); i++ {
-		if err := h.arenas[i].Load().check(); err != nil {
+		if err := h.Arena(i).check(); err != nil {
 			return err
 		}
 	}

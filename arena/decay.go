@@ -254,7 +254,7 @@ func (h *Heap) releaseDecayed(now int64) (next int64) {
 		}
 	}
 	for i := 0; i < h.NumArenas(); i++ {
-		earliest(h.arenas[i].Load().releaseDecayed(now, decay))
+		earliest(h.Arena(i).releaseDecayed(now, decay))
 	}
 	earliest(h.kept.releaseDecayed(h, now, decay))
 	return next

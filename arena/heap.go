@@ -185,7 +185,11 @@ type Heap struct {
 	// arena 0. brkEnd moves under arena 0's lock and is read atomically.
 	brkBase, brkEnd atomic.Uintptr
 
-	arenas   []atomic.Pointer[Arena]
+	// arenas holds the arenas in blocks of arenaBlock, allocated as
+	// arenas are created (a Heap with one arena does not pay for a table of
+	// 1024); maxArenas is the table's capacity.
+	arenas    [maxArenaBlocks]atomic.Pointer[[arenaBlock]atomic.Pointer[Arena]]
+	maxArenas int
 	narenas  atomic.Int32
 	arenasMu sync.Mutex
 
@@ -218,14 +222,14 @@ func New(cfg Config) (*Heap, error) {
 	if cfg.MaxArenas >= 1<<arenaBits {
 		cfg.MaxArenas = 1<<arenaBits - 1
 	}
-	h.arenas = make([]atomic.Pointer[Arena], cfg.MaxArenas)
+	h.maxArenas = min(cfg.MaxArenas, maxArenaBlocks*arenaBlock)
 	h.mapped.init(h.mem)
 	if h.brk != nil {
 		b := h.brk.Current()
 		h.brkBase.Store(b)
 		h.brkEnd.Store(b)
 	}
-	if _, err := h.newArena(len(h.arenas)); err != nil {
+	if _, err := h.newArena(h.maxArenas); err != nil {
 		return nil, err
 	}
 	return h, nil
@@ -282,20 +286,29 @@ func (h *Heap) event(k EventKind, arena int, addr, size uintptr) {
 
 // Arena returns arena i, or nil.
 func (h *Heap) Arena(i int) *Arena {
-	if i < 0 || i >= len(h.arenas) {
+	if i < 0 || i >= h.maxArenas {
 		return nil
 	}
-	return h.arenas[i].Load()
+	if b := h.arenas[i/arenaBlock].Load(); b != nil {
+		return b[i%arenaBlock].Load()
+	}
+	return nil
 }
 
 // NumArenas returns how many arenas exist.
 func (h *Heap) NumArenas() int { return int(h.narenas.Load()) }
 
 // MaxArenas returns the capacity of the arena table.
-func (h *Heap) MaxArenas() int { return len(h.arenas) }
+func (h *Heap) MaxArenas() int { return h.maxArenas }
+
+// arenaBlock and maxArenaBlocks size the arena table (Heap.arenas).
+const (
+	arenaBlock     = 64
+	maxArenaBlocks = 1 << arenaBits / arenaBlock
+)
 
 // NewArena creates another arena (on heaps reserved through Memory).
-func (h *Heap) NewArena() (*Arena, error) { return h.newArena(len(h.arenas)) }
+func (h *Heap) NewArena() (*Arena, error) { return h.newArena(h.maxArenas) }
 
 // ErrArenaLimit is NewArenaUpTo's error when limit arenas exist already.
 var ErrArenaLimit = errors.New("arena: the arena limit is reached")
@@ -304,22 +317,26 @@ var ErrArenaLimit = errors.New("arena: the arena limit is reached")
 // capacity) exist already; the count is checked and the arena created
 // under one lock, so goroutines racing to add arenas never exceed limit.
 func (h *Heap) NewArenaUpTo(limit int) (*Arena, error) {
-	return h.newArena(min(limit, len(h.arenas)))
+	return h.newArena(min(limit, h.maxArenas))
 }
 
 func (h *Heap) newArena(limit int) (*Arena, error) {
 	h.arenasMu.Lock()
 	defer h.arenasMu.Unlock()
 	n := int(h.narenas.Load())
-	if n >= len(h.arenas) {
-		return nil, fmt.Errorf("arena: all %d arenas in use", len(h.arenas))
+	if n >= h.maxArenas {
+		return nil, fmt.Errorf("arena: all %d arenas in use", h.maxArenas)
 	}
 	if n >= limit {
 		return nil, ErrArenaLimit
 	}
-	page, err := h.mem.Map(h.pageSize)
-	if err != nil {
-		return nil, fmt.Errorf("arena: bin page: %w", err)
+	page, mapped := takeBinPage()
+	if page == 0 {
+		var err error
+		if page, err = h.mem.Map(h.pageSize); err != nil {
+			return nil, fmt.Errorf("arena: bin page: %w", err)
+		}
+		mapped = true
 	}
 	a := &Arena{h: h, index: n, binPage: page}
 	for i := 1; i < nBins; i++ {
@@ -329,13 +346,58 @@ func (h *Heap) newArena(limit int) (*Arena, error) {
 	}
 	if n > 0 || h.brk == nil {
 		if err := a.newHeap(0); err != nil {
-			h.mem.Unmap(page, h.pageSize)
+			if mapped {
+				h.mem.Unmap(page, h.pageSize)
+			} else {
+				putBinPage(page)
+			}
 			return nil, err
 		}
 	}
-	h.arenas[n].Store(a)
+	if h.arenas[n/arenaBlock].Load() == nil {
+		h.arenas[n/arenaBlock].Store(new([arenaBlock]atomic.Pointer[Arena]))
+	}
+	h.arenas[n/arenaBlock].Load()[n%arenaBlock].Store(a)
 	h.narenas.Store(int32(n + 1))
 	return a, nil
+}
+
+// binStore holds the bin heads of the first arenas of the process (the
+// Heaps' arenas draw from it in turn), in static memory: an arena's bins
+// then cost no mapping, which the first Malloc of a process would wait for,
+// and the kernel backs only the part that is used. Arenas past it map a
+// page for their bins.
+var (
+	binStore   [binStoreSlots][nBins * 2]uintptr
+	binStoreMu sync.Mutex
+	binNext    int       // slots of binStore handed out so far
+	binFree    []uintptr // slots given back (putBinPage)
+)
+
+const binStoreSlots = 64
+
+// takeBinPage returns the address of a free slot of binStore for an
+// arena's bin heads and true, or 0 when all are taken.
+func takeBinPage() (uintptr, bool) {
+	binStoreMu.Lock()
+	defer binStoreMu.Unlock()
+	if n := len(binFree); n > 0 {
+		p := binFree[n-1]
+		binFree = binFree[:n-1]
+		return p, false
+	}
+	if binNext < binStoreSlots {
+		binNext++
+		return uintptr(unsafe.Pointer(&binStore[binNext-1])), false
+	}
+	return 0, false
+}
+
+// putBinPage gives back a slot of binStore.
+func putBinPage(p uintptr) {
+	binStoreMu.Lock()
+	binFree = append(binFree, p)
+	binStoreMu.Unlock()
 }
 
 // granuleTable maps an address>>26 to the heap there, for every heap of
@@ -396,11 +458,11 @@ func (h *Heap) Lookup(p uintptr) (kind int, a *Arena) {
 	}
 	c := p - hdrSz
 	if b := h.brkBase.Load(); c >= b && p+MinSize-hdrSz <= h.brkEnd.Load() && b != 0 {
-		return InHeap, h.arenas[0].Load()
+		return InHeap, h.Arena(0)
 	}
 	if base, i := h.heapOf(c); base != 0 {
 		if c >= base+heapHdrSz && p+MinSize-hdrSz <= heapEnd(base) {
-			return InHeap, h.arenas[i].Load()
+			return InHeap, h.Arena(i)
 		}
 		return NotOurs, nil
 	}

@@ -116,7 +116,7 @@ func (h *Heap) EachMapped(f func(start, size uintptr)) {
 func (h *Heap) Trim(pad uintptr) bool {
 	released := h.kept.purgeAll(h)
 	for i := 0; i < h.NumArenas(); i++ {
-		if h.arenas[i].Load().Trim(pad) {
+		if h.Arena(i).Trim(pad) {
 			released = true
 		}
 	}
