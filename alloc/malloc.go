@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"sync"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
@@ -194,7 +195,53 @@ var (
 	pidArena [maxCachedProcs]atomic.Int32
 	// arenaUsers counts the Ps whose pidArena is each arena.
 	arenaUsers [maxArenaTable]atomic.Int32
+	// arenaTurns records, for each arena, the P that refilled from it
+	// last (low 16 bits, 1 + its id) and how many times the refilling P
+	// changed within turnsWindow of each other (the rest); arenaTurnAt the
+	// time of the last change.
+	arenaTurns  [maxArenaTable]atomic.Uint32
+	arenaTurnAt [maxArenaTable]atomic.Int64
 )
+
+// A P that shares its arena moves to one of its own when the refilling P
+// changed turnsToMove times, each within turnsWindow of the one before.
+const (
+	turnsToMove = 8
+	turnsWindow = 10 * time.Millisecond
+)
+
+// noteRefill records that cache c's P refills from its arena, and moves
+// the P to an arena of its own (moveHome) when Ps take turns on a shared
+// arena: two goroutines allocating at once on two Ps, whose chunks would
+// otherwise pass from one P to the other through the arena (each side then
+// reads lines the other just wrote) and whose refills would wait for each
+// other. A goroutine that migrates from P to P now and then changes the
+// refilling P once per move, far apart, and stays where it is: a program
+// that allocates from one goroutine at a time keeps one arena.
+func noteRefill(c *pcache) {
+	if c.pid < 0 {
+		return
+	}
+	a := c.arena.Load()
+	i := a.Index()
+	me := uint32(c.pid+1) & 0xffff
+	old := arenaTurns[i].Load()
+	if old&0xffff == me {
+		return
+	}
+	now := time.Now().UnixNano()
+	turns := old>>16 + 1
+	if now-arenaTurnAt[i].Swap(now) > int64(turnsWindow) {
+		turns = 1
+	}
+	arenaTurns[i].Store(turns<<16 | me)
+	if turns >= turnsToMove && arenaUsers[i].Load() > 1 {
+		if b := moveHome(c.pid, a); b != nil {
+			c.arena.Store(b)
+			arenaTurns[i].Store(0)
+		}
+	}
+}
 
 // homeArena returns the arena P pid refills from. Every P starts on the
 // main arena (on the program break), as every thread starts on glibc's, so
@@ -262,6 +309,7 @@ func refill(cl int) uintptr {
 	}
 	var got [refillBatch]uintptr
 	nb := classChunk[cl]
+	noteRefill(c)
 	// A batch given back to this P's arena first (remote.go).
 	if first, n := takeBatch(c.arena.Load().Index(), cl); first != 0 {
 		return installBatch(first, n, cl)
