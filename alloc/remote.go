@@ -65,14 +65,15 @@ func remoteOf(i int, create bool) *remoteLists {
 // for every chunk size (a 32-byte chunk has 24).
 func metaWord(ch uintptr) *uintptr { return (*uintptr)(unsafe.Add(nil, ch+32)) }
 
-// batchMeta packs a batch's next batch (a 16-aligned chunk address) and its
-// chunk count (< 16) into one word; batchNext and batchCount unpack it.
-func batchMeta(next uintptr, n int) uintptr { return next | uintptr(n) }
-func batchNext(m uintptr) uintptr           { return m &^ 15 }
-func batchCount(m uintptr) int              { return int(m & 15) }
+// batchMeta packs a batch's next batch (a chunk address, below 2^48) and
+// its chunk count into one word; batchNext and batchCount unpack it.
+func batchMeta(next uintptr, n int) uintptr { return next | uintptr(n)<<48 }
+func batchNext(m uintptr) uintptr           { return m & (1<<48 - 1) }
+func batchCount(m uintptr) int              { return int(m >> 48) }
 
-// maxBatch is the most chunks in one batch (what batchMeta can count).
-const maxBatch = 15
+// maxBatch is the most chunks in one batch: a cache class's flush (half of
+// its limit, refillBatch at most) is one batch.
+const maxBatch = refillBatch
 
 // giveBack returns chunks of class cl that left a cache: onto their
 // arenas' lists while there is room, the rest to their arenas under the
