@@ -16,7 +16,8 @@ type Arena struct {
 	h     *Heap
 	index int
 
-	binPage  uintptr // outside the Go heap: the fd/bk words of the 128 bin heads (binStore, or a mapped page)
+	binPage   uintptr // outside the Go heap: the fd/bk words of the 128 bin heads (binStore, or a mapped page)
+	binStatic bool    // binPage is a slot of binStore
 	binmap   [binmapWords]uint32
 	fastbins [nFastbins]uintptr
 	haveFast bool

@@ -158,6 +158,9 @@ type Config struct {
 	// OnEvent, if set, is called for every Event, with an arena lock held:
 	// it must not call back into the heap.
 	OnEvent func(Event)
+	// Pool, if set, is where a new heap is taken from before one is
+	// reserved, and where Destroy leaves this Heap's heaps (destroy.go).
+	Pool *HeapPool
 }
 
 // Heap is a whole allocator: the main arena, any further arenas, the mapped
@@ -165,6 +168,7 @@ type Config struct {
 type Heap struct {
 	mem      Memory
 	brk      Break
+	pool     *HeapPool // heaps of destroyed Heaps to reuse, or nil
 	pageSize uintptr
 	secret   uintptr
 	onEvent  func(Event)
@@ -212,7 +216,7 @@ func New(cfg Config) (*Heap, error) {
 	if cfg.MaxArenas <= 0 {
 		cfg.MaxArenas = 1024
 	}
-	h := &Heap{mem: cfg.Memory, brk: cfg.Break, pageSize: cfg.Memory.PageSize(), onEvent: cfg.OnEvent}
+	h := &Heap{mem: cfg.Memory, brk: cfg.Break, pageSize: cfg.Memory.PageSize(), onEvent: cfg.OnEvent, pool: cfg.Pool}
 	h.secret = uintptr(rand.Uint64())
 	h.SetParams(cfg.Params)
 	h.id = heapIDs.Add(1)
@@ -330,15 +334,15 @@ func (h *Heap) newArena(limit int) (*Arena, error) {
 	if n >= limit {
 		return nil, ErrArenaLimit
 	}
-	page, mapped := takeBinPage()
-	if page == 0 {
+	page, _ := takeBinPage()
+	mapped := page == 0
+	if mapped {
 		var err error
 		if page, err = h.mem.Map(h.pageSize); err != nil {
 			return nil, fmt.Errorf("arena: bin page: %w", err)
 		}
-		mapped = true
 	}
-	a := &Arena{h: h, index: n, binPage: page}
+	a := &Arena{h: h, index: n, binPage: page, binStatic: !mapped}
 	for i := 1; i < nBins; i++ {
 		b := a.binAt(i)
 		setFd(b, b)

@@ -157,6 +157,18 @@ func (s *mappedSet) each(f func(c uintptr)) {
 	}
 }
 
+// release gives back the table's memory (Destroy): the set is empty after.
+func (s *mappedSet) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.table != 0 {
+		s.mem.Unmap(s.table, roundUp(s.slots*8, s.mem.PageSize()))
+	}
+	s.table, s.slots, s.used = 0, 0, 0
+	s.live.Store(0)
+	s.bytes.Store(0)
+}
+
 func roundUp(n, a uintptr) uintptr { return (n + a - 1) &^ (a - 1) }
 
 // mapChunk maps a chunk for nb bytes (a chunk size). alignment, when more

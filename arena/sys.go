@@ -215,6 +215,11 @@ func (a *Arena) newHeap(nb uintptr) error {
 	if nb+MinSize+heapHdrSz+2*fenceSz > HeapSize {
 		return ErrNoMemory
 	}
+	if h.pool != nil {
+		if e, ok := h.pool.take(); ok {
+			return a.reuseHeap(e, nb)
+		}
+	}
 	base, err := h.mem.Reserve(HeapSize, HeapSize)
 	if err != nil {
 		return err
@@ -247,6 +252,39 @@ func (a *Arena) newHeap(nb uintptr) error {
 	a.regions = append(a.regions, region{base: base, start: base + heapHdrSz})
 	a.setTop(base+heapHdrSz, size-heapHdrSz)
 	a.freshFrom = a.top + hdrSz
+	if hadTop {
+		a.fencepost(oldTop)
+	}
+	return nil
+}
+
+// reuseHeap makes the heap e, taken from the pool, the arena's current
+// region, as newHeap does with a fresh one: already committed to e.end,
+// more if nb needs it; its contents are old (none of it counts as fresh).
+func (a *Arena) reuseHeap(e pooledHeap, nb uintptr) error {
+	h := a.h
+	base, size := e.base, e.end-e.base
+	if need := roundUp(heapHdrSz+nb+MinSize, h.growUnit()); need > size {
+		if need > HeapSize {
+			need = HeapSize
+		}
+		if err := h.mem.Commit(base+size, need-size); err != nil {
+			h.mem.Unmap(base, HeapSize)
+			return err
+		}
+		size = need
+	}
+	setWord(base, uintptr(a.index))
+	setHeapEnd(base, base+size)
+	atomic.StoreUint32(h.granuleSlot(base), h.granuleEntry(a.index))
+	a.addSystem(size)
+	h.event(EventNewHeap, a.index, base, size)
+
+	oldTop := a.top
+	hadTop := len(a.regions) > 0
+	a.regions = append(a.regions, region{base: base, start: base + heapHdrSz})
+	a.setTop(base+heapHdrSz, size-heapHdrSz)
+	a.freshFrom = base + size // old contents: Calloc clears
 	if hadTop {
 		a.fencepost(oldTop)
 	}

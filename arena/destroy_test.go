@@ -1,0 +1,111 @@
+package arena_test
+
+import (
+	"testing"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// TestDestroy fills a Heap without a Break (two arenas, heap chunks and
+// mapped chunks), destroys it, and checks that every reservation and
+// mapping went back (as many unmaps as maps and reservations, the pool's
+// budget kept aside), that no pointer into it is its own any more
+// (OwnerID, Lookup), and that the next Heap takes its heaps from the pool,
+// with old contents that Calloc clears.
+func TestDestroy(t *testing.T) {
+	m := newPlainMemory(t, 0)
+	pool := arena.NewHeapPool(m, 32<<20)
+	p := arena.DefaultParams()
+	h, err := arena.New(arena.Config{Memory: m, Params: p, Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a0 := h.Arena(0)
+	a1, err := h.NewArena()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []uintptr
+	for i := 0; i < 3000; i++ {
+		a := a0
+		if i%3 == 0 {
+			a = a1
+		}
+		n := uintptr(16 + i%2000)
+		if i%500 == 0 {
+			n = 300 << 10 // mapped
+		}
+		q := a.Malloc(n)
+		if q == 0 {
+			t.Fatal("Malloc failed")
+		}
+		clear(m.bytes(q, n))
+		m.bytes(q, 1)[0] = 0xAB
+		blocks = append(blocks, q)
+	}
+	mustCheck(t, h)
+	id := h.ID()
+	if got := arena.OwnerID(blocks[1]); got != id {
+		t.Fatalf("OwnerID of a heap block = %d, want %d", got, id)
+	}
+	mapsBefore, reservesBefore, unmapsBefore := m.Calls("map"), m.Calls("reserve"), m.Calls("unmap")
+	if err := h.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	kept, nkept := pool.Bytes()
+	if nkept == 0 || kept > 32<<20 {
+		t.Fatalf("the pool kept %d heaps, %d bytes; want some, within 32 MiB", nkept, kept)
+	}
+	// Every mapping (the mapped chunks and the mapped-set table) and every
+	// reservation not pooled was given back.
+	unmaps := m.Calls("unmap") - unmapsBefore
+	if want := mapsBefore + reservesBefore - nkept; unmaps != want {
+		t.Errorf("Destroy made %d unmaps; want %d (maps %d + reservations %d - pooled %d)", unmaps, want, mapsBefore, reservesBefore, nkept)
+	}
+	for _, q := range blocks {
+		if arena.OwnerID(q) == id {
+			t.Fatalf("OwnerID(%#x) still names the destroyed Heap", q)
+		}
+		if k, _ := h.Lookup(q); k != arena.NotOurs {
+			t.Fatalf("Lookup(%#x) = %d after Destroy, want NotOurs", q, k)
+		}
+	}
+
+	// The next Heap reuses the pooled heaps: no reservation.
+	reserves := m.Calls("reserve")
+	h2, err := arena.New(arena.Config{Memory: m, Params: p, Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Calls("reserve") != reserves {
+		t.Errorf("the new Heap reserved a heap; the pool held %d", nkept)
+	}
+	if reused, _ := pool.Counts(); reused == 0 {
+		t.Error("the pool counts no heap reused")
+	}
+	for i := 0; i < 2000; i++ {
+		q := h2.Arena(0).Calloc(100)
+		for j, b := range m.bytes(q, 100) {
+			if b != 0 {
+				t.Fatalf("Calloc in a reused heap: byte %d is %#x", j, b)
+			}
+		}
+	}
+	mustCheck(t, h2)
+	if h2.ID() == id {
+		t.Error("the new Heap has the destroyed one's ID")
+	}
+	if err := h2.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	pool.Release()
+	if b, n := pool.Bytes(); b != 0 || n != 0 {
+		t.Errorf("after Release the pool holds %d heaps, %d bytes", n, b)
+	}
+
+	// A Heap on a break cannot be destroyed.
+	hb, _ := newHeap(t, 1<<20, p)
+	if err := hb.Destroy(); err != arena.ErrDestroyBreak {
+		t.Errorf("Destroy of a Heap with a Break: %v, want ErrDestroyBreak", err)
+	}
+}
