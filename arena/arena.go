@@ -18,9 +18,9 @@ type Arena struct {
 
 	binPage   uintptr // outside the Go heap: the fd/bk words of the 128 bin heads (binStore, or a mapped page)
 	binStatic bool    // binPage is a slot of binStore
-	binmap   [binmapWords]uint32
-	fastbins [nFastbins]uintptr
-	haveFast bool
+	binmap    [binmapWords]uint32
+	fastbins  [nFastbins]uintptr
+	haveFast  bool
 
 	top           uintptr
 	lastRemainder uintptr

@@ -194,8 +194,8 @@ type Heap struct {
 	// 1024); maxArenas is the table's capacity.
 	arenas    [maxArenaBlocks]atomic.Pointer[[arenaBlock]atomic.Pointer[Arena]]
 	maxArenas int
-	narenas  atomic.Int32
-	arenasMu sync.Mutex
+	narenas   atomic.Int32
+	arenasMu  sync.Mutex
 
 	// id tells this Heap's heaps from other Heaps' in granuleTable.
 	id uint32
