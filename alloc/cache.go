@@ -287,6 +287,15 @@ func cacheFor(pid int) *pcache {
 	return caches[pid].Load()
 }
 
+// cacheIn is cacheFor over the caches cs of a heap (the process heap's, or
+// a private heap's).
+func cacheIn(cs []atomic.Pointer[pcache], pid int) *pcache {
+	if uint(pid) >= uint(len(cs)) {
+		return nil
+	}
+	return cs[pid].Load()
+}
+
 // lockedCache returns P pid's cache, or nil, to a caller pinned to pid
 // (or, as cacheFigures, one that only reads its counts atomically).
 // Under the race detector it also locks the cache's mutex (the caller
@@ -294,14 +303,17 @@ func cacheFor(pid int) *pcache {
 // there, makes sure the cache it locked is still the P's: stealCaches may
 // have taken it, and quiesce locked and unlocked it, between the load and
 // the lock, and the stealer then owns it without the mutex.
-func lockedCache(pid int) *pcache {
-	c := cacheFor(pid)
+func lockedCache(pid int) *pcache { return lockedCacheIn(caches[:], pid) }
+
+// lockedCacheIn is lockedCache over the caches cs of a heap.
+func lockedCacheIn(cs []atomic.Pointer[pcache], pid int) *pcache {
+	c := cacheIn(cs, pid)
 	if !raceEnabled {
 		return c
 	}
 	for c != nil {
 		c.mu.Lock()
-		cur := cacheFor(pid)
+		cur := cacheIn(cs, pid)
 		if cur == c {
 			return c
 		}

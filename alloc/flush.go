@@ -50,7 +50,10 @@ func quiesce(stolen []*pcache) {
 
 // cachedChunks lists the chunks of stolen caches, checking that each sits
 // in the class its size belongs to.
-func cachedChunks(stolen []*pcache) ([]uintptr, error) {
+func cachedChunks(stolen []*pcache) ([]uintptr, error) { return cachedChunksIn(heap, stolen) }
+
+// cachedChunksIn is cachedChunks for caches of heap ah.
+func cachedChunksIn(ah *arena.Heap, stolen []*pcache) ([]uintptr, error) {
 	var out []uintptr
 	for _, c := range stolen {
 		for cl := range c.bins[:nClasses] {
@@ -62,7 +65,7 @@ func cachedChunks(stolen []*pcache) ([]uintptr, error) {
 				if n++; n > int(c.bins[cl].count) {
 					return out, fmt.Errorf("cache: class %d holds more chunks than its count %d", cl, c.bins[cl].count)
 				}
-				if k, _ := heap.Lookup(ch + 16); k != arena.InHeap {
+				if k, _ := ah.Lookup(ch + 16); k != arena.InHeap {
 					return out, fmt.Errorf("cache: class %d: chunk %#x is not in any arena", cl, ch)
 				}
 				if !inCache(ch) {
@@ -122,7 +125,10 @@ func checkAll() error {
 // flushCache returns every chunk of a stolen cache to its arena. It goes
 // on past a corrupted chunk or list (freeChunks, cacheList) and returns the
 // first corruption found, or nil.
-func flushCache(c *pcache) *arena.CorruptionError {
+func flushCache(c *pcache) *arena.CorruptionError { return flushCacheIn(heap, c) }
+
+// flushCacheIn is flushCache for a cache of heap ah.
+func flushCacheIn(ah *arena.Heap, c *pcache) *arena.CorruptionError {
 	var bad *arena.CorruptionError
 	note := func(err *arena.CorruptionError) {
 		if bad == nil {
@@ -133,7 +139,7 @@ func flushCache(c *pcache) *arena.CorruptionError {
 		b := &c.bins[cl]
 		var batch [refillBatch]uintptr
 		for b.head != 0 {
-			n, err := cacheList(b, batch[:])
+			n, err := cacheList(ah, b, batch[:])
 			if err != nil {
 				note(err)
 			}
@@ -147,7 +153,7 @@ func flushCache(c *pcache) *arena.CorruptionError {
 						note(ce)
 					}
 				}()
-				freeChunks(batch[:n])
+				freeChunksIn(ah, batch[:n])
 			}()
 		}
 	}
@@ -158,10 +164,10 @@ func flushCache(c *pcache) *arena.CorruptionError {
 // link that does not lead to a 16-aligned address in offheap's heap (a
 // forged link, a write after free) ends the list there: the rest is
 // dropped, never followed, and reported.
-func cacheList(b *cacheBin, out []uintptr) (n int, bad *arena.CorruptionError) {
+func cacheList(ah *arena.Heap, b *cacheBin, out []uintptr) (n int, bad *arena.CorruptionError) {
 	for n < len(out) && b.head != 0 {
 		x := b.head
-		if x&15 != 0 || heap.FastRoom(x) < 32 {
+		if x&15 != 0 || ah.FastRoom(x) < 32 {
 			b.head, b.count = 0, 0
 			return n, &arena.CorruptionError{Op: "malloc(): unaligned tcache chunk detected", Addr: x + 16}
 		}

@@ -122,6 +122,7 @@ func initHeap() {
 	}
 	heap = h
 	applyGlobals(&s)
+	configurePool(&s)
 	initProfiling(&s)
 	problems = append(problems, applyLimitsLocked()...)
 	for _, err := range problems {
@@ -233,6 +234,14 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 	}
 	h.SetParams(p)
 	applyGlobals(&settings)
+	switch param {
+	case tune.MmapThreshold, tune.TrimThreshold, tune.TopPad, tune.MmapMax, tune.MXFast, tune.Perturb, tune.Decay, tune.HugeTLB:
+		// The private heaps follow (their dynamic thresholds restart).
+		pp := privParamsLocked()
+		forEachHeap(func(ph *Heap) { ph.ah.SetParams(pp) })
+	case tune.HeapCache:
+		configurePool(&settings)
+	}
 	if param == tune.ProfileRate {
 		profileRate.Store(int64(value))
 	}

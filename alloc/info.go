@@ -1,5 +1,7 @@
 package alloc
 
+import "github.com/offheap/offheap/arena"
+
 // Mallinfo is glibc's struct mallinfo2: figures in bytes (counts where
 // named), summed over every arena.
 type Mallinfo struct {
@@ -17,8 +19,10 @@ type Mallinfo struct {
 
 // Mallinfo2 returns glibc's mallinfo2 figures. Uordblks + Fordblks ==
 // Arena always holds.
-func Mallinfo2() Mallinfo {
-	h := theHeap()
+func Mallinfo2() Mallinfo { return mallinfoOf(theHeap()) }
+
+// mallinfoOf is Mallinfo2 for heap h.
+func mallinfoOf(h *arena.Heap) Mallinfo {
 	var m Mallinfo
 	for i := 0; i < h.NumArenas(); i++ {
 		in := h.Arena(i).Info(false)

@@ -52,9 +52,12 @@ func mallocMiss(size int) unsafe.Pointer {
 // cachePop takes a chunk of class cl from this P's cache and returns its
 // user pointer, or 0; sample reports that the P's profiling countdown ran
 // out with these size bytes.
-func cachePop(cl int, size int) (p uintptr, sample bool) {
+func cachePop(cl int, size int) (p uintptr, sample bool) { return cachePopIn(caches[:], cl, size) }
+
+// cachePopIn is cachePop over the caches cs of a heap.
+func cachePopIn(cs []atomic.Pointer[pcache], cl int, size int) (p uintptr, sample bool) {
 	pid := procPin()
-	c := lockedCache(pid)
+	c := lockedCacheIn(cs, pid)
 	if c == nil {
 		procUnpin()
 		return 0, false
@@ -378,12 +381,15 @@ func installBatch(first uintptr, n, cl int) uintptr {
 // pushChunks puts chunks of class cl into the current P's cache, and what
 // does not fit back to the arenas (so does a chunk larger than the class,
 // which a refill gets when splitting would leave less than MinSize).
-func pushChunks(chs []uintptr, cl int) {
+func pushChunks(chs []uintptr, cl int) { pushChunksIn(caches[:], heap, chs, cl) }
+
+// pushChunksIn is pushChunks over the caches cs of heap ah.
+func pushChunksIn(cs []atomic.Pointer[pcache], ah *arena.Heap, chs []uintptr, cl int) {
 	if len(chs) == 0 {
 		return
 	}
 	pid := procPin()
-	c := lockedCache(pid)
+	c := lockedCacheIn(cs, pid)
 	i := 0
 	if c != nil {
 		b := &c.bins[cl]
@@ -400,7 +406,7 @@ func pushChunks(chs []uintptr, cl int) {
 	}
 	procUnpin()
 	if i < len(chs) {
-		freeChunks(chs[i:])
+		freeChunksIn(ah, chs[i:])
 	}
 }
 
@@ -424,6 +430,10 @@ func freeMiss(ptr unsafe.Pointer) {
 		theHeap()
 	}
 	if debugOn.Load() {
+		if ph := privateOwner(p); ph != nil && !ph.destroyed.Load() {
+			ph.free(p) // private heaps have no debug mode
+			return
+		}
 		debugFree(p)
 		return
 	}
@@ -466,6 +476,15 @@ func freeSlow(p, ch uintptr) {
 	}
 	if kind, _ := heap.Lookup(p); kind == arena.InMapped {
 		freeMapped(p)
+		return
+	}
+	if ph := privateOwner(p); ph != nil {
+		// A private heap's block: its heap frees it.
+		if ph.destroyed.Load() {
+			misuse("free(): invalid pointer", p)
+			return
+		}
+		ph.free(p)
 		return
 	}
 	c, a, bad := resolve("free()", p)
@@ -646,10 +665,13 @@ func cachePushFull(ch uintptr, cl int) bool {
 // the free fast path leaves to this moment (fast.go). A chunk found
 // corrupted is left out, the others are still freed, and the first
 // corruption found is then reported, as a panic with glibc's message.
-func freeChunks(chs []uintptr) {
+func freeChunks(chs []uintptr) { freeChunksIn(heap, chs) }
+
+// freeChunksIn is freeChunks for chunks of heap ah.
+func freeChunksIn(ah *arena.Heap, chs []uintptr) {
 	var bad *arena.CorruptionError
 	for i := 0; i < len(chs); {
-		n, err := freeRun(chs[i:])
+		n, err := freeRun(ah, chs[i:])
 		i += n
 		if err != nil {
 			if bad == nil {
@@ -666,8 +688,7 @@ func freeChunks(chs []uintptr) {
 // freeRun frees the chunks at the start of chs that belong to the first
 // one's arena, under one lock, and returns how many it freed and, if it
 // stopped at a corrupted chunk, the error.
-func freeRun(chs []uintptr) (n int, bad *arena.CorruptionError) {
-	h := heap
+func freeRun(h *arena.Heap, chs []uintptr) (n int, bad *arena.CorruptionError) {
 	ai := h.ArenaIndexOf(chs[0])
 	a := h.Arena(ai)
 	if a == nil {
@@ -795,6 +816,9 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	}
 	ch, a, bad := resolve("realloc()", uintptr(p))
 	if bad != nil {
+		if ph := privateOwner(uintptr(p)); ph != nil {
+			return ph.Realloc(p, size)
+		}
 		misuse(bad.Op, bad.Addr)
 		return nil
 	}
@@ -872,6 +896,9 @@ func UsableSize(p unsafe.Pointer) int {
 	}
 	c, _, bad := resolve("malloc_usable_size()", uintptr(p))
 	if bad != nil {
+		if ph := privateOwner(uintptr(p)); ph != nil {
+			return ph.UsableSize(p)
+		}
 		misuse(bad.Op, bad.Addr)
 		return 0
 	}

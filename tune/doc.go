@@ -33,6 +33,7 @@
 //	harden          -                 -                       no       0        0..1         level
 //	decay           -                 -                       no       0        0..MaxInt32  duration
 //	hugetlb         -                 -                       yes      0        0..2         level
+//	heap_cache      -                 -                       no       64MiB    0..MaxInt64  bytes
 //
 // (TestDocTable keeps this copy in step with the table.) Tunable means
 // GLIBC_TUNABLES may set the parameter as glibc.malloc.<name>. glibc calls

@@ -84,6 +84,11 @@ const (
 	// huge pages; 2 maps such chunks from the system's pool of huge pages
 	// (MAP_HUGETLB), and falls back to 1 when the pool is empty.
 	HugeTLB Param = 107
+	// HeapCache is how many bytes of the heaps of destroyed private heaps
+	// (alloc.NewHeap, Heap.Destroy) are kept, their pages resident, for the
+	// next private heaps; 0 gives every one back at once. With Decay set,
+	// what is kept goes back once unused for that long.
+	HeapCache Param = 111
 )
 
 // String returns p's name in the table ("mmap_threshold"), or "Param(42)" for

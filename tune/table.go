@@ -176,6 +176,11 @@ var table = [...]Spec{
 		Default: 0, Min: 0, Max: 2, Unit: Level,
 		Doc: "huge pages: 0 none, 1 transparent (MADV_HUGEPAGE) on heaps and large chunks, 2 large chunks from the hugetlb pool",
 	},
+	{
+		Param: HeapCache, Name: "heap_cache",
+		Default: 64 << 20, Min: 0, Max: math.MaxInt64, Unit: Bytes,
+		Doc: "bytes of destroyed private heaps kept for the next ones (NewHeap); 0 gives them back at once",
+	},
 }
 
 // traceKey is the OFFHEAP key of the one string option, Settings.Trace.
