@@ -1,6 +1,8 @@
 package alloc
 
 import (
+	"cmp"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -27,9 +29,9 @@ import (
 // first allocation. Figures marked cumulative only ever rise.
 type Stats struct {
 	// Sys is every byte offheap holds from the operating system, resident
-	// or not: HeapSys + Mapped.Bytes + MetaSys + Decay.MappedKept. The
-	// memory limit applies to it, and gomemlimit=auto subtracts it from the
-	// Go memory limit.
+	// or not: HeapSys + Mapped.Bytes + MetaSys + Decay.MappedKept +
+	// PrivateSys + HeapCache.Bytes. The memory limit applies to it, and
+	// gomemlimit=auto subtracts it from the Go memory limit.
 	Sys uint64
 	// SysPeak is the highest Sys since start.
 	SysPeak uint64
@@ -38,8 +40,18 @@ type Stats struct {
 	// heads per arena and the table of mapped chunks.
 	MetaSys uint64
 
+	// PrivateSys is the memory of the live private heaps (NewHeap): the sum
+	// of Heaps[].Sys.
+	PrivateSys uint64
+	// Heaps lists the live private heaps.
+	Heaps []PrivateHeapStats
+	// HeapCache is what the heap_cache keeps of destroyed private heaps.
+	HeapCache HeapCacheStats
+
 	// HeapSys is the memory of the heaps, the break region and the arenas'
-	// heaps (glibc's mallinfo2 arena): HeapInuse + HeapFree.
+	// heaps (glibc's mallinfo2 arena): HeapInuse + HeapFree. The figures
+	// from here to CachedChunks are the process heap's; private heaps have
+	// theirs in Heaps.
 	HeapSys uint64
 	// HeapSysPeak is the highest HeapSys since start.
 	HeapSysPeak uint64
@@ -269,7 +281,8 @@ type RSS struct {
 	// Allocator is the resident part of offheap's heaps and mapped chunks:
 	// Heap + Mapped. Its tables are not measured.
 	Allocator uint64
-	// Heap is the resident part of the break region and the heaps.
+	// Heap is the resident part of the break region and the heaps, the
+	// private heaps' and the heap cache's included.
 	Heap uint64
 	// Mapped is the resident part of the mapped chunks.
 	Mapped uint64
@@ -316,6 +329,35 @@ var start struct {
 func startStats() {
 	u := readUsage()
 	start.minor, start.major = u.minor, u.major
+}
+
+// PrivateHeapStats describes one live private heap (NewHeap).
+type PrivateHeapStats struct {
+	ID      uint32    // Heap.ID
+	Created time.Time // when NewHeap made it
+	Arenas  int       // its arenas
+	// Sys is what it holds from the operating system: its heaps, its
+	// mapped chunks and what decay keeps of them.
+	Sys uint64
+	// Inuse and Free are its heaps' bytes in use (cached chunks included)
+	// and free, as Mallinfo2's Uordblks and Fordblks.
+	Inuse, Free uint64
+	// MappedCount and MappedBytes are its mapped chunks.
+	MappedCount, MappedBytes uint64
+}
+
+// HeapCacheStats describes the heap_cache: heaps of destroyed private
+// heaps kept, committed, for the next NewHeap.
+type HeapCacheStats struct {
+	Max   uint64 // the heap_cache setting
+	Bytes uint64 // committed bytes kept
+	Heaps uint64 // heaps kept
+	// Reused and Dropped count heaps handed to a new private heap and
+	// heaps given back to the system (over the budget, decay, Trim),
+	// cumulative.
+	Reused, Dropped uint64
+	// Created and Destroyed count private heaps, cumulative.
+	Created, Destroyed uint64
 }
 
 // ReadStats fills s with offheap's statistics, starting the allocator if
@@ -428,8 +470,33 @@ func readStats(s *Stats, bins *[][]arena.BinSize) {
 	for i := range as {
 		s.Decay.HeapKept += as[i].Kept
 	}
+	// The private heaps and the heap cache.
+	hs := s.Heaps[:0]
+	var privMappedBytes uint64
+	forEachHeap(func(ph *Heap) {
+		if ph.ah == nil || ph.destroyed.Load() {
+			return
+		}
+		mi := mallinfoOf(ph.ah)
+		n, b, _ := ph.ah.MappedInfo()
+		kept := ph.ah.DecayInfo().KeptMapped
+		st := PrivateHeapStats{ID: ph.id, Created: ph.created, Arenas: ph.ah.NumArenas(),
+			Inuse: uint64(mi.Uordblks), Free: uint64(mi.Fordblks), MappedCount: uint64(n), MappedBytes: uint64(b)}
+		st.Sys = uint64(mi.Arena) + st.MappedBytes + uint64(kept)
+		privMappedBytes += st.MappedBytes + uint64(kept)
+		s.PrivateSys += st.Sys
+		hs = append(hs, st)
+	})
+	slices.SortFunc(hs, func(a, b PrivateHeapStats) int { return cmp.Compare(a.ID, b.ID) })
+	s.Heaps = hs
+	if heapPool != nil {
+		b, n := heapPool.Bytes()
+		reused, dropped := heapPool.Counts()
+		s.HeapCache = HeapCacheStats{Max: uint64(heapPool.Max()), Bytes: uint64(b), Heaps: uint64(n),
+			Reused: reused, Dropped: dropped, Created: heapsCreated.Load(), Destroyed: heapsDestroyed.Load()}
+	}
 	// MetaSys is what Map gave that is neither a mapped chunk nor kept.
-	s.MetaSys -= min(s.MetaSys, s.Mapped.Bytes+s.Decay.MappedKept)
+	s.MetaSys -= min(s.MetaSys, s.Mapped.Bytes+s.Decay.MappedKept+privMappedBytes)
 	systemHuge() // the system's THP mode, read once, when first asked for
 	huge.mu.Lock()
 	s.HugePages = HugePageStats{

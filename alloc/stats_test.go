@@ -244,24 +244,48 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		wantBreak = "reserved"
 	}
 	rules := map[string][]check{
-		"Sys":          {eq(of(func(s *alloc.Stats) uint64 { return s.HeapSys + s.Mapped.Bytes + s.MetaSys + s.Decay.MappedKept })), le(field("SysPeak"))},
-		"SysPeak":      {ge(field("Sys"))},
-		"MetaSys":      {ge(of(func(s *alloc.Stats) uint64 { return uint64(len(s.Arenas)) * pageSize })), le(konst(64 << 20))},
-		"HeapSys":      {eq(arenaSum("System")), eq(sum("HeapInuse", "HeapFree")), le(field("HeapSysPeak"))},
-		"HeapSysPeak":  {ge(field("HeapSys"))},
-		"HeapInuse":    {eq(arenaSum("Inuse")), ge(field("HeapCached"))},
-		"HeapFree":     {eq(arenaSum("Free")), ge(sum("HeapTop", "HeapFastbins"))},
-		"HeapTop":      {eq(arenaSum("Top"))},
-		"HeapFastbins": {eq(arenaSum("Fastbins")), ge(of(func(s *alloc.Stats) uint64 { return 32 * s.FastChunks })), le(of(func(s *alloc.Stats) uint64 { return 176 * s.FastChunks }))},
-		"HeapCached":   {ge(of(func(s *alloc.Stats) uint64 { return 32 * s.CachedChunks })), le(of(func(s *alloc.Stats) uint64 { return 66000 * s.CachedChunks }))},
-		"HeapReleased": {cumulative("HeapReleased")},
-		"HeapShrunk":   {cumulative("HeapShrunk")},
-		"FreeChunks":   {eq(arenaSum("FreeChunks")), ge(of(func(s *alloc.Stats) uint64 { return uint64(len(s.Arenas)) - 1 }))},
-		"FastChunks":   {eq(arenaSum("FastChunks"))},
-		"CachedChunks": {},
-		"Break":        {pred(func() bool { return s.Break == wantBreak }, wantBreak)},
-		"BreakSys":     {le(of(func(s *alloc.Stats) uint64 { return s.Arenas[0].System }))},
-		"Arenas":       {pred(func() bool { return len(s.Arenas) == alloc.NumArenas() }, "one per arena")},
+		"Sys": {eq(of(func(s *alloc.Stats) uint64 {
+			return s.HeapSys + s.Mapped.Bytes + s.MetaSys + s.Decay.MappedKept + s.PrivateSys + s.HeapCache.Bytes
+		})), le(field("SysPeak"))},
+		"PrivateSys": {eq(of(func(s *alloc.Stats) (n uint64) {
+			for _, h := range s.Heaps {
+				n += h.Sys
+			}
+			return n
+		}))},
+		"Heaps":               {},
+		"Heaps[].ID":          {ge(konst(1))},
+		"Heaps[].Created":     {},
+		"Heaps[].Arenas":      {ge(konst(1))},
+		"Heaps[].Sys":         {ge(sum("Inuse", "Free"))},
+		"Heaps[].Inuse":       {},
+		"Heaps[].Free":        {},
+		"Heaps[].MappedCount": {},
+		"Heaps[].MappedBytes": {ge(func(h reflect.Value) uint64 { return 4096 * h.FieldByName("MappedCount").Uint() })},
+		"HeapCache.Max":       {eq(konst(uint64(alloc.Setting(tune.HeapCache))))},
+		"HeapCache.Bytes":     {le(field("Max"))},
+		"HeapCache.Heaps":     {le(of(func(s *alloc.Stats) uint64 { return s.HeapCache.Bytes / 4096 }))},
+		"HeapCache.Reused":    {cumulative("HeapCache.Reused")},
+		"HeapCache.Dropped":   {cumulative("HeapCache.Dropped")},
+		"HeapCache.Created":   {cumulative("HeapCache.Created"), ge(field("Destroyed"))},
+		"HeapCache.Destroyed": {cumulative("HeapCache.Destroyed")},
+		"SysPeak":             {ge(field("Sys"))},
+		"MetaSys":             {ge(of(func(s *alloc.Stats) uint64 { return uint64(len(s.Arenas)) * pageSize })), le(konst(64 << 20))},
+		"HeapSys":             {eq(arenaSum("System")), eq(sum("HeapInuse", "HeapFree")), le(field("HeapSysPeak"))},
+		"HeapSysPeak":         {ge(field("HeapSys"))},
+		"HeapInuse":           {eq(arenaSum("Inuse")), ge(field("HeapCached"))},
+		"HeapFree":            {eq(arenaSum("Free")), ge(sum("HeapTop", "HeapFastbins"))},
+		"HeapTop":             {eq(arenaSum("Top"))},
+		"HeapFastbins":        {eq(arenaSum("Fastbins")), ge(of(func(s *alloc.Stats) uint64 { return 32 * s.FastChunks })), le(of(func(s *alloc.Stats) uint64 { return 176 * s.FastChunks }))},
+		"HeapCached":          {ge(of(func(s *alloc.Stats) uint64 { return 32 * s.CachedChunks })), le(of(func(s *alloc.Stats) uint64 { return 66000 * s.CachedChunks }))},
+		"HeapReleased":        {cumulative("HeapReleased")},
+		"HeapShrunk":          {cumulative("HeapShrunk")},
+		"FreeChunks":          {eq(arenaSum("FreeChunks")), ge(of(func(s *alloc.Stats) uint64 { return uint64(len(s.Arenas)) - 1 }))},
+		"FastChunks":          {eq(arenaSum("FastChunks"))},
+		"CachedChunks":        {},
+		"Break":               {pred(func() bool { return s.Break == wantBreak }, wantBreak)},
+		"BreakSys":            {le(of(func(s *alloc.Stats) uint64 { return s.Arenas[0].System }))},
+		"Arenas":              {pred(func() bool { return len(s.Arenas) == alloc.NumArenas() }, "one per arena")},
 
 		"Arenas[].System":     {eq(sum("Inuse", "Free")), le(field("SystemPeak"))},
 		"Arenas[].SystemPeak": {ge(field("System"))},
@@ -347,7 +371,7 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		"RSS.Allocator":   {eq(sum("Heap", "Mapped", "Kept")), le(of(func(s *alloc.Stats) uint64 { return s.RSS.Process + 4<<20 }))},
 		"RSS.Kept":        {le(of(func(s *alloc.Stats) uint64 { return s.Decay.MappedKept }))},
 		"RSS.HugePages":   {le(of(func(s *alloc.Stats) uint64 { return s.HeapSys + s.Mapped.Bytes + s.Decay.MappedKept }))},
-		"RSS.Heap":        {le(of(func(s *alloc.Stats) uint64 { return s.HeapSys }))},
+		"RSS.Heap":        {le(of(func(s *alloc.Stats) uint64 { return s.HeapSys + s.PrivateSys + s.HeapCache.Bytes }))},
 		"RSS.Mapped":      {le(of(func(s *alloc.Stats) uint64 { return s.Mapped.Bytes }))},
 	}
 	for _, op := range []string{"Brk", "Mmap", "Munmap", "Mremap", "Madvise", "Mprotect", "Mincore"} {
@@ -392,7 +416,7 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 	}
 	walk(reflect.ValueOf(*s), "")
 	for p := range rules {
-		if !seen[p] {
+		if !seen[p] && !(strings.HasPrefix(p, "Heaps[].") && len(s.Heaps) == 0) {
 			t.Errorf("a rule names %s, which Stats does not have", p)
 		}
 	}
@@ -437,9 +461,19 @@ func TestStatsIdentities(t *testing.T) {
 		alloc.Free(keep[i])
 		keep[i] = nil
 	}
+	// A private heap, with a mapped chunk, for the Heaps[] figures.
+	ph := alloc.NewHeap()
+	defer ph.Destroy()
+	for i := range 100 {
+		ph.Malloc(16 + i*i*13%200000)
+	}
+	ph.Malloc(1 << 20)
 	var s, r alloc.Stats
 	alloc.ReadStats(&s)
 	checkStats(t, &s, &prev, false)
+	if len(s.Heaps) == 0 || s.PrivateSys == 0 || s.Heaps[len(s.Heaps)-1].MappedCount == 0 {
+		t.Errorf("Stats lists the live private heaps as %+v", s.Heaps)
+	}
 	alloc.ReadResident(&r)
 	checkStats(t, &r, &s, true)
 	for _, p := range keep {
