@@ -95,3 +95,28 @@ func hasPointers(t reflect.Type) bool {
 	}
 	return false
 }
+
+// NewIn is New in private heap h: a zeroed T in h's memory, or nil. T must
+// hold no Go pointers (it panics otherwise, as New does).
+func NewIn[T any](h *Heap) *T {
+	t := reflect.TypeFor[T]()
+	mustBePointerFree(t)
+	return (*T)(h.Calloc(1, int(t.Size())))
+}
+
+// MakeSliceIn is MakeSlice in private heap h: n zeroed Ts in h's memory,
+// or nil. T must hold no Go pointers (it panics otherwise). Free it with
+// h.Free(unsafe.Pointer(unsafe.SliceData(s))), FreeSlice, or not at all:
+// Destroy takes it with the heap.
+func MakeSliceIn[T any](h *Heap, n int) []T {
+	t := reflect.TypeFor[T]()
+	mustBePointerFree(t)
+	if n < 0 {
+		return nil
+	}
+	p := h.Calloc(n, int(t.Size()))
+	if p == nil {
+		return nil
+	}
+	return unsafe.Slice((*T)(p), n)
+}

@@ -2,6 +2,7 @@ package alloc
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -306,4 +307,39 @@ func mapsLines(t *testing.T) int {
 		t.Skip(err)
 	}
 	return bytes.Count(b, []byte("\n"))
+}
+
+// TestNewInMakeSliceIn: the generic helpers allocate zeroed values in the
+// heap and refuse types that hold Go pointers.
+func TestNewInMakeSliceIn(t *testing.T) {
+	h := NewHeap()
+	defer h.Destroy()
+	type point struct{ X, Y float64 }
+	p := NewIn[point](h)
+	if p == nil || *p != (point{}) || privateOwner(uintptr(unsafe.Pointer(p))) != h {
+		t.Fatalf("NewIn: %v, owner %v", p, privateOwner(uintptr(unsafe.Pointer(p))))
+	}
+	s := MakeSliceIn[point](h, 1000)
+	if len(s) != 1000 || privateOwner(uintptr(unsafe.Pointer(&s[0]))) != h {
+		t.Fatalf("MakeSliceIn: len %d", len(s))
+	}
+	for _, v := range s {
+		if v != (point{}) {
+			t.Fatal("MakeSliceIn: not zeroed")
+		}
+	}
+	FreeSlice(s)
+	for _, f := range []func(){
+		func() { NewIn[*int](h) },
+		func() { MakeSliceIn[struct{ s string }](h, 3) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "pointer") {
+					t.Errorf("a pointerful type: panic %v", r)
+				}
+			}()
+			f()
+		}()
+	}
 }
