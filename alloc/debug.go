@@ -287,7 +287,7 @@ func plainAlloc(n, asked int, align int, zero bool) uintptr {
 				heap.PerturbAlloc(q - 16)
 			}
 			if sample {
-				recordSample(q, asked, 4)
+				recordSample(q, asked, 4, 0)
 			}
 			p = q
 		}

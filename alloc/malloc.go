@@ -33,7 +33,7 @@ func mallocMiss(size int) unsafe.Pointer {
 				heap.PerturbAlloc(p - 16)
 			}
 			if sample {
-				recordSample(p, size, 2)
+				recordSample(p, size, 2, 0)
 			}
 			if traceOn.Load() {
 				traceAlloc(recMalloc, p, uint64(size), 0)
@@ -746,7 +746,7 @@ func Calloc(n, size int) unsafe.Pointer {
 		if p, sample := cachePop(requestClass(uintptr(total)), int(total)); p != 0 {
 			clearUser(p)
 			if sample {
-				recordSample(p, int(total), 2)
+				recordSample(p, int(total), 2, 0)
 			}
 			if traceOn.Load() {
 				traceAlloc(recCalloc, p, uint64(size), uint64(n))

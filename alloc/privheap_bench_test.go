@@ -177,3 +177,15 @@ func BenchmarkHeapDestroy(b *testing.B) {
 }
 
 const tuneHeapCache = tune.HeapCache
+
+// allocInPrivate allocates n blocks of size bytes in h, for
+// TestPrivateHeapProfile to find in the profile.
+//
+//go:noinline
+func allocInPrivate(h *alloc.Heap, n, size int) []unsafe.Pointer {
+	var ps []unsafe.Pointer
+	for range n {
+		ps = append(ps, h.Malloc(size))
+	}
+	return ps
+}

@@ -18,4 +18,4 @@ func traceAllocIn(id uint32, op uint8, p uintptr, size, arg uint64) { traceAlloc
 func traceFreeIn(id uint32, p uintptr) { traceFree(p) }
 
 // recordSampleIn records a sample of a block of private heap id.
-func recordSampleIn(p uintptr, size, skip int, id uint32) { recordSample(p, size, skip+1) }
+func recordSampleIn(p uintptr, size, skip int, id uint32) { recordSample(p, size, skip+1, id) }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +29,9 @@ import (
 // scaleHeapSample). With the same sample types, units and period type as
 // the Go heap profile, `go tool pprof` can merge the two or use one as the
 // -base of the other.
+
+// heapLabel is the label that names a sample's private heap (Heap.ID).
+const heapLabel = "offheap_heap"
 
 // labelsKey returns a string that identifies a sorted label list.
 func labelsKey(l []profLabel) string {
@@ -68,6 +72,11 @@ func snapshotBuckets() []bucketFigures {
 		}
 		frees = min(frees, allocs)
 		l := decodeLabels(b.labels)
+		if b.heap != 0 {
+			// A private heap's block: the heap is a label of its own.
+			l = append(l, profLabel{Key: heapLabel, Value: strconv.FormatUint(uint64(b.heap), 10)})
+			slices.SortFunc(l, func(x, y profLabel) int { return strings.Compare(x.Key, y.Key) })
+		}
 		out = append(out, bucketFigures{b: b, allocs: allocs, frees: frees, labels: l, labelsKey: labelsKey(l)})
 	}
 	return out

@@ -137,7 +137,7 @@ func sampleAlloc(p uintptr, size int) {
 	}
 	procUnpin()
 	if due {
-		recordSample(p, size, 3)
+		recordSample(p, size, 3, 0)
 	}
 }
 
@@ -266,7 +266,7 @@ func unlockSampler(ps *psample) {
 // the entry in the table of sampled blocks.
 //
 //go:noinline
-func recordSample(p uintptr, size int, skip int) {
+func recordSample(p uintptr, size int, skip int, heap uint32) {
 	key := tableKey(p)
 	if key == 0 {
 		return // cannot be entered in the table (never for offheap's pointers)
@@ -278,7 +278,7 @@ func recordSample(p uintptr, size int, skip int) {
 	if ps != nil && fpUnwind {
 		r = captureFP(&ps.memo, 2)
 		if r == captureHit && !raceEnabled {
-			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels {
+			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels && b.heap == heap {
 				if t := sampleTable.cur.Load(); t != nil {
 					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
 						ps.count(b.id, 1, 0)
@@ -293,7 +293,7 @@ func recordSample(p uintptr, size int, skip int) {
 			}
 		}
 	}
-	recordSampleSlow(p, size, skip+1, labels, pid, ps, r)
+	recordSampleSlow(p, size, skip+1, labels, heap, pid, ps, r)
 }
 
 // recordSampleSlow is recordSample's other cases: a new stack, a new
@@ -303,16 +303,16 @@ func recordSample(p uintptr, size int, skip int) {
 // counts from its own frame.
 //
 //go:noinline
-func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, pid int, ps *psample, r int) {
+func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, heap uint32, pid int, ps *psample, r int) {
 	var stk [maxStack]uintptr
 	n, logical := 0, false
 	var b *bucket
 	if r != captureFailed {
 		m := &ps.memo
 		n = copy(stk[:], m.pc[:m.n])
-		if mb := m.b; r == captureHit && mb != nil && mb.size == size && mb.labels == labels {
+		if mb := m.b; r == captureHit && mb != nil && mb.size == size && mb.labels == labels && mb.heap == heap {
 			b = mb
-		} else if b = lookupBucket(stk[:n], false, size, labels); b != nil {
+		} else if b = lookupBucket(stk[:n], false, size, labels, heap); b != nil {
 			m.b = b
 		}
 	}
@@ -334,7 +334,7 @@ func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, pid int,
 		n, logical = runtime.Callers(skip, stk[:]), true
 	}
 	if b == nil {
-		if b = findBucket(stk[:n], logical, size, labels); b == nil {
+		if b = findBucket(stk[:n], logical, size, labels, heap); b == nil {
 			buckets.dropped.Add(1)
 			return
 		}

@@ -34,6 +34,7 @@ type bucket struct {
 	logical bool // stk is runtime.Callers's (logical frames), else physical return PCs
 	size    int
 	labels  unsafe.Pointer // the goroutine's pprof label set (labels.go), or nil
+	heap    uint32         // the private heap's ID (a label of the profile), 0 for the process heap
 	stk     []uintptr
 	_       [64]byte // the counts on a line of their own: samples write them, lookups read the above
 	allocs  atomic.Int64
@@ -47,8 +48,8 @@ var buckets struct {
 	dropped atomic.Int64 // samples not recorded because every id was taken
 }
 
-func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer) uint64 {
-	h := uint64(size)*0x9E3779B97F4A7C15 ^ uint64(uintptr(labels))
+func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) uint64 {
+	h := uint64(size)*0x9E3779B97F4A7C15 ^ uint64(uintptr(labels)) ^ uint64(heap)<<40
 	if logical {
 		h ^= 0x5bd1e995
 	}
@@ -59,16 +60,16 @@ func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer) ui
 	return h
 }
 
-func (b *bucket) matches(h uint64, stk []uintptr, logical bool, size int, labels unsafe.Pointer) bool {
-	return b.hash == h && b.size == size && b.labels == labels && b.logical == logical && slices.Equal(b.stk, stk)
+func (b *bucket) matches(h uint64, stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) bool {
+	return b.hash == h && b.size == size && b.labels == labels && b.heap == heap && b.logical == logical && slices.Equal(b.stk, stk)
 }
 
 // lookupBucket returns the bucket of a stack, size and label set, or nil
 // if there is none yet. It takes no lock and allocates nothing.
-func lookupBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer) *bucket {
-	h := bucketHash(stk, logical, size, labels)
+func lookupBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) *bucket {
+	h := bucketHash(stk, logical, size, labels, heap)
 	for b := buckets.heads[h&(1<<bucketHashBits-1)].Load(); b != nil; b = b.next {
-		if b.matches(h, stk, logical, size, labels) {
+		if b.matches(h, stk, logical, size, labels, heap) {
 			return b
 		}
 	}
@@ -77,15 +78,15 @@ func lookupBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer) 
 
 // findBucket returns the bucket of a stack, size and label set, making it
 // if needed, or nil when every id is taken.
-func findBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer) *bucket {
-	h := bucketHash(stk, logical, size, labels)
+func findBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) *bucket {
+	h := bucketHash(stk, logical, size, labels, heap)
 	head := &buckets.heads[h&(1<<bucketHashBits-1)]
 	var nb *bucket
 	var seen *bucket // the list from here down was searched already
 	for {
 		first := head.Load()
 		for b := first; b != seen; b = b.next {
-			if b.matches(h, stk, logical, size, labels) {
+			if b.matches(h, stk, logical, size, labels, heap) {
 				return b // nb, if made, stays unpublished; its id is lost
 			}
 		}
@@ -96,7 +97,7 @@ func findBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer) *b
 				buckets.nextID.Store(maxBucketID + 1)
 				return nil
 			}
-			nb = &bucket{hash: h, id: id, logical: logical, size: size, labels: labels, stk: slices.Clone(stk)}
+			nb = &bucket{hash: h, id: id, logical: logical, size: size, labels: labels, heap: heap, stk: slices.Clone(stk)}
 			// The id must name the bucket before anyone can find it.
 			chunk := &buckets.byID[id>>bucketChunkBits]
 			c := chunk.Load()

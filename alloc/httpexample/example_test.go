@@ -1,4 +1,4 @@
-package alloc_test
+package httpexample_test
 
 import (
 	"fmt"
@@ -49,7 +49,7 @@ func countWords(h *alloc.Heap, text string) (distinct int, most int64) {
 // Per-request heaps in an HTTP handler: each request builds its data in a
 // private heap and drops all of it at once when the response is written,
 // whatever it allocated.
-func ExampleNewHeap_perRequest() {
+func Example() {
 	handler := func(w http.ResponseWriter, r *http.Request) {
 		h := alloc.NewHeap()
 		defer h.Destroy() // every block of the request, at once
