@@ -52,6 +52,7 @@ func labelsKey(l []profLabel) string {
 type bucketFigures struct {
 	b             *bucket
 	allocs, frees int64
+	bytes         int64 // bytes of the sampled blocks allocated
 	labels        []profLabel
 	labelsKey     string
 }
@@ -77,7 +78,11 @@ func snapshotBuckets() []bucketFigures {
 			l = append(l, profLabel{Key: heapLabel, Value: strconv.FormatUint(uint64(b.heap), 10)})
 			slices.SortFunc(l, func(x, y profLabel) int { return strings.Compare(x.Key, y.Key) })
 		}
-		out = append(out, bucketFigures{b: b, allocs: allocs, frees: frees, labels: l, labelsKey: labelsKey(l)})
+		bytes := b.bytes.Load()
+		if bytes == 0 { // a bucket whose allocation count came first (collectSampleCounts)
+			bytes = allocs * int64(b.size)
+		}
+		out = append(out, bucketFigures{b: b, allocs: allocs, frees: frees, bytes: bytes, labels: l, labelsKey: labelsKey(l)})
 	}
 	return out
 }
@@ -237,7 +242,7 @@ func buildHeapProfile() *profile.Profile {
 		labels string
 	}
 	merged := make(map[sampleKey]*profile.Sample)
-	type counts struct{ allocs, frees int64 }
+	type counts struct{ allocs, frees, bytes int64 }
 	sampleCounts := make(map[*profile.Sample]*counts)
 	for _, bf := range figures {
 		b := bf.b
@@ -285,11 +290,16 @@ func buildHeapProfile() *profile.Profile {
 		}
 		sampleCounts[s].allocs += bf.allocs
 		sampleCounts[s].frees += bf.frees
+		sampleCounts[s].bytes += bf.bytes
 	}
 	for _, s := range p.Sample {
+		// A bucket holds the sizes of one size class (profileClass): its
+		// blocks' size is their mean, in the "bytes" label and in the
+		// scaling, as runtime/pprof takes a record's mean block size.
 		c := sampleCounts[s]
-		size := s.NumLabel["bytes"][0]
-		s.Value[0], s.Value[1] = scaleHeapSample(c.allocs, c.allocs*size, rate)
+		size := max(c.bytes/max(c.allocs, 1), 1)
+		s.NumLabel["bytes"][0] = size
+		s.Value[0], s.Value[1] = scaleHeapSample(c.allocs, c.bytes, rate)
 		inuse := c.allocs - c.frees
 		s.Value[2], s.Value[3] = scaleHeapSample(inuse, inuse*size, rate)
 	}

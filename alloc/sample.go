@@ -266,7 +266,8 @@ func unlockSampler(ps *psample) {
 // the entry in the table of sampled blocks.
 //
 //go:noinline
-func recordSample(p uintptr, size int, skip int, heap uint32) {
+func recordSample(p uintptr, bytes int, skip int, heap uint32) {
+	size := profileClass(bytes)
 	key := tableKey(p)
 	if key == 0 {
 		return // cannot be entered in the table (never for offheap's pointers)
@@ -282,6 +283,7 @@ func recordSample(p uintptr, size int, skip int, heap uint32) {
 				if t := sampleTable.cur.Load(); t != nil {
 					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
 						ps.count(b.id, 1, 0)
+						b.bytes.Add(int64(bytes))
 						if stale != 0 {
 							ps.count(stale, 0, 1)
 						}
@@ -293,7 +295,7 @@ func recordSample(p uintptr, size int, skip int, heap uint32) {
 			}
 		}
 	}
-	recordSampleSlow(p, size, skip+1, labels, heap, pid, ps, r)
+	recordSampleSlow(p, size, bytes, skip+1, labels, heap, pid, ps, r)
 }
 
 // recordSampleSlow is recordSample's other cases: a new stack, a new
@@ -303,7 +305,7 @@ func recordSample(p uintptr, size int, skip int, heap uint32) {
 // counts from its own frame.
 //
 //go:noinline
-func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, heap uint32, pid int, ps *psample, r int) {
+func recordSampleSlow(p uintptr, size, bytes, skip int, labels unsafe.Pointer, heap uint32, pid int, ps *psample, r int) {
 	var stk [maxStack]uintptr
 	n, logical := 0, false
 	var b *bucket
@@ -346,6 +348,7 @@ func recordSampleSlow(p uintptr, size, skip int, labels unsafe.Pointer, heap uin
 	}
 	countDirect(stale, 0, 1) // the block's free went unseen (addrTable.insert)
 	b.allocs.Add(1)
+	b.bytes.Add(int64(bytes))
 	arena.SetSampled(p-16, true)
 }
 

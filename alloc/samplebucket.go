@@ -1,6 +1,7 @@
 package alloc
 
 import (
+	"math/bits"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -32,13 +33,29 @@ type bucket struct {
 	hash    uint64
 	id      uint32
 	logical bool // stk is runtime.Callers's (logical frames), else physical return PCs
-	size    int
+	size    int  // the blocks' size class (profileClass): one bucket serves every size in it
 	labels  unsafe.Pointer // the goroutine's pprof label set (labels.go), or nil
 	heap    uint32         // the private heap's ID (a label of the profile), 0 for the process heap
 	stk     []uintptr
 	_       [64]byte // the counts on a line of their own: samples write them, lookups read the above
 	allocs  atomic.Int64
 	frees   atomic.Int64
+	bytes   atomic.Int64 // the sampled blocks' exact sizes, summed
+}
+
+// profileClass returns the size class that a sampled block of n bytes is
+// counted in: up to 64 KiB the caches' classes (the chunk's usable size),
+// above that four classes per doubling. Keying buckets by exact size, as
+// the runtime does, would make a bucket per distinct size at a call site
+// that allocates sizes it computes, and buckets are never freed; with
+// classes a call site has at most a few hundred.
+func profileClass(n int) int {
+	if n <= midLimit {
+		return int(classChunk[requestClass(uintptr(max(n, 0)))]) - 8
+	}
+	shift := bits.Len(uint(n)) - 3 // four steps per doubling
+	step := 1 << shift
+	return (n + step - 1) &^ (step - 1)
 }
 
 var buckets struct {
