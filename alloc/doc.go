@@ -34,22 +34,29 @@
 //   - mmapper: mappings for other arenas' heaps and for large chunks.
 //   - arena.Heap: arenas with bins, fastbins, the top chunk, trimming, and
 //     the mapped chunks (package arena).
-//   - the per-P cache (cache.go): the fast path, as glibc's tcache.
+//   - the per-P cache (cache.go) and the fast paths (fast.go), as glibc's
+//     tcache; the arena lists (remote.go), where caches give back and take
+//     whole batches of chunks without a lock.
 //   - tune: parameters from Mallopt and the environment (heap.go applies them).
 //   - the heap profile: sampling on by default at Go's 512 KiB rate
 //     (sample.go), stacks from the frame pointers (stack.go), buckets and
 //     the table of sampled blocks without a global lock (samplebucket.go,
 //     sampletable.go), the pprof writer (profile.go).
+//   - private heaps (privheap.go): a Heap of its own with per-P caches of
+//     its own, destroyed whole.
 //
 // Allocation (Malloc):
 //
 //  1. A request up to M_TCACHE_MAX (64 KiB by default) takes a chunk of its
-//     size class from the calling P's cache: pinned to the P, no lock.
-//  2. An empty class is refilled with a batch from the P's arena (TryLock;
-//     another arena if that one is busy; a new arena while fewer than
-//     M_ARENA_MAX exist, by default one per P; failing all that, the P's
-//     arena, retried with the processor yielded for up to 50 us before
-//     the goroutine sleeps on its lock).
+//     size class from the calling P's cache. Malloc is go:nosplit: it
+//     cannot be preempted, so it reads its P's id (getPid) and pops the
+//     chunk with no pin, no lock and no atomic read-modify-write (fast.go).
+//  2. An empty class takes a batch off its arena's list (chunks other
+//     caches gave back), or a batch carved from one free chunk of the P's
+//     arena under its lock (MallocBatchLocked). Every P starts on the main
+//     arena (the program break); a P whose arena is busy and shared, or
+//     that takes turns on it with another P, moves to an arena of its own,
+//     while fewer than M_ARENA_MAX exist (by default one per P).
 //  3. Larger requests go to the arena: exact small bins, the unsorted list,
 //     sorted large bins, the binmap, the top; when the top cannot serve,
 //     either a mapping of its own (at or above the mmap threshold) or growth
@@ -57,15 +64,19 @@
 //
 // Free:
 //
-//  1. The pointer is checked without trusting it: it must lie in a region
-//     offheap owns and carry a header whose tag matches its address and
-//     size.
+//  1. The pointer is checked without trusting it and from its own cache
+//     line: it must lie in a region offheap owns, carry a header whose tag
+//     matches its address and size and that says it is in use (the arena
+//     marks free chunks with the A bit and spoils the header of a chunk
+//     merged away), and not carry the cache key (a double free). The checks
+//     of the next chunk's header wait for the chunk to leave the cache, or
+//     run at once with harden=1 (SECURITY.md).
 //  2. A chunk of a cached size goes to the calling P's cache; a full class
-//     first sends half its chunks back to their arenas.
+//     first sends half its chunks, as one batch, to their arena's list.
 //  3. Other chunks go back to the arena that owns them (found from the
 //     address), coalesce with free neighbours, and a top above
 //     M_TRIM_THRESHOLD is trimmed; a mapped chunk is unmapped and may raise
-//     the dynamic threshold.
+//     the dynamic threshold. A private heap's block goes to its heap.
 //
 // Giving memory back (tune.Decay, OFFHEAP=decay=1s): by default as glibc,
 // at once. With decay, what step 3 would give back (and the free pages

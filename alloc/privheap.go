@@ -362,7 +362,9 @@ func (h *Heap) refill(cl int) uintptr {
 	if lim == 0 {
 		return 0
 	}
-	k := min(max(int(lim)/2, 1), refillBatch)
+	// A whole class at a time: a private heap is most often filled and
+	// dropped, not churned, so each refill may as well take all it can.
+	k := min(max(int(lim), 1), refillBatch)
 	if cl >= nSmall {
 		k = 1
 	}
