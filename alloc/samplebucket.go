@@ -32,8 +32,8 @@ type bucket struct {
 	next    *bucket // in its hash list; set before the bucket is published
 	hash    uint64
 	id      uint32
-	logical bool // stk is runtime.Callers's (logical frames), else physical return PCs
-	size    int  // the blocks' size class (profileClass): one bucket serves every size in it
+	logical bool           // stk is runtime.Callers's (logical frames), else physical return PCs
+	size    int            // the blocks' size class (profileClass): one bucket serves every size in it
 	labels  unsafe.Pointer // the goroutine's pprof label set (labels.go), or nil
 	heap    uint32         // the private heap's ID (a label of the profile), 0 for the process heap
 	stk     []uintptr
