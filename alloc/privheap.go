@@ -46,7 +46,8 @@ import (
 // its own in the Heap (as in the process heap), so one goroutine working
 // in its own heap pays what it pays in the process heap, and goroutines on
 // other Ps do not slow it down; what differs is memory: a P that allocates
-// in many heaps holds a cache's worth of chunks in each.
+// in many heaps holds a cache's worth of chunks in each, until the heap is
+// destroyed (the idle flusher looks at the process heap's caches only).
 //
 // Destroy must not run while another goroutine uses the Heap, and no block
 // of the Heap may be used after it; using a destroyed Heap panics with a

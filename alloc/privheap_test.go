@@ -343,3 +343,46 @@ func TestNewInMakeSliceIn(t *testing.T) {
 		}()
 	}
 }
+
+// TestHeapCacheDecay: with decay set, the heaps a destroyed private heap
+// left in the heap_cache go back to the system once unused for the decay,
+// without any call into offheap; a new heap in the meantime takes them.
+func TestHeapCacheDecay(t *testing.T) {
+	if runInChild(t, "OFFHEAP=decay=200ms") {
+		return
+	}
+	fill := func() *Heap {
+		h := NewHeap()
+		for i := 0; i < 2000; i++ {
+			h.Malloc(1000)
+		}
+		return h
+	}
+	fill().Destroy()
+	var st Stats
+	ReadStats(&st)
+	if st.HeapCache.Heaps == 0 {
+		t.Fatal("the destroyed heap's heap is not in the cache")
+	}
+	time.Sleep(80 * time.Millisecond)
+	h := fill() // takes it back before the decay
+	ReadStats(&st)
+	if st.HeapCache.Heaps != 0 || st.HeapCache.Reused == 0 {
+		t.Fatalf("a new heap did not take the cached heap: %+v", st.HeapCache)
+	}
+	h.Destroy()
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		ReadStats(&st)
+		if st.HeapCache.Heaps == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("3 s after Destroy with decay=200ms the cache still holds %+v", st.HeapCache)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.HeapCache.Dropped == 0 {
+		t.Fatalf("the cache counts nothing given back: %+v", st.HeapCache)
+	}
+}
