@@ -19,7 +19,8 @@ import (
 )
 
 // Allocation traces: every Malloc, Calloc, Realloc, AlignedAlloc and Free,
-// in order, in the format of package tracefmt.
+// and the private heaps' creations, destructions and allocations, in order,
+// in the format of package tracefmt.
 //
 // Recording. Each call with tracing on pins its P, takes the next number of
 // one global sequence, appends a fixed-size record (operation, sizes,
@@ -30,14 +31,20 @@ import (
 // before it gives the block back, so a block's free is numbered before any
 // later allocation of the same address. A realloc takes two numbers, one
 // before (the old block leaves) and one after (the new block arrives).
+// A private heap's creation is numbered before any allocation in it; its
+// destruction after its memory went back (Heap.Destroy), so an allocation
+// elsewhere may take one of its addresses, and a number, before the
+// destroy is numbered: the writer then takes the address from the dead
+// block (evict), and the destroy still ends that block in the trace.
 //
 // Writing. A background goroutine (the writer) wakes every traceInterval,
 // or when full buffers are queued, reads the sequence counter S, swaps every
 // P's buffer for an empty one, and waits until no goroutine can still be
 // appending to the old ones (a stop-the-world, as flush.go's quiesce). Then
 // it holds every record numbered up to S: it sorts them, turns addresses
-// into object ids (a map of the live traced blocks) and writes them; later
-// records wait for the next round. The file is flushed every round, so a
+// into object ids (a map of the live traced blocks, and for each private
+// heap the addresses of its blocks, which its destroy takes out of the
+// map) and writes them; later records wait for the next round. The file is flushed every round, so a
 // process that never stops the trace loses at most the last round (the
 // trace then lacks its end block; the tools accept it with -partial).
 // Producers block, unpinned, only when more than traceMaxQueued buffers
@@ -50,27 +57,28 @@ const (
 	traceTick       = time.Millisecond      // timestamp unit and clock resolution
 )
 
-// Record kinds: the tracefmt ops, plus the first half of a realloc.
+// Record kinds: the tracefmt ops (the private heaps' in privheap_hooks.go),
+// plus the first half of a realloc.
 const (
 	recMalloc       = uint8(tracefmt.Malloc)
 	recCalloc       = uint8(tracefmt.Calloc)
 	recRealloc      = uint8(tracefmt.Realloc) // the second half
 	recAligned      = uint8(tracefmt.Aligned)
 	recFree         = uint8(tracefmt.Free)
-	recReallocBegin = 6
+	recReallocBegin = 0x20
 )
 
-// traceRec is one recorded call, as the hooks write it.
+// traceRec is one recorded call, as the hooks write it (64 bytes).
 type traceRec struct {
 	seq  uint64
-	seq0 uint64  // recRealloc: the number its recReallocBegin took
 	t    int64   // coarse clock, ns since the trace started
 	addr uintptr // the block allocated or freed (recRealloc: the new block, 0 if it failed)
 	old  uintptr // recRealloc: the old block
 	size uint64
-	arg  uint64 // calloc count, alignment
+	arg  uint64 // calloc count, alignment; recRealloc: the number its recReallocBegin took
 	op   uint8
 	pid  uint32
+	heap uint32 // the private heap allocated in, created or destroyed (0: the process heap)
 }
 
 type traceBuf struct {
@@ -113,22 +121,32 @@ type tracer struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	done     chan struct{}
-	err      error              // first write error
-	carry    []traceCursor      // buffers whose later records wait for the next round
-	addrs    map[uintptr]uint64 // live traced blocks: address -> id
-	reallocs map[uint64]uint64  // recReallocBegin seq -> old id (0: not traced)
+	err      error                           // first write error
+	carry    []traceCursor                   // buffers whose later records wait for the next round
+	addrs    map[uintptr]tracedBlock         // live traced blocks by address
+	heaps    map[uint32]map[uintptr]struct{} // live traced private heaps: the addresses of their blocks in addrs
+	reallocs map[uint64]tracedBlock          // recReallocBegin seq -> the old block (id 0: not traced)
+}
+
+// tracedBlock is a live block of the trace: its id and its heap.
+type tracedBlock struct {
+	id   uint64
+	heap uint32 // 0: the process heap
 }
 
 // StartTrace starts recording every Malloc, Calloc, Realloc, AlignedAlloc
 // and Free to w in the binary format of package tracefmt (operation, sizes,
 // object ids instead of addresses, a global sequence number, a timestamp of
-// about a millisecond's resolution). Writes happen in the background, in
+// about a millisecond's resolution), those of private heaps too, with the
+// heaps' creation and destruction (private heaps live when the trace
+// starts appear created at its start). Writes happen in the background, in
 // blocks; w need not be safe for concurrent use, as only the writer
 // goroutine writes to it, and it must not allocate with offheap (its calls
 // would be traced, and could wait for the writer itself). It returns an error if a trace is already running
 // or the header cannot be written. Calls made while StartTrace or StopTrace
 // runs may or may not be recorded; a Free or Realloc of a block allocated
-// before the trace started is left out (the trace's end block counts them).
+// before the trace started is left out (the trace's end block counts them),
+// as are the calls of a private heap created while StartTrace runs.
 // An AlignedAlloc with an alignment of at most 16 is recorded as the Malloc
 // it is, Realloc(nil, n) as a Malloc and Realloc(p, 0) as a Free.
 //
@@ -155,7 +173,8 @@ func startTraceLocked(w io.Writer, closer io.Closer) error {
 	t := &tracer{
 		out: out, bw: bw, closer: closer, start: start,
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		addrs: make(map[uintptr]uint64), reallocs: make(map[uint64]uint64),
+		addrs: make(map[uintptr]tracedBlock), heaps: make(map[uint32]map[uintptr]struct{}),
+		reallocs: make(map[uint64]tracedBlock),
 	}
 	// Fresh buffers: whatever a call racing the last StopTrace left in a
 	// slot is dropped.
@@ -168,6 +187,10 @@ func startTraceLocked(w io.Writer, closer io.Closer) error {
 	traceClock.Store(0)
 	traceState = t
 	go t.run()
+	// The private heaps live now are created at the start of the trace
+	// (one created from here to traceOn is not, and its calls are left
+	// out; one recorded twice is created once).
+	forEachHeap(func(h *Heap) { traceHeap(recHeapNew, h.id) })
 	traceOn.Store(true)
 	setFast(fastTrace, true)
 	return nil
@@ -245,11 +268,18 @@ func traceReallocBegin(old uintptr) uint64 {
 }
 
 // traceReallocEnd records the end of the realloc that began as seq0: the
-// new block np (0 when it failed) of size bytes.
+// new block np (0 when it failed) of size bytes, with its heap (which the
+// writer needs when the old block predates the trace).
 //
 //go:noinline
 func traceReallocEnd(seq0 uint64, old, np uintptr, size int) {
-	traceRecord(traceRec{op: recRealloc, seq0: seq0, old: old, addr: np, size: uint64(size)})
+	var hid uint32
+	if np != 0 {
+		if ph := privateOwner(np); ph != nil {
+			hid = ph.id
+		}
+	}
+	traceRecord(traceRec{op: recRealloc, arg: seq0, old: old, addr: np, size: uint64(size), heap: hid})
 }
 
 // traceRecord numbers r and appends it to this P's buffer; it returns r's
@@ -519,45 +549,101 @@ func (t *tracer) emit(r *traceRec) {
 	e := tracefmt.Event{Seq: r.seq, Time: r.t, Thread: r.pid, Size: r.size, Arg: r.arg}
 	switch r.op {
 	case recMalloc, recCalloc, recAligned:
-		e.Op = tracefmt.Op(r.op)
+		if r.heap != 0 && t.heaps[r.heap] == nil {
+			// In a heap the trace does not hold (created while
+			// StartTrace ran): left out, as its frees will be.
+			t.evict(r.addr)
+			t.out.Drop()
+			return
+		}
+		e.Op, e.Heap = tracefmt.Op(r.op), r.heap
 		e.ID = t.out.NextID()
-		t.addrs[r.addr] = e.ID
+		t.bind(r.addr, tracedBlock{e.ID, r.heap})
 	case recFree:
-		id, ok := t.addrs[r.addr]
+		b, ok := t.addrs[r.addr]
 		if !ok {
 			t.out.Drop() // allocated before the trace (or a bad pointer)
 			return
 		}
-		delete(t.addrs, r.addr)
-		e.Op, e.ID = tracefmt.Free, id
+		t.evict(r.addr)
+		e.Op, e.ID = tracefmt.Free, b.id
 	case recReallocBegin:
-		id := t.addrs[r.addr]
-		delete(t.addrs, r.addr)
-		t.reallocs[r.seq] = id
+		t.reallocs[r.seq] = t.addrs[r.addr]
+		t.evict(r.addr)
 		return
 	case recRealloc:
-		old := t.reallocs[r.seq0] // 0 when the first half predates the trace
-		delete(t.reallocs, r.seq0)
+		seq0 := r.arg
+		e.Arg = 0
+		old := t.reallocs[seq0] // id 0 when the first half predates the trace
+		delete(t.reallocs, seq0)
 		if r.addr == 0 {
-			if old != 0 {
-				t.addrs[r.old] = old // failed: the old block stays
+			if old.id != 0 && (old.heap == 0 || t.heaps[old.heap] != nil) {
+				t.bind(r.old, old) // failed: the old block stays
 			}
 			return
 		}
-		e.ID = t.out.NextID()
-		if old == 0 {
+		h := r.heap
+		if old.id != 0 {
+			h = old.heap // a block keeps its heap
+		}
+		if h != 0 && t.heaps[h] == nil {
+			t.evict(r.addr)
+			t.out.Drop()
+			return
+		}
+		e.ID, e.Heap = t.out.NextID(), h
+		if old.id == 0 {
 			// The old block predates the trace: the new one appears
 			// from nowhere, as a malloc.
 			t.out.Drop()
 			e.Op = tracefmt.Malloc
 		} else {
-			e.Op, e.Old = tracefmt.Realloc, old
+			e.Op, e.Old = tracefmt.Realloc, old.id
 		}
-		t.addrs[r.addr] = e.ID
+		t.bind(r.addr, tracedBlock{e.ID, h})
+	case recHeapNew:
+		if t.heaps[r.heap] != nil {
+			return // recorded at StartTrace already
+		}
+		t.heaps[r.heap] = map[uintptr]struct{}{}
+		e.Op, e.Heap = tracefmt.HeapCreate, r.heap
+	case recHeapDestroy:
+		set := t.heaps[r.heap]
+		if set == nil {
+			t.out.Drop() // created while StartTrace ran
+			return
+		}
+		for a := range set {
+			delete(t.addrs, a)
+		}
+		delete(t.heaps, r.heap)
+		e.Op, e.Heap = tracefmt.HeapDestroy, r.heap
 	default:
 		return
 	}
 	t.err = t.out.Write(&e)
+}
+
+// bind records that the traced block b lives at addr, taking the address
+// from the dead block that may still hold it (evict).
+func (t *tracer) bind(addr uintptr, b tracedBlock) {
+	t.evict(addr)
+	t.addrs[addr] = b
+	if b.heap != 0 {
+		t.heaps[b.heap][addr] = struct{}{}
+	}
+}
+
+// evict forgets the block at addr, if any. Besides frees, an allocation
+// evicts a block of a destroyed heap whose destroy is numbered after the
+// allocation (the order explained above).
+func (t *tracer) evict(addr uintptr) {
+	if b, ok := t.addrs[addr]; ok {
+		delete(t.addrs, addr)
+		if b.heap != 0 {
+			delete(t.heaps[b.heap], addr)
+		}
+	}
 }
 
 // initProfiling applies the profiling settings at the first allocation

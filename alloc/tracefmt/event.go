@@ -8,17 +8,25 @@ import (
 // Op is the kind of call an Event records.
 type Op uint8
 
-// The operations. Their values are the op bytes of the binary format.
+// The operations. Their values are the op bytes of the binary format (an
+// allocation in a private heap sets bit 0x10 of the byte besides, see the
+// package documentation).
 const (
-	Malloc  Op = 1 // Malloc(Size)
-	Calloc  Op = 2 // Calloc(Arg, Size)
-	Realloc Op = 3 // Realloc(Old, Size)
-	Aligned Op = 4 // AlignedAlloc(Arg, Size)
-	Free    Op = 5 // Free(ID)
+	Malloc      Op = 1 // Malloc(Size) in heap Heap
+	Calloc      Op = 2 // Calloc(Arg, Size) in heap Heap
+	Realloc     Op = 3 // Realloc(Old, Size), in Old's heap Heap
+	Aligned     Op = 4 // AlignedAlloc(Arg, Size) in heap Heap
+	Free        Op = 5 // Free(ID)
+	HeapCreate  Op = 6 // a private heap numbered Heap is created (version 2)
+	HeapDestroy Op = 7 // private heap Heap is destroyed with its live blocks (version 2)
 )
 
+// NumOps bounds the operations' values: every Op is below it, so an array
+// of NumOps counters can be indexed by Op.
+const NumOps = 8
+
 // String returns the operation's name: "malloc", "calloc", "realloc",
-// "aligned" or "free".
+// "aligned", "free", "heap_create" or "heap_destroy".
 func (o Op) String() string {
 	switch o {
 	case Malloc:
@@ -31,12 +39,20 @@ func (o Op) String() string {
 		return "aligned"
 	case Free:
 		return "free"
+	case HeapCreate:
+		return "heap_create"
+	case HeapDestroy:
+		return "heap_destroy"
 	}
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
-// Allocates reports whether o creates a block (every op but Free).
+// Allocates reports whether o creates a block (Malloc, Calloc, Realloc,
+// Aligned).
 func (o Op) Allocates() bool { return o >= Malloc && o <= Aligned }
+
+// OnHeap reports whether o creates or destroys a private heap.
+func (o Op) OnHeap() bool { return o == HeapCreate || o == HeapDestroy }
 
 // Event is one recorded call.
 type Event struct {
@@ -48,13 +64,19 @@ type Event struct {
 	Old    uint64 // Realloc: the block resized (0: realloc(NULL, Size))
 	Size   uint64 // bytes requested; for Calloc, the size of one element
 	Arg    uint64 // Calloc: the number of elements; Aligned: the alignment
+	// Heap is the private heap of the event: the heap an allocation is
+	// made in (0: the process heap; a Realloc's is its old block's), the
+	// heap created or destroyed (HeapCreate, HeapDestroy, never 0), and,
+	// on a Free the Reader returns, the freed block's (the Writer does not
+	// write it: the block names it).
+	Heap uint32
 }
 
 // Bytes returns the bytes the event requests: Size, or Arg*Size for
-// Calloc (saturating), 0 for Free.
+// Calloc (saturating), 0 for Free and the heap events.
 func (e *Event) Bytes() uint64 {
 	switch e.Op {
-	case Free:
+	case Free, HeapCreate, HeapDestroy:
 		return 0
 	case Calloc:
 		if e.Arg != 0 && e.Size > ^uint64(0)/e.Arg {
@@ -65,19 +87,26 @@ func (e *Event) Bytes() uint64 {
 	return e.Size
 }
 
-// String returns the event in the text format's words, with its id(s).
+// String returns the event in C's words, with its id(s): "malloc(24) =
+// #1", "calloc(10, 300) = #2 in heap 3", "free(#2)", "heap_create(3)".
 func (e Event) String() string {
+	in := ""
+	if e.Heap != 0 && e.Op.Allocates() {
+		in = fmt.Sprintf(" in heap %d", e.Heap)
+	}
 	switch e.Op {
 	case Malloc:
-		return fmt.Sprintf("malloc(%d) = #%d", e.Size, e.ID)
+		return fmt.Sprintf("malloc(%d) = #%d%s", e.Size, e.ID, in)
 	case Calloc:
-		return fmt.Sprintf("calloc(%d, %d) = #%d", e.Arg, e.Size, e.ID)
+		return fmt.Sprintf("calloc(%d, %d) = #%d%s", e.Arg, e.Size, e.ID, in)
 	case Realloc:
-		return fmt.Sprintf("realloc(#%d, %d) = #%d", e.Old, e.Size, e.ID)
+		return fmt.Sprintf("realloc(#%d, %d) = #%d%s", e.Old, e.Size, e.ID, in)
 	case Aligned:
-		return fmt.Sprintf("aligned_alloc(%d, %d) = #%d", e.Arg, e.Size, e.ID)
+		return fmt.Sprintf("aligned_alloc(%d, %d) = #%d%s", e.Arg, e.Size, e.ID, in)
 	case Free:
 		return fmt.Sprintf("free(#%d)", e.ID)
+	case HeapCreate, HeapDestroy:
+		return fmt.Sprintf("%v(%d)", e.Op, e.Heap)
 	}
 	return e.Op.String()
 }

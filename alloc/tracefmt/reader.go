@@ -13,6 +13,7 @@ import (
 	"math"
 	"math/bits"
 	"os"
+	"slices"
 	"time"
 )
 
@@ -45,6 +46,7 @@ type Info struct {
 	Timestamps bool      // events carry Time
 	Records    int64     // events read so far
 	Allocs     int64     // allocations read so far (the last id)
+	Heaps      int64     // private heaps created so far (HeapCreate events)
 	Dropped    int64     // binary, after the end block: calls the recorder left out
 	Skipped    int64     // text: failed reallocs, which change nothing and are not returned
 	Ended      bool      // the end block (binary) or the end of the text was reached
@@ -60,6 +62,13 @@ type Reader struct {
 
 	live   bitset
 	nextID uint64
+
+	// Private heaps (version 2 and text traces).
+	heaps     map[uint32]*heapState // the live heaps
+	gone      map[uint32]bool       // heaps destroyed (and not created again)
+	blockHeap map[uint64]uint32     // live blocks of private heaps: id -> heap
+	dead      bitset                // blocks that died with their heap
+	ended     []uint64              // the blocks the last event (a HeapDestroy) ended
 
 	// binary
 	tick    int64
@@ -171,6 +180,7 @@ func (r *Reader) Next() (Event, error) {
 	if r.err != nil {
 		return Event{}, r.err
 	}
+	r.ended = r.ended[:0]
 	if r.info.Format == Text {
 		return r.nextText()
 	}
@@ -197,6 +207,108 @@ func (b bitset) clear(i uint64) {
 	if w := i / 64; w < uint64(len(b)) {
 		b[w] &^= 1 << (i % 64)
 	}
+}
+
+// ---- private heaps ----
+
+// heapState is a live private heap as the reader tracks it.
+type heapState struct {
+	ids  []uint64 // its blocks in id order, some dead since (compacted as they pile up)
+	live int      // how many of ids are live
+}
+
+// Ended returns the blocks that the event Next returned last ended, when
+// it was a HeapDestroy: the heap's live blocks, in id order (the frees a
+// destroy stands for). It is empty after any other event, and valid until
+// the next call of Next.
+func (r *Reader) Ended() []uint64 { return r.ended }
+
+// checkHeap reports an error unless heap h (0: the process heap) is live
+// for an allocation op.
+func (r *Reader) checkHeap(at int64, op Op, h uint32) error {
+	if h == 0 || r.heaps[h] != nil {
+		return nil
+	}
+	if r.gone[h] {
+		return r.fail(at, "%v in heap %d, which was destroyed", op, h)
+	}
+	return r.fail(at, "%v in heap %d, which was never created", op, h)
+}
+
+// createHeap notes the creation of heap h.
+func (r *Reader) createHeap(at int64, h uint32) error {
+	if h == 0 {
+		return r.fail(at, "creation of heap 0 (the process heap)")
+	}
+	if r.heaps[h] != nil {
+		return r.fail(at, "creation of heap %d, which is live already", h)
+	}
+	if r.heaps == nil {
+		r.heaps, r.gone, r.blockHeap = map[uint32]*heapState{}, map[uint32]bool{}, map[uint64]uint32{}
+	}
+	r.heaps[h] = &heapState{}
+	delete(r.gone, h)
+	r.info.Heaps++
+	return nil
+}
+
+// destroyHeap notes the destruction of heap h: its live blocks die
+// (Ended lists them).
+func (r *Reader) destroyHeap(at int64, h uint32) error {
+	hs := r.heaps[h]
+	if hs == nil {
+		if r.gone[h] {
+			return r.fail(at, "destruction of heap %d, which was destroyed already", h)
+		}
+		return r.fail(at, "destruction of heap %d, which was never created", h)
+	}
+	for _, id := range hs.ids {
+		if r.live.has(id) {
+			r.live.clear(id)
+			r.dead.set(id)
+			delete(r.blockHeap, id)
+			r.ended = append(r.ended, id)
+		}
+	}
+	delete(r.heaps, h)
+	r.gone[h] = true
+	return nil
+}
+
+// born notes that block id was allocated in heap h (live, or 0).
+func (r *Reader) born(id uint64, h uint32) {
+	r.live.set(id)
+	if h != 0 {
+		hs := r.heaps[h]
+		hs.ids = append(hs.ids, id)
+		hs.live++
+		r.blockHeap[id] = h
+	}
+}
+
+// died notes that block id, live, was freed or reallocated, and returns
+// its heap.
+func (r *Reader) died(id uint64) uint32 {
+	r.live.clear(id)
+	h, ok := r.blockHeap[id]
+	if !ok {
+		return 0
+	}
+	delete(r.blockHeap, id)
+	hs := r.heaps[h]
+	hs.live--
+	if len(hs.ids) >= 64 && len(hs.ids) > 2*hs.live {
+		hs.ids = slices.DeleteFunc(hs.ids, func(x uint64) bool { return !r.live.has(x) })
+	}
+	return h
+}
+
+// notLive explains why block id is not live.
+func (r *Reader) notLive(id uint64) string {
+	if r.dead.has(id) {
+		return "its heap was destroyed"
+	}
+	return "freed already"
 }
 
 // ---- binary ----
@@ -249,8 +361,8 @@ func (r *Reader) readHeader() error {
 	if err != nil {
 		return err
 	}
-	if v != Version {
-		return r.failAt(int64(len(Magic)), "format version %d; this reader reads version %d", v, Version)
+	if v < 1 || v > Version {
+		return r.failAt(int64(len(Magic)), "format version %d; this reader reads versions 1 to %d", v, Version)
 	}
 	r.info.Version = int(v)
 	flags, err := r.readUvarint("header's flags")
@@ -420,10 +532,15 @@ func (r *Reader) nextBinary() (Event, error) {
 		}
 	}
 	at := r.boff + int64(r.bpos)
-	op := Op(r.block[r.bpos])
+	opByte := r.block[r.bpos]
 	r.bpos++
-	if op < Malloc || op > Free {
-		return Event{}, r.fail(at, "unknown operation %d (corrupt trace)", op)
+	op := Op(opByte &^ opInHeap)
+	inHeap := opByte&opInHeap != 0
+	switch {
+	case r.info.Version < 2 && (inHeap || op < Malloc || op > Free),
+		inHeap && !op.Allocates(),
+		op < Malloc || op > HeapDestroy:
+		return Event{}, r.fail(at, "unknown operation %d in a version %d trace (corrupt trace)", opByte, r.info.Version)
 	}
 	gap, err := r.bUvarint("sequence gap")
 	if err != nil {
@@ -454,6 +571,16 @@ func (r *Reader) nextBinary() (Event, error) {
 		return Event{}, r.fail(at, "thread %d out of range", th)
 	}
 	e.Thread = uint32(th)
+	if inHeap || op.OnHeap() {
+		h, err := r.bUvarint("heap")
+		if err != nil {
+			return Event{}, err
+		}
+		if h == 0 || h > math.MaxUint32 {
+			return Event{}, r.fail(at, "%v names heap %d (corrupt trace)", op, h)
+		}
+		e.Heap = uint32(h)
+	}
 	ref := func(what string, zeroOK bool) (uint64, error) {
 		x, err := r.bUvarint(what)
 		if err != nil {
@@ -467,11 +594,15 @@ func (r *Reader) nextBinary() (Event, error) {
 		}
 		id := r.nextID - x
 		if !r.live.has(id) {
-			return 0, r.fail(at, "%v of block %d, which is not live (freed already)", op, id)
+			return 0, r.fail(at, "%v of block %d, which is not live (%s)", op, id, r.notLive(id))
 		}
 		return id, nil
 	}
 	switch op {
+	case HeapCreate:
+		err = r.createHeap(at, e.Heap)
+	case HeapDestroy:
+		err = r.destroyHeap(at, e.Heap)
 	case Malloc:
 		e.Size, err = r.bUvarint("size")
 	case Calloc, Aligned:
@@ -488,17 +619,24 @@ func (r *Reader) nextBinary() (Event, error) {
 	case Free:
 		e.ID, err = ref("block", false)
 	}
+	if err == nil && op.Allocates() {
+		err = r.checkHeap(at, op, e.Heap)
+		if err == nil && e.Old != 0 && r.blockHeap[e.Old] != e.Heap {
+			err = r.fail(at, "realloc of block %d of heap %d names heap %d", e.Old, r.blockHeap[e.Old], e.Heap)
+		}
+	}
 	if err != nil {
 		return Event{}, err
 	}
-	if op == Realloc && e.Old != 0 {
-		r.live.clear(e.Old)
-	}
-	if op == Free {
-		r.live.clear(e.ID)
-	} else {
+	switch {
+	case op == Free:
+		e.Heap = r.died(e.ID)
+	case op.Allocates():
+		if e.Old != 0 {
+			r.died(e.Old)
+		}
 		e.ID = r.nextID
-		r.live.set(e.ID)
+		r.born(e.ID, e.Heap)
 		r.nextID++
 		r.info.Allocs++
 	}
@@ -541,7 +679,7 @@ func (r *Reader) nextText() (Event, error) {
 // parseLine turns one text line into an event; ok is false for a line
 // that yields none (a failed realloc).
 func (r *Reader) parseLine(line []byte, off int64) (e Event, ok bool, err error) {
-	var f [5][]byte
+	var f [6][]byte
 	n := 0
 	for len(line) > 0 {
 		if n == len(f) {
@@ -558,7 +696,21 @@ func (r *Reader) parseLine(line []byte, off int64) (e Event, ok bool, err error)
 	if n < 3 || len(f[1]) != 1 {
 		return e, false, r.fail(off, "want <thread> <op> <args>, got %q", bytes.Join(f[:n], []byte{' '}))
 	}
-	var v [5]uint64
+	op := f[1][0]
+	// An allocation may end with the private heap it was made in: @<heap>.
+	var heap uint64
+	if len(f[n-1]) > 0 && f[n-1][0] == '@' {
+		if op != 'm' && op != 'c' && op != 'r' && op != 'a' {
+			return e, false, r.fail(off, "operation %q names no heap (%q)", f[1], f[n-1])
+		}
+		h, good := parseUint(f[n-1][1:])
+		if !good || h == 0 || h > math.MaxUint32 {
+			return e, false, r.fail(off, "field %d: %q is not a private heap (@1 to @%d)", n, f[n-1], uint32(math.MaxUint32))
+		}
+		heap = h
+		n--
+	}
+	var v [6]uint64
 	for i := 0; i < n; i++ {
 		if i == 1 {
 			continue
@@ -572,14 +724,14 @@ func (r *Reader) parseLine(line []byte, off int64) (e Event, ok bool, err error)
 	if v[0] > math.MaxUint32 {
 		return e, false, r.fail(off, "thread %d out of range", v[0])
 	}
-	e = Event{Thread: uint32(v[0]), Seq: uint64(r.line), Time: -1}
+	e = Event{Thread: uint32(v[0]), Seq: uint64(r.line), Time: -1, Heap: uint32(heap)}
 	want := 0
-	switch f[1][0] {
+	switch op {
 	case 'm':
 		want = 4
 	case 'c', 'r', 'a':
 		want = 5
-	case 'f':
+	case 'f', 'h', 'd':
 		want = 3
 	}
 	if want == 0 {
@@ -588,67 +740,97 @@ func (r *Reader) parseLine(line []byte, off int64) (e Event, ok bool, err error)
 	if n != want {
 		return e, false, r.fail(off, "operation %q takes %d fields, the line has %d", f[1], want, n)
 	}
-	newID := func(id uint64) error {
+	newID := func(op Op, id uint64) error {
+		if err := r.checkHeap(off, op, e.Heap); err != nil {
+			return err
+		}
 		if id != r.nextID {
 			return r.fail(off, "block id %d, %d expected (ids number the allocations from 1)", id, r.nextID)
 		}
-		r.live.set(id)
+		r.born(id, e.Heap)
 		r.nextID++
 		r.info.Allocs++
 		return nil
 	}
 	liveID := func(id uint64) error {
 		if id == 0 || !r.live.has(id) {
+			if id != 0 && r.dead.has(id) {
+				return r.fail(off, "block %d is not live (its heap was destroyed)", id)
+			}
 			return r.fail(off, "block %d is not live", id)
 		}
 		return nil
 	}
-	switch f[1][0] {
+	heapArg := func() (uint32, error) {
+		if v[2] == 0 || v[2] > math.MaxUint32 {
+			return 0, r.fail(off, "heap %d out of range 1..%d", v[2], uint32(math.MaxUint32))
+		}
+		return uint32(v[2]), nil
+	}
+	switch op {
+	case 'h', 'd':
+		h, err := heapArg()
+		if err != nil {
+			return e, false, err
+		}
+		e.Heap = h
+		if op == 'h' {
+			e.Op, err = HeapCreate, r.createHeap(off, h)
+		} else {
+			e.Op, err = HeapDestroy, r.destroyHeap(off, h)
+		}
+		return e, err == nil, err
 	case 'm':
 		e.Op, e.ID, e.Size = Malloc, v[2], v[3]
-		return e, true, newID(e.ID)
+		return e, true, newID(e.Op, e.ID)
 	case 'c':
 		e.Op, e.ID, e.Arg, e.Size = Calloc, v[2], v[3], v[4]
-		return e, true, newID(e.ID)
+		return e, true, newID(e.Op, e.ID)
 	case 'a':
 		e.Op, e.ID, e.Arg, e.Size = Aligned, v[2], v[3], v[4]
 		if e.Arg == 0 || e.Arg&(e.Arg-1) != 0 {
 			return e, false, r.fail(off, "alignment %d is not a power of two", e.Arg)
 		}
-		return e, true, newID(e.ID)
+		return e, true, newID(e.Op, e.ID)
 	case 'f':
 		e.Op, e.ID = Free, v[2]
 		if err := liveID(e.ID); err != nil {
 			return e, false, err
 		}
-		r.live.clear(e.ID)
+		e.Heap = r.died(e.ID)
 		return e, true, nil
 	}
 	// realloc
 	old, nw, size := v[2], v[3], v[4]
+	if err := r.checkHeap(off, Realloc, e.Heap); err != nil {
+		return e, false, err
+	}
 	switch {
 	case old == 0 && nw == 0:
 		r.info.Skipped++ // realloc(NULL, n) failed
 		return e, false, nil
 	case old == 0:
 		e.Op, e.ID, e.Size = Malloc, nw, size
-		return e, true, newID(nw)
+		return e, true, newID(e.Op, nw)
 	}
 	if err := liveID(old); err != nil {
 		return e, false, err
 	}
+	if oh := r.blockHeap[old]; oh != e.Heap {
+		return e, false, r.fail(off, "realloc of block %d of heap %d names heap %d", old, oh, e.Heap)
+	}
 	switch {
 	case nw == 0 && size == 0:
-		r.live.clear(old)
+		r.died(old)
 		e.Op, e.ID = Free, old
 		return e, true, nil
 	case nw == 0:
 		r.info.Skipped++ // failed: the block stays
 		return e, false, nil
 	}
-	r.live.clear(old)
+	r.died(old)
 	e.Op, e.Old, e.ID, e.Size = Realloc, old, nw, size
-	return e, true, newID(nw)
+	return e, true, newID(e.Op, nw)
 }
 
 func parseUint(b []byte) (uint64, bool) {

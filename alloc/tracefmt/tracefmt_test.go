@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -27,17 +29,31 @@ func testSeed(t *testing.T) uint64 {
 }
 
 // randomTrace makes n valid events (ids, live blocks and sequence numbers
-// consistent) and writes them.
-func randomTrace(t testing.TB, rng *rand.Rand, n int, tick time.Duration) ([]tracefmt.Event, []byte) {
+// consistent) and writes them. With heaps, private heaps come and go and
+// take a share of the allocations; a Free event carries its block's heap,
+// as the reader returns it.
+func randomTrace(t testing.TB, rng *rand.Rand, n int, tick time.Duration, heaps bool) ([]tracefmt.Event, []byte) {
 	var buf bytes.Buffer
 	w, err := tracefmt.NewWriter(&buf, time.Unix(1700000000, 0), tick)
 	if err != nil {
 		t.Fatal(err)
 	}
+	type block struct {
+		id   uint64
+		heap uint32
+	}
 	var evs []tracefmt.Event
-	var live []uint64
+	var live []block
+	var liveHeaps []uint32
+	nextHeap, again := uint32(2), uint32(0) // again: a destroyed heap's number, to create again
 	seq := uint64(0)
 	now := int64(0)
+	take := func(j int) block {
+		b := live[j]
+		live[j] = live[len(live)-1]
+		live = live[:len(live)-1]
+		return b
+	}
 	for i := 0; i < n; i++ {
 		seq += 1 + uint64(rng.IntN(3))*uint64(rng.IntN(2))
 		now += int64(rng.IntN(3)) * int64(time.Millisecond)
@@ -45,7 +61,29 @@ func randomTrace(t testing.TB, rng *rand.Rand, n int, tick time.Duration) ([]tra
 		if tick > 0 {
 			e.Time = now / int64(tick) * int64(tick)
 		}
+		if heaps && len(liveHeaps) > 0 && rng.IntN(3) == 0 {
+			e.Heap = liveHeaps[rng.IntN(len(liveHeaps))]
+		}
 		switch k := rng.IntN(10); {
+		case heaps && k == 9 && rng.IntN(4) == 0:
+			if len(liveHeaps) == 0 || rng.IntN(2) == 0 {
+				e.Op, e.Heap = tracefmt.HeapCreate, nextHeap
+				if again != 0 {
+					e.Heap, again = again, 0
+				} else {
+					nextHeap += 1 + uint32(rng.IntN(1000))
+				}
+				liveHeaps = append(liveHeaps, e.Heap)
+				break
+			}
+			j := rng.IntN(len(liveHeaps))
+			e.Op, e.Heap = tracefmt.HeapDestroy, liveHeaps[j]
+			liveHeaps[j] = liveHeaps[len(liveHeaps)-1]
+			liveHeaps = liveHeaps[:len(liveHeaps)-1]
+			live = slices.DeleteFunc(live, func(b block) bool { return b.heap == e.Heap })
+			if rng.IntN(2) == 0 {
+				again = e.Heap
+			}
 		case k < 4 || len(live) == 0:
 			e.Op, e.Size = tracefmt.Malloc, uint64(rng.IntN(1<<uint(rng.IntN(24))))
 		case k == 4:
@@ -53,19 +91,15 @@ func randomTrace(t testing.TB, rng *rand.Rand, n int, tick time.Duration) ([]tra
 		case k == 5:
 			e.Op, e.Arg, e.Size = tracefmt.Aligned, 1<<uint(rng.IntN(20)), uint64(rng.IntN(5000))
 		case k == 6:
-			j := rng.IntN(len(live))
-			e.Op, e.Old, e.Size = tracefmt.Realloc, live[j], uint64(rng.IntN(100000))
-			live[j] = live[len(live)-1]
-			live = live[:len(live)-1]
+			b := take(rng.IntN(len(live)))
+			e.Op, e.Old, e.Size, e.Heap = tracefmt.Realloc, b.id, uint64(rng.IntN(100000)), b.heap
 		default:
-			j := rng.IntN(len(live))
-			e.Op, e.ID = tracefmt.Free, live[j]
-			live[j] = live[len(live)-1]
-			live = live[:len(live)-1]
+			b := take(rng.IntN(len(live)))
+			e.Op, e.ID, e.Heap = tracefmt.Free, b.id, b.heap
 		}
-		if e.Op != tracefmt.Free {
+		if e.Op.Allocates() {
 			e.ID = w.NextID()
-			live = append(live, e.ID)
+			live = append(live, block{e.ID, e.Heap})
 		}
 		if err := w.Write(&e); err != nil {
 			t.Fatalf("event %d %v: %v", i, e, err)
@@ -99,8 +133,12 @@ func readAll(data []byte) ([]tracefmt.Event, tracefmt.Info, error) {
 
 func TestRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 1))
-	for _, tick := range []time.Duration{0, time.Millisecond} {
-		want, data := randomTrace(t, rng, 50000, tick)
+	for _, tc := range []struct {
+		tick  time.Duration
+		heaps bool
+	}{{0, false}, {time.Millisecond, false}, {0, true}, {time.Millisecond, true}} {
+		tick := tc.tick
+		want, data := randomTrace(t, rng, 50000, tick, tc.heaps)
 		got, info, err := readAll(data)
 		if err != nil {
 			t.Fatalf("tick %v: %v", tick, err)
@@ -113,8 +151,17 @@ func TestRoundTrip(t *testing.T) {
 				t.Fatalf("tick %v: event %d: read %+v, wrote %+v", tick, i, got[i], want[i])
 			}
 		}
-		if !info.Ended || info.Dropped != 1 || info.Format != tracefmt.Binary || info.Timestamps != (tick > 0) {
+		if !info.Ended || info.Dropped != 1 || info.Format != tracefmt.Binary || info.Timestamps != (tick > 0) || info.Version != 2 {
 			t.Errorf("tick %v: info %+v", tick, info)
+		}
+		heaps := 0
+		for _, e := range want {
+			if e.Op == tracefmt.HeapCreate {
+				heaps++
+			}
+		}
+		if info.Heaps != int64(heaps) || tc.heaps != (heaps > 0) {
+			t.Errorf("tick %v: %d heaps read, %d written", tick, info.Heaps, heaps)
 		}
 		// gzipped, the same.
 		var z bytes.Buffer
@@ -125,7 +172,7 @@ func TestRoundTrip(t *testing.T) {
 		if err != nil || len(got2) != len(want) || !info2.Gzipped {
 			t.Errorf("gzipped: %d events, %+v, %v", len(got2), info2, err)
 		}
-		t.Logf("tick %v: %d events in %d bytes (%.2f bytes per event)", tick, len(want), len(data), float64(len(data))/float64(len(want)))
+		t.Logf("tick %v, %d heaps: %d events in %d bytes (%.2f bytes per event)", tick, heaps, len(want), len(data), float64(len(data))/float64(len(want)))
 	}
 }
 
@@ -134,7 +181,7 @@ func TestRoundTrip(t *testing.T) {
 // block), never a silent success.
 func TestTruncated(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 2))
-	want, data := randomTrace(t, rng, 1000, time.Millisecond)
+	want, data := randomTrace(t, rng, 1000, time.Millisecond, true)
 	blockEnds := 0
 	for cut := 0; cut < len(data); cut++ {
 		evs, _, err := readAll(data[:cut])
@@ -164,7 +211,7 @@ func TestTruncated(t *testing.T) {
 // (the checksum catches what decoding would not).
 func TestCorrupt(t *testing.T) {
 	rng := rand.New(rand.NewPCG(testSeed(t), 3))
-	_, data := randomTrace(t, rng, 3000, time.Millisecond)
+	_, data := randomTrace(t, rng, 3000, time.Millisecond, true)
 	for i := 0; i < 2000; i++ {
 		bad := bytes.Clone(data)
 		at := rng.IntN(len(bad))
@@ -259,11 +306,19 @@ func TestWriterChecks(t *testing.T) {
 // Seeds: testdata/fuzz/FuzzReader, and the valid traces added here.
 func FuzzReader(f *testing.F) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	_, bin := randomTrace(f, rng, 40, time.Millisecond)
+	_, bin := randomTrace(f, rng, 40, time.Millisecond, false)
 	f.Add(bin)
-	_, bin = randomTrace(f, rng, 40, 0)
+	_, bin = randomTrace(f, rng, 40, 0, false)
 	f.Add(bin)
+	_, bin = randomTrace(f, rng, 60, time.Millisecond, true)
+	f.Add(bin)
+	_, bin = randomTrace(f, rng, 60, 0, true)
+	f.Add(bin)
+	if v1, err := os.ReadFile("testdata/v1.trace"); err == nil {
+		f.Add(v1)
+	}
 	f.Add([]byte("1 m 1 48\n1 c 2 13 16\n1 r 1 3 200\n1 f 2\n1 f 3\n"))
+	f.Add([]byte("1 h 2\n1 m 1 48 @2\n1 c 2 13 16\n1 r 1 3 200 @2\n2 h 5\n2 a 4 64 10 @5\n1 d 2\n1 f 2\n2 f 4\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := tracefmt.NewReader(bytes.NewReader(data))
 		if err != nil {
@@ -290,6 +345,12 @@ func FuzzReader(f *testing.F) {
 			}
 			if e.Op.Allocates() && e.ID == 0 {
 				t.Fatalf("allocation without an id: %+v", e)
+			}
+			if e.Op.OnHeap() && e.Heap == 0 {
+				t.Fatalf("heap event without a heap: %+v", e)
+			}
+			if len(r.Ended()) > 0 && e.Op != tracefmt.HeapDestroy {
+				t.Fatalf("%v ended blocks %v", e, r.Ended())
 			}
 		}
 	})

@@ -12,11 +12,16 @@ import (
 // Magic opens every binary trace.
 const Magic = "offheap-trace\n"
 
-// Version is the format version this package writes and reads.
-const Version = 1
+// Version is the format version this package writes. Its Reader reads
+// this version and every earlier one (1: without private heaps).
+const Version = 2
 
 const (
 	flagTime = 1 << 0
+
+	// opInHeap marks, in a version 2 record's op byte, an allocation in
+	// a private heap: the record carries the heap after the thread.
+	opInHeap = 0x10
 
 	kindBlock = 'B'
 	kindEnd   = 'E'
@@ -80,9 +85,11 @@ func (w *Writer) Drop() { w.dropped++ }
 
 // Write appends an event. Its Seq must exceed the previous event's, its
 // Time (nanoseconds since start; ignored without timestamps) must not go
-// back, an allocation's ID must be NextID(), and a Free's ID or a Realloc's
-// Old must name a block created earlier (the Writer does not track which
-// are live; the reader does). Write buffers; Flush ends the block.
+// back, an allocation's ID must be NextID(), a Free's ID or a Realloc's
+// Old must name a block created earlier, and a HeapCreate or HeapDestroy
+// must name a heap other than 0. The Writer does not track which blocks
+// and heaps are live (the reader does); it writes an allocation's Heap,
+// not a Free's. Write buffers; Flush ends the block.
 func (w *Writer) Write(e *Event) error {
 	if w.err != nil {
 		return w.err
@@ -110,6 +117,10 @@ func (w *Writer) Write(e *Event) error {
 		if e.ID == 0 || e.ID >= w.nextID {
 			return fmt.Errorf("tracefmt: free of block %d, which does not exist yet", e.ID)
 		}
+	case e.Op.OnHeap():
+		if e.Heap == 0 {
+			return fmt.Errorf("tracefmt: %v of heap 0 (the process heap)", e.Op)
+		}
 	default:
 		return fmt.Errorf("tracefmt: bad op %d", e.Op)
 	}
@@ -121,12 +132,20 @@ func (w *Writer) Write(e *Event) error {
 		w.prevSeq, w.prevT = e.Seq-1, t
 	}
 	b := w.buf
-	b = append(b, byte(e.Op))
+	inHeap := e.Op.Allocates() && e.Heap != 0
+	if inHeap {
+		b = append(b, byte(e.Op)|opInHeap)
+	} else {
+		b = append(b, byte(e.Op))
+	}
 	b = binary.AppendUvarint(b, e.Seq-w.prevSeq-1)
 	if w.flags&flagTime != 0 {
 		b = binary.AppendUvarint(b, t-w.prevT)
 	}
 	b = binary.AppendUvarint(b, uint64(e.Thread))
+	if inHeap || e.Op.OnHeap() {
+		b = binary.AppendUvarint(b, uint64(e.Heap))
+	}
 	switch e.Op {
 	case Malloc:
 		b = binary.AppendUvarint(b, e.Size)

@@ -24,7 +24,9 @@ func runReplay(args []string) error {
 		fmt.Fprintf(fs.Output(), "usage: offheap replay [flags] TRACE\n\n"+
 			"Replays TRACE (a binary trace from alloc.StartTrace or OFFHEAP=trace=, or a text trace,\n"+
 			"gzipped or not) in a child process per target and prints the time, the memory system\n"+
-			"calls, the page faults, the peak RSS and the RSS at the end of each.\n\n")
+			"calls, the page faults, the peak RSS and the RSS at the end of each. A trace's private\n"+
+			"heaps are offheap's private heaps; Go's heap drops, and glibc frees, the live blocks of a\n"+
+			"destroyed heap.\n\n")
 		fs.PrintDefaults()
 	}
 	targets := fs.String("targets", strings.Join(replay.Targets, ","), "comma-separated targets: offheap, go, glibc")

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("trace-stats", "summarize an allocation trace: sizes, lifetimes, peak live bytes, realloc chains", runTraceStats)
+	register("trace-stats", "summarize an allocation trace: sizes, lifetimes, peak live bytes, realloc chains, private heaps", runTraceStats)
 }
 
 func runTraceStats(args []string) error {
@@ -20,7 +20,8 @@ func runTraceStats(args []string) error {
 		fmt.Fprintf(fs.Output(), "usage: offheap trace-stats [flags] TRACE\n\n"+
 			"Summarizes TRACE (binary or text, gzipped or not): calls by operation, a histogram of\n"+
 			"request sizes and of lifetimes (in calls, and in time when the trace has timestamps),\n"+
-			"the peak of live bytes, the blocks left live, and the realloc chains.\n\n")
+			"the peak of live bytes, the blocks left live, the realloc chains, and the private heaps\n"+
+			"(created, destroyed, the blocks and bytes their destroys dropped).\n\n")
 		fs.PrintDefaults()
 	}
 	partial := fs.Bool("partial", false, "accept a binary trace without its end block")

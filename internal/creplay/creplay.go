@@ -18,7 +18,7 @@ typedef struct {
 	uint8_t  pad[3];
 	uint32_t id;
 	uint32_t old;
-	uint32_t pad2;
+	uint32_t heap;
 	uint64_t size;
 	uint64_t arg;
 } op_t;
@@ -34,9 +34,11 @@ static void touch(char *p, uint64_t n) {
 	}
 }
 
-// replay runs n ops; slots has room for every id. It returns the number of
-// allocations that failed.
-static int64_t replay(const op_t *ops, int64_t n, void **slots, int notouch) {
+// replay runs n ops; slots has room for every id; ended lists the blocks
+// each heap destroy ends. glibc has no private heaps: their allocations
+// come from the process heap, and a destroy frees the heap's live blocks
+// one by one. It returns the number of allocations that failed.
+static int64_t replay(const op_t *ops, int64_t n, void **slots, const uint32_t *ended, int notouch) {
 	int64_t failed = 0;
 	for (int64_t i = 0; i < n; i++) {
 		const op_t *o = &ops[i];
@@ -63,6 +65,14 @@ static int64_t replay(const op_t *ops, int64_t n, void **slots, int notouch) {
 			free(slots[o->id]);
 			slots[o->id] = NULL;
 			continue;
+		case 6:
+			continue;
+		case 7:
+			for (uint64_t j = o->size; j < o->size + o->arg; j++) {
+				free(slots[ended[j]]);
+				slots[ended[j]] = NULL;
+			}
+			continue;
 		}
 		if (p == NULL) {
 			failed++;
@@ -86,13 +96,20 @@ import (
 )
 
 // Replay is a replay.ReplayFunc over the C library's malloc. The op array
-// and the slot table live in memory mapped for the purpose, so the only
-// C heap in use is the replay's.
-func Replay(ops []replay.Op, ids int, noTouch bool) int64 {
+// and the list of blocks ended by destroys are Go memory, the slot table is
+// mapped for the purpose, so the only C heap in use is the replay's. A
+// private heap's allocations come from the process heap, and its destroy
+// frees its live blocks.
+func Replay(t *replay.Trace, noTouch bool) int64 {
+	ops := t.Ops
 	if len(ops) == 0 {
 		return 0
 	}
-	slotBytes := (ids + 1) * int(unsafe.Sizeof(uintptr(0)))
+	var ended *C.uint32_t
+	if len(t.Ended) > 0 {
+		ended = (*C.uint32_t)(unsafe.Pointer(&t.Ended[0]))
+	}
+	slotBytes := (t.IDs + 1) * int(unsafe.Sizeof(uintptr(0)))
 	slots, err := syscall.Mmap(-1, 0, slotBytes, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
 	if err != nil {
 		panic("creplay: mapping the slot table: " + err.Error())
@@ -103,5 +120,13 @@ func Replay(ops []replay.Op, ids int, noTouch bool) int64 {
 	if noTouch {
 		nt = 1
 	}
-	return int64(C.replay((*C.op_t)(unsafe.Pointer(&ops[0])), C.int64_t(len(ops)), (*unsafe.Pointer)(unsafe.Pointer(&slots[0])), nt))
+	return int64(C.replay((*C.op_t)(unsafe.Pointer(&ops[0])), C.int64_t(len(ops)), (*unsafe.Pointer)(unsafe.Pointer(&slots[0])), ended, nt))
+}
+
+// InUse returns the bytes the C library's malloc has handed out and not
+// taken back (glibc's mallinfo2: uordblks, in its arenas, plus hblkhd, in
+// mapped chunks).
+func InUse() int64 {
+	m := C.mallinfo2()
+	return int64(m.uordblks + m.hblkhd)
 }

@@ -49,7 +49,19 @@ type Result struct {
 	EndRSS     int64            `json:"end_rss"`   // bytes resident after it
 	Failed     int64            `json:"failed"`    // allocations that returned nil
 	Mallinfo   *alloc.Mallinfo  `json:"mallinfo,omitempty"`
-	Note       string           `json:"note,omitempty"`
+	// PrivateHeaps is, for offheap and a trace with private heaps, what
+	// the replay did with them.
+	PrivateHeaps *PrivateHeaps `json:"private_heaps,omitempty"`
+	Note         string        `json:"note,omitempty"`
+}
+
+// PrivateHeaps counts the private heaps of an offheap replay.
+type PrivateHeaps struct {
+	Created   uint64 `json:"created"`
+	Destroyed uint64 `json:"destroyed"`
+	Live      int    `json:"live"`  // live at the end
+	Inuse     uint64 `json:"inuse"` // bytes in use in the live ones at the end
+	Sys       uint64 `json:"sys"`   // their memory from the system
 }
 
 // MaybeChild runs the replay a parent asked for, and exits, when this
@@ -80,10 +92,10 @@ func MaybeChild() {
 	os.Exit(0)
 }
 
-// ReplayFunc replays ops with a slot table of ids+1 entries, touching the
-// pages of every block unless noTouch, and returns how many allocations
-// failed.
-type ReplayFunc func(ops []Op, ids int, noTouch bool) (failed int64)
+// ReplayFunc replays the ops of t with a slot table of t.IDs+1 entries
+// (and a heap table of t.Heaps+1), touching the pages of every block
+// unless noTouch, and returns how many allocations failed.
+type ReplayFunc func(t *Trace, noTouch bool) (failed int64)
 
 // targets holds the replayers this binary has: offheap and go always,
 // glibc in the creplay binary (RegisterTarget).
@@ -128,7 +140,7 @@ func runChild(spec *ChildSpec) (*Result, error) {
 		marker(markerStart)
 	}
 	start := time.Now()
-	res.Failed = f(t.Ops, t.IDs, spec.NoTouch)
+	res.Failed = f(t, spec.NoTouch)
 	res.Elapsed = time.Since(start)
 	if spec.Markers {
 		marker(markerStop)
@@ -151,6 +163,15 @@ func runChild(spec *ChildSpec) (*Result, error) {
 		res.Mallinfo = &m
 	}
 	res.EndRSS, res.PeakRSS = rss()
+	if spec.Target == "offheap" && t.Heaps > 0 {
+		var st alloc.Stats
+		alloc.ReadStats(&st)
+		ph := &PrivateHeaps{Created: st.HeapCache.Created, Destroyed: st.HeapCache.Destroyed, Live: len(st.Heaps), Sys: st.PrivateSys}
+		for _, h := range st.Heaps {
+			ph.Inuse += h.Inuse
+		}
+		res.PrivateHeaps = ph
+	}
 	return res, nil
 }
 
@@ -208,28 +229,67 @@ func touch(p unsafe.Pointer, n uint64) {
 	}
 }
 
-func replayOffheap(ops []Op, ids int, noTouch bool) (failed int64) {
-	slots := make([]unsafe.Pointer, ids+1)
-	for i := range ops {
-		o := &ops[i]
+// replayOffheap replays t against offheap: the process heap's calls with
+// the package's functions, a private heap's with its Heap's methods, and
+// a heap's destroy with Destroy. A Heap has no aligned allocation: an
+// aligned allocation in one takes size+alignment-16 bytes from it.
+func replayOffheap(t *Trace, noTouch bool) (failed int64) {
+	slots := make([]unsafe.Pointer, t.IDs+1)
+	heaps := make([]*alloc.Heap, t.Heaps+1)
+	for i := range t.Ops {
+		o := &t.Ops[i]
 		var p unsafe.Pointer
 		n := o.Size
+		h := heaps[o.Heap] // nil: the process heap
 		switch o.Kind {
 		case 1:
-			p = alloc.Malloc(clampInt(o.Size))
+			if h != nil {
+				p = h.Malloc(clampInt(o.Size))
+			} else {
+				p = alloc.Malloc(clampInt(o.Size))
+			}
 		case 2:
-			p = alloc.Calloc(clampInt(o.Arg), clampInt(o.Size))
+			if h != nil {
+				p = h.Calloc(clampInt(o.Arg), clampInt(o.Size))
+			} else {
+				p = alloc.Calloc(clampInt(o.Arg), clampInt(o.Size))
+			}
 			n = o.Size * o.Arg // the product fits when Calloc succeeded
 		case 3:
-			p = alloc.Realloc(slots[o.Old], clampInt(o.Size))
+			if h != nil {
+				p = h.Realloc(slots[o.Old], clampInt(o.Size))
+			} else {
+				p = alloc.Realloc(slots[o.Old], clampInt(o.Size))
+			}
 			if p != nil || o.Size == 0 {
 				slots[o.Old] = nil
 			}
 		case 4:
-			p = alloc.AlignedAlloc(clampInt(o.Arg), clampInt(o.Size))
+			if h != nil {
+				need := o.Size + max(o.Arg, 16) - 16
+				if need < o.Size {
+					need = ^uint64(0) // overflowed: fails as it should
+				}
+				p = h.Malloc(clampInt(need))
+			} else {
+				p = alloc.AlignedAlloc(clampInt(o.Arg), clampInt(o.Size))
+			}
 		case 5:
-			alloc.Free(slots[o.ID])
+			if h != nil {
+				h.Free(slots[o.ID])
+			} else {
+				alloc.Free(slots[o.ID])
+			}
 			slots[o.ID] = nil
+			continue
+		case 6:
+			heaps[o.Heap] = alloc.NewHeap()
+			continue
+		case 7:
+			// The heap's blocks go with it; their slots are never read
+			// again (the trace's reader checked).
+			h.Destroy()
+			heaps[o.Heap] = nil
 			continue
 		}
 		if p == nil {
@@ -248,16 +308,18 @@ func replayOffheap(ops []Op, ids int, noTouch bool) (failed int64) {
 // goSink keeps the Go target's blocks reachable until the next replay.
 var goSink [][]byte
 
-func replayGo(ops []Op, ids int, noTouch bool) (failed int64) {
-	slots := make([][]byte, ids+1)
-	for i := range ops {
-		o := &ops[i]
+// replayGo replays t against Go's heap: make to allocate, dropping the
+// reference to free; a heap's destroy drops its live blocks.
+func replayGo(t *Trace, noTouch bool) (failed int64) {
+	slots := make([][]byte, t.IDs+1)
+	for i := range t.Ops {
+		o := &t.Ops[i]
 		var b []byte
 		n, hi := o.Size, uint64(0)
 		if o.Kind == 2 {
 			hi, n = bits.Mul64(o.Size, o.Arg)
 		}
-		if o.Kind != 5 && (hi != 0 || n > goMaxAlloc) {
+		if o.Kind <= 4 && (hi != 0 || n > goMaxAlloc) {
 			failed++ // make would panic where malloc returns NULL
 			continue
 		}
@@ -270,6 +332,13 @@ func replayGo(ops []Op, ids int, noTouch bool) (failed int64) {
 			slots[o.Old] = nil
 		case 5:
 			slots[o.ID] = nil
+			continue
+		case 6:
+			continue
+		case 7:
+			for _, id := range t.Ended[o.Size : o.Size+o.Arg] {
+				slots[id] = nil
+			}
 			continue
 		}
 		if !noTouch && len(b) > 0 {

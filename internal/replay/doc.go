@@ -8,13 +8,24 @@
 //
 //   - "offheap": alloc.Malloc, Calloc, Realloc, AlignedAlloc and Free, with
 //     whatever OFFHEAP (or GLIBC_TUNABLES, MALLOC_*) settings the child's
-//     environment holds.
-//   - "go": Go's heap, make([]byte, n) and dropping the reference to free.
+//     environment holds; a trace's private heaps with alloc.NewHeap, the
+//     Heap's Malloc, Calloc, Realloc and Free, and Destroy (a Heap has no
+//     aligned allocation: one in a private heap takes size+alignment-16
+//     bytes from it).
+//   - "go": Go's heap, make([]byte, n) and dropping the reference to free;
+//     a heap's destroy drops its live blocks.
 //   - "glibc": glibc's malloc through cgo; the whole replay loop runs in C
 //     (one cgo call), so glibc itself is measured, not the crossings. It
 //     runs in a binary of its own (internal/creplay/cmd/creplay), built
 //     with the go command on demand, because a binary that links C makes
-//     offheap leave the program break to glibc.
+//     offheap leave the program break to glibc. glibc has no private
+//     heaps: their blocks come from the process heap, and a destroy frees
+//     the heap's live blocks one by one.
+//
+// The loader (Load) numbers a trace's private heaps in the order it
+// creates them and lists, for each destroy, the blocks it ends (the
+// trace reader's Ended), so the replay loops do no bookkeeping of their
+// own.
 //
 // Every replay runs in a child process: offheap's settings are
 // process-wide (and its dynamic mmap threshold, once raised, stays

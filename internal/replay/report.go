@@ -69,6 +69,10 @@ func WriteResults(w io.Writer, rs []Result) {
 		if len(r.SyscallsBy) > 0 {
 			fmt.Fprintf(w, "%s system calls: %s\n", r.Target, syscallSplit(r.SyscallsBy))
 		}
+		if ph := r.PrivateHeaps; ph != nil {
+			fmt.Fprintf(w, "%s private heaps: %d created, %d destroyed; %d live at the end, holding %s in use (%s from the system)\n",
+				r.Target, ph.Created, ph.Destroyed, ph.Live, FormatBytes(int64(ph.Inuse)), FormatBytes(int64(ph.Sys)))
+		}
 		if r.Note != "" {
 			fmt.Fprintf(w, "%s: %s\n", r.Target, r.Note)
 		}

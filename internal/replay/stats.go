@@ -17,15 +17,15 @@ type Stats struct {
 	Trace   string
 	Info    tracefmt.Info
 	Calls   int64
-	ByOp    [6]int64 // by tracefmt.Op
+	ByOp    [tracefmt.NumOps]int64 // by tracefmt.Op
 	Threads int
 
 	// Sizes buckets the allocations by requested bytes: bucket i holds
 	// sizes in [2^(i-1), 2^i), bucket 0 the zero-byte requests.
 	Sizes [65]Bucket
-	// Lifetimes buckets the freed (or reallocated) blocks by how many
-	// calls happened between their allocation and their end: bucket i
-	// holds [2^(i-1), 2^i) calls.
+	// Lifetimes buckets the freed (or reallocated, or destroyed with their
+	// heap) blocks by how many calls happened between their allocation and
+	// their end: bucket i holds [2^(i-1), 2^i) calls.
 	Lifetimes [65]Bucket
 	// TimeLifetimes is the same in time (traces with timestamps only):
 	// bucket i holds [2^(i-1), 2^i) microseconds.
@@ -45,6 +45,21 @@ type Stats struct {
 	ReallocGrow int64      // reallocs that grew the block
 	ReallocKeep int64      // kept its size
 	ReallocDrop int64      // shrank it
+
+	Heaps HeapStats // private heaps
+}
+
+// HeapStats summarizes a trace's private heaps.
+type HeapStats struct {
+	Created, Destroyed int64
+	PeakLive           int64  // the most heaps live at once
+	Allocs             Bucket // allocations made in private heaps (reallocs included), and their bytes
+	Freed              int64  // blocks of private heaps freed one by one (or reallocated)
+	// Dropped counts the blocks that destroys ended (live in their heap
+	// when it was destroyed) and their bytes: the frees a destroy saves.
+	Dropped Bucket
+	// LargestDrop is the most blocks one destroy ended, and their bytes.
+	LargestDrop Bucket
 }
 
 // Bucket counts blocks and their bytes.
@@ -82,6 +97,7 @@ func ComputeStats(path string, partial bool) (*Stats, error) {
 	var chains []Chain
 	threads := map[uint32]bool{}
 	var live uint64
+	liveHeaps := int64(0)
 	for {
 		e, err := r.Next()
 		if err == io.EOF || partial && errors.Is(err, tracefmt.ErrUnterminated) {
@@ -107,8 +123,32 @@ func ComputeStats(path string, partial bool) (*Stats, error) {
 			}
 			return b
 		}
-		if e.Op == tracefmt.Free {
+		switch e.Op {
+		case tracefmt.Free:
 			end(e.ID)
+			if e.Heap != 0 {
+				s.Heaps.Freed++
+			}
+			continue
+		case tracefmt.HeapCreate:
+			s.Heaps.Created++
+			liveHeaps++
+			s.Heaps.PeakLive = max(s.Heaps.PeakLive, liveHeaps)
+			continue
+		case tracefmt.HeapDestroy:
+			s.Heaps.Destroyed++
+			liveHeaps--
+			var drop Bucket
+			for _, id := range r.Ended() {
+				b := end(id)
+				drop.Count++
+				drop.Bytes += b.size
+			}
+			s.Heaps.Dropped.Count += drop.Count
+			s.Heaps.Dropped.Bytes += drop.Bytes
+			if drop.Count > s.Heaps.LargestDrop.Count {
+				s.Heaps.LargestDrop = drop
+			}
 			continue
 		}
 		n := e.Bytes()
@@ -116,7 +156,14 @@ func ComputeStats(path string, partial bool) (*Stats, error) {
 		s.Sizes[bucketOf(n)].Bytes += n
 		s.TotalBytes += n
 		nb := block{size: n, call: s.Calls, t: e.Time}
+		if e.Heap != 0 {
+			s.Heaps.Allocs.Count++
+			s.Heaps.Allocs.Bytes += n
+		}
 		if e.Op == tracefmt.Realloc && e.Old != 0 {
+			if e.Heap != 0 {
+				s.Heaps.Freed++
+			}
 			old := end(e.Old)
 			switch {
 			case n > old.size:
@@ -216,10 +263,19 @@ func (s *Stats) Write(w io.Writer) {
 	if !s.Info.Start.IsZero() {
 		fmt.Fprintf(w, ", recorded %s", s.Info.Start.Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "\n%d calls from %d threads: %d malloc, %d calloc, %d realloc, %d aligned, %d free\n",
+	fmt.Fprintf(w, "\n%d calls from %d threads: %d malloc, %d calloc, %d realloc, %d aligned, %d free",
 		s.Calls, s.Threads, s.ByOp[tracefmt.Malloc], s.ByOp[tracefmt.Calloc], s.ByOp[tracefmt.Realloc], s.ByOp[tracefmt.Aligned], s.ByOp[tracefmt.Free])
+	if n, d := s.ByOp[tracefmt.HeapCreate], s.ByOp[tracefmt.HeapDestroy]; n+d > 0 {
+		fmt.Fprintf(w, ", %d heap_create, %d heap_destroy", n, d)
+	}
+	fmt.Fprintln(w)
+	if hs := s.Heaps; hs.Created > 0 {
+		fmt.Fprintf(w, "%d private heaps created, %d destroyed (%d live at once at most): %d allocations in them (%s); %d of their blocks freed one by one, %d (%s) dropped by destroys, at most %d (%s) by one\n",
+			hs.Created, hs.Destroyed, hs.PeakLive, hs.Allocs.Count, FormatBytes(int64(hs.Allocs.Bytes)),
+			hs.Freed, hs.Dropped.Count, FormatBytes(int64(hs.Dropped.Bytes)), hs.LargestDrop.Count, FormatBytes(int64(hs.LargestDrop.Bytes)))
+	}
 	if s.Info.Dropped > 0 {
-		fmt.Fprintf(w, "%d calls left out by the recorder (frees of blocks allocated before the trace)\n", s.Info.Dropped)
+		fmt.Fprintf(w, "%d calls left out by the recorder (frees of blocks allocated before the trace, calls of heaps created as it started)\n", s.Info.Dropped)
 	}
 	if s.Info.Skipped > 0 {
 		fmt.Fprintf(w, "%d failed reallocs skipped\n", s.Info.Skipped)
