@@ -293,8 +293,12 @@ func moveHome(pid int, from *arena.Arena) *arena.Arena {
 	return to
 }
 
-// refillBatch bounds how many chunks one refill takes.
-const refillBatch = 32
+// refillBatch bounds how many chunks one refill takes, and refillBytes
+// (but for two chunks) their bytes.
+const (
+	refillBatch = 32
+	refillBytes = 4096
+)
 
 // refill fills class cl of this P's cache from an arena and returns one
 // chunk's user pointer, or 0.
@@ -306,12 +310,15 @@ func refill(cl int) uintptr {
 	}
 	// Small classes refill in batches; a mid-size class takes one chunk at
 	// a time, so no unused chunk sits between the blocks and the top.
-	k := min(max(int(lim)/2, 1), refillBatch)
+	nb := classChunk[cl]
+	// Half the class, but about a page's worth at most: a refill writes a
+	// header into every chunk it takes, and the pages of chunks the
+	// program then never asks for would be faulted in for nothing.
+	k := min(max(int(lim)/2, 1), refillBatch, max(refillBytes/int(nb), 2))
 	if cl >= nSmall {
 		k = 1
 	}
 	var got [refillBatch]uintptr
-	nb := classChunk[cl]
 	noteRefill(c)
 	// A batch given back to this P's arena first (remote.go).
 	if first, n := takeBatch(c.arena.Load().Index(), cl); first != 0 {
