@@ -50,7 +50,11 @@ const (
 	nClasses   = nSmall + nMid
 	smallLimit = 1024  // largest request of the exact classes
 	midLimit   = 65536 // largest request of any class
-	midBytes   = 256 << 10
+	// midBytes bounds what one upper class holds (two chunks at least):
+	// a chunk in a cache cannot coalesce nor serve another size, and at
+	// 256 KiB per class the gcc-cc1 replay faulted 290 more pages than at
+	// 32 KiB (2590 against 2300, glibc 1940) and ran 12% slower.
+	midBytes = 32 << 10
 )
 
 // midSizes are the request sizes of the upper classes.
