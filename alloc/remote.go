@@ -48,16 +48,13 @@ type remoteLists struct {
 	last   uintptr                // the idle flusher's signature of the heads
 }
 
-// remotes holds each arena's lists, created when first needed.
-var remotes [maxArenaTable]atomic.Pointer[remoteLists]
-
 // remoteOf returns arena i's lists, creating them if create is set.
 func remoteOf(i int, create bool) *remoteLists {
-	if r := remotes[i].Load(); r != nil || !create {
+	if r := arenaStates[i].remote.Load(); r != nil || !create {
 		return r
 	}
-	remotes[i].CompareAndSwap(nil, new(remoteLists))
-	return remotes[i].Load()
+	arenaStates[i].remote.CompareAndSwap(nil, new(remoteLists))
+	return arenaStates[i].remote.Load()
 }
 
 // metaWord returns the word of a batch's first chunk ch that holds the
@@ -211,8 +208,8 @@ func batchChunks(first uintptr, n int, out []uintptr) (int, *arena.CorruptionErr
 // when idle is set, only the lists of arenas whose lists did not change
 // since the last idle call. It returns the first corruption found.
 func drainRemotes(idle bool) (bad *arena.CorruptionError) {
-	for i := range remotes {
-		r := remotes[i].Load()
+	for i := range arenaStates {
+		r := arenaStates[i].remote.Load()
 		if r == nil {
 			continue
 		}
@@ -268,8 +265,8 @@ func freeBatch(chs []uintptr) (bad *arena.CorruptionError) {
 
 // remoteFigures counts the chunks waiting on the lists and their bytes.
 func remoteFigures() (chunks, bytes uint64) {
-	for i := range remotes {
-		if r := remotes[i].Load(); r != nil {
+	for i := range arenaStates {
+		if r := arenaStates[i].remote.Load(); r != nil {
 			chunks += uint64(max(r.chunks.Load(), 0))
 			bytes += uint64(max(r.bytes.Load(), 0))
 		}
