@@ -8,7 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
+	"github.com/offheap/offheap/mmapper"
 	"github.com/offheap/offheap/tune"
 )
 
@@ -70,4 +72,72 @@ func TestPrivateHeapInspectedWhileDestroyed(t *testing.T) {
 		t.Fatalf("nothing overlapped: %d heaps, %d inspections", heaps.Load(), reads.Load())
 	}
 	mustCheckHeap(t, "after the heaps")
+}
+
+// TestTrimPrivateHeaps: Trim(0) gives back the free pages inside a live
+// private heap's arena, and the heaps that the heap_cache keeps from
+// destroyed ones, as glibc's malloc_trim gives back every arena's.
+func TestTrimPrivateHeaps(t *testing.T) {
+	if err := Mallopt(tune.HeapCache, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	// A destroyed heap of 8 MiB written: the cache keeps it.
+	d := NewHeap()
+	for range 512 {
+		p := d.Malloc(16 << 10)
+		clear(unsafe.Slice((*byte)(p), 16<<10))
+	}
+	d.Destroy()
+	if b, n := heapPool.Bytes(); b < 8<<20 || n == 0 {
+		t.Fatalf("the heap cache keeps %d bytes in %d heaps after a Destroy of 8 MiB", b, n)
+	}
+	// A live heap with 4 MiB of free chunks behind a block in use, so
+	// that nothing but Trim gives them back.
+	h := NewHeap()
+	defer h.Destroy()
+	const n, size = 256, 16 << 10
+	ps := make([]uintptr, n)
+	lo, hi := ^uintptr(0), uintptr(0)
+	for i := range ps {
+		p := h.Malloc(size)
+		clear(unsafe.Slice((*byte)(p), size))
+		ps[i] = uintptr(p)
+		lo, hi = min(lo, ps[i]), max(hi, ps[i]+size)
+	}
+	fence := h.Malloc(100)
+	for _, p := range ps {
+		h.Free(unsafe.Add(nil, p))
+	}
+	if err := h.Check(); err != nil { // empties the heap's caches into its arena
+		t.Fatal(err)
+	}
+	page := mmapper.PageSize()
+	lo, hi = (lo+page-1)&^(page-1), hi&^(page-1)
+	before, err := mmapper.Resident(lo, hi-lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Trim(0) {
+		t.Fatal("Trim(0) released nothing")
+	}
+	after, err := mmapper.Resident(lo, hi-lo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the live heap's freed blocks: %d KiB resident before Trim(0), %d KiB after", before>>10, after>>10)
+	if before < (hi-lo)*3/4 || after > 4*page {
+		t.Errorf("the live heap's %d KiB of freed blocks: %d KiB resident before Trim(0), %d KiB after; want them given back", (hi-lo)>>10, before>>10, after>>10)
+	}
+	if b, n := heapPool.Bytes(); b != 0 || n != 0 {
+		t.Errorf("after Trim(0) the heap cache keeps %d bytes in %d heaps", b, n)
+	}
+	var st Stats
+	ReadStats(&st)
+	if st.HeapCache.Bytes != 0 {
+		t.Errorf("after Trim(0) ReadStats says the heap cache keeps %d bytes", st.HeapCache.Bytes)
+	}
+	h.Free(fence)
+	if err := h.Check(); err != nil {
+		t.Fatal(err)
+	}
 }
