@@ -141,3 +141,45 @@ func TestTrimPrivateHeaps(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHeapsComeAndGoAccounted: goroutines creating and destroying heaps at
+// once, every heap unmapped at Destroy (heap_cache 0), leave offheap's
+// account of its mappings where it was. A heap's reservation left the
+// account after its munmap, when another goroutine's NewHeap could already
+// have been given the same address and entered its own: the first
+// goroutine then took the second's entry away, and the second's Destroy
+// counted its 64 MiB as a mapping from Map (Stats.MetaSys went negative).
+func TestHeapsComeAndGoAccounted(t *testing.T) {
+	if err := Mallopt(tune.HeapCache, 0); err != nil {
+		t.Fatal(err)
+	}
+	defer Mallopt(tune.HeapCache, 64<<20)
+	NewHeap().Destroy()
+	figures := func() [4]int64 {
+		account.mu.Lock()
+		n := len(account.reservations)
+		account.mu.Unlock()
+		return [4]int64{account.mapBytes.Load(), account.heapBytes.Load(), account.mappings.Load(), int64(n)}
+	}
+	before := figures()
+	var wg sync.WaitGroup
+	var heaps atomic.Int64
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				h := NewHeap()
+				*(*byte)(h.Malloc(100)) = 1
+				h.Destroy()
+				heaps.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if after := figures(); after != before {
+		t.Errorf("after %d heaps made and destroyed on 4 goroutines: mapped bytes, committed heap bytes, mappings, reservations %v, before %v",
+			heaps.Load(), after, before)
+	}
+}
