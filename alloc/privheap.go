@@ -614,16 +614,21 @@ func (h *Heap) realloc(p uintptr, size int) uintptr {
 	}
 	sampled := arena.IsSampled(ch)
 	mapped := a == nil
-	np := h.ah.Realloc(p, uintptr(size), h.cache().arena.Load())
-	if np == 0 {
-		return 0
-	}
-	if mapped && np != p {
+	if mapped {
+		// Out of privMapped before the arena may give the address back
+		// (mremap moves the chunk, or it is freed once copied): another
+		// heap's new mapped chunk may get the address at once and enter
+		// itself under it, which a later unnoteMapped(p) would take away.
 		h.unnoteMapped(p)
 	}
-	if np != p || !mapped {
-		h.noteMapped(np)
+	np := h.ah.Realloc(p, uintptr(size), h.cache().arena.Load())
+	if np == 0 {
+		if mapped {
+			h.noteMapped(p) // still the caller's
+		}
+		return 0
 	}
+	h.noteMapped(np)
 	if sampled {
 		forgetSample(p)
 		h.forgetSampled(p)
