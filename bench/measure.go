@@ -122,7 +122,7 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 // full and its heap grown when the timed run starts), collects garbage,
 // and times one run of about d, or of w.MinOps operations if more (after
 // w.WarmOps more untimed ones, if any), rounded to a whole number of
-// w.Round if set. The GC-pressure cache goes to
+// w.Round if set (whose trials then go on until one made a whole round). The GC-pressure cache goes to
 // MeasureGC, the first call to MeasureFirst. A panic in the allocator
 // (offheap's corruption checks, say) is returned as an error, so that a
 // runner can go on with the next workload.
@@ -191,8 +191,11 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 		runWorkers(ws, ops)
 		el := time.Since(start)
 		// Two trials for the line, unless one is long already (the large
-		// workloads take milliseconds an operation).
-		if (el >= d/20 && (prevOps > 0 || el >= d/4)) || ops >= 1<<40 {
+		// workloads take milliseconds an operation); a workload of rounds
+		// has made a whole one (heap-destroy: the first whole job grows
+		// the heap that the next ones reuse, which the timed run is not to
+		// pay for).
+		if (el >= d/20 && (prevOps > 0 || el >= d/4) && ops >= w.Round) || ops >= 1<<40 {
 			if prevOps == 0 {
 				// The first trial paid for the warm-up (the first faults
 				// of the live set, a heap still growing), which can make
