@@ -43,15 +43,26 @@ func mallinfoOf(h *arena.Heap) Mallinfo {
 
 // Trim is glibc's malloc_trim: it empties the per-P caches, gives the
 // whole free pages inside every arena back to the OS (MADV_DONTNEED) and
-// shrinks each arena's top to pad bytes. It reports whether any memory was
-// released.
+// shrinks each arena's top to pad bytes, the arenas of the live private
+// heaps included (their caches stay as they are); and it gives back the
+// heaps that heap_cache keeps for new private heaps. It reports whether
+// any memory was released.
 func Trim(pad int) bool {
 	if pad < 0 {
 		pad = 0
 	}
 	h := theHeap()
 	flushAll()
-	return h.Trim(uintptr(pad))
+	released := h.Trim(uintptr(pad))
+	forEachHeap(func(ph *Heap) {
+		if ph.ah != nil && ph.ah.Trim(uintptr(pad)) {
+			released = true
+		}
+	})
+	if heapPool != nil && heapPool.Release() {
+		released = true
+	}
+	return released
 }
 
 // Check walks every arena, every mapped chunk and every per-P cache and

@@ -197,15 +197,23 @@ func (osMemory) Map(n uintptr) (uintptr, error) {
 }
 
 func (osMemory) Unmap(addr, n uintptr) error {
-	if err := mmapper.Unmap(addr, n); err != nil {
-		return err
-	}
+	// A reservation leaves the account before its range goes back to the
+	// system: once unmapped, the address may be another goroutine's new
+	// reservation at once, entered under the same key.
 	account.mu.Lock()
 	r := account.reservations[addr]
 	if r != nil {
 		delete(account.reservations, addr)
 	}
 	account.mu.Unlock()
+	if err := mmapper.Unmap(addr, n); err != nil {
+		if r != nil {
+			account.mu.Lock()
+			account.reservations[addr] = r
+			account.mu.Unlock()
+		}
+		return err
+	}
 	if r != nil {
 		account.heapBytes.Add(-int64(r.committed))
 		account.mappings.Add(-2)

@@ -3,9 +3,11 @@ package alloc_test
 // The randomized model test: a long mixed sequence of Malloc, Calloc,
 // Realloc, AlignedAlloc and Free with every block filled with a pattern
 // derived from its id, checked before it is freed and after every realloc,
-// under several settings of the thresholds; the replay of real programs'
-// allocation traces; and the concurrent variants (8 goroutines freeing each
-// other's blocks, GOMAXPROCS changing under the allocator).
+// under several settings of the thresholds; the same with several heaps at
+// once (private heaps created and destroyed, blocks freed through their
+// heap or through alloc.Free); the replay of real programs' allocation
+// traces; and the concurrent variants (8 goroutines freeing each other's
+// blocks, GOMAXPROCS changing under the allocator).
 //
 // Mallopt changes the process-wide allocator, and setting the mmap or trim
 // threshold, the top pad or the mmap max turns glibc's dynamic threshold
@@ -33,6 +35,7 @@ import (
 	"unsafe"
 
 	"github.com/offheap/offheap/alloc"
+	"github.com/offheap/offheap/arena"
 	"github.com/offheap/offheap/tune"
 )
 
@@ -319,16 +322,7 @@ func (tt *tester) free(b block) {
 func (tt *tester) realloc(b block) (block, bool) {
 	tt.ops[opRealloc]++
 	tt.verify(b, "before realloc")
-	var n int
-	switch r := tt.rng.IntN(10); {
-	case r < 4: // grow a little: often in place
-		n = int(b.n) + tt.rng.IntN(int(b.n)/2+64)
-	case r < 7: // shrink
-		n = tt.rng.IntN(int(b.n) + 1)
-	default:
-		n = randSize(tt.rng, tt.lim)
-	}
-	n = min(n, tt.lim.max)
+	n := tt.reallocSize(b)
 	if n == 0 {
 		if q := alloc.Realloc(b.ptr(), 0); q != nil {
 			tt.fail("realloc(%#x, 0) = %#x, want nil", b.p, uintptr(q))
@@ -352,6 +346,21 @@ func (tt *tester) realloc(b block) (block, bool) {
 	}
 	fillPattern(a, b.id, keep, uintptr(n))
 	return block{p: a, n: uintptr(n), id: b.id}, true
+}
+
+// reallocSize draws the new size of block b: a little larger (often
+// grown in place), smaller, or anything.
+func (tt *tester) reallocSize(b block) int {
+	var n int
+	switch r := tt.rng.IntN(10); {
+	case r < 4: // grow a little: often in place
+		n = int(b.n) + tt.rng.IntN(int(b.n)/2+64)
+	case r < 7: // shrink
+		n = tt.rng.IntN(int(b.n) + 1)
+	default:
+		n = randSize(tt.rng, tt.lim)
+	}
+	return min(n, tt.lim.max)
 }
 
 // alloc makes a new block by one of the allocating calls.
@@ -950,6 +959,357 @@ func TestGOMAXPROCSChanges(t *testing.T) {
 	mustCheck(t, "after the workers")
 	runtime.GOMAXPROCS(1)
 	mustCheck(t, "with GOMAXPROCS 1")
+}
+
+// ---- private heaps ----
+
+// modelHeap is a heap of the model with several heaps: the process heap
+// (h nil) or a private one, with the blocks the model holds live in it.
+type modelHeap struct {
+	h      *alloc.Heap
+	name   string
+	blocks []block
+	fresh  alloc.Mallinfo // a private heap's figures when it was new
+}
+
+// heapsModel drives the process heap and up to maxModelHeaps private heaps
+// at once: it creates and destroys heaps as it goes, allocates in a chosen
+// heap, frees and reallocates through the heap's methods or through
+// alloc.Free and alloc.Realloc, checks each heap, and tries the misuses
+// whose outcome it can predict.
+type heapsModel struct {
+	*tester
+	heaps []*modelHeap // [0] is the process heap
+	// counts for the log
+	made, destroyed, misuses, checks int
+}
+
+const maxModelHeaps = 5
+
+// corruptionOp runs f and returns the operation of the *arena.CorruptionError
+// it panics with, "" if it returns; another panic goes on.
+func corruptionOp(f func()) (op string) {
+	defer func() {
+		if e := recover(); e != nil {
+			ce, ok := e.(*arena.CorruptionError)
+			if !ok {
+				panic(e)
+			}
+			op = ce.Op
+		}
+	}()
+	f()
+	return ""
+}
+
+func (m *heapsModel) newHeap() {
+	h := alloc.NewHeap()
+	m.made++
+	m.heaps = append(m.heaps, &modelHeap{h: h, name: fmt.Sprintf("private heap %d", h.ID()), fresh: h.Mallinfo2()})
+}
+
+func (m *heapsModel) live() int {
+	n := 0
+	for _, mh := range m.heaps {
+		n += len(mh.blocks)
+	}
+	return n
+}
+
+// owned checks that p is a block of mh's private heap: the heap's
+// UsableSize answers for it as alloc.UsableSize does, where it refuses
+// another heap's block.
+func (m *heapsModel) owned(mh *modelHeap, p unsafe.Pointer, what string) {
+	var u int
+	if op := corruptionOp(func() { u = mh.h.UsableSize(p) }); op != "" {
+		m.fail("%s = %#x: not a block of %s (%s)", what, uintptr(p), mh.name, op)
+	}
+	if g := alloc.UsableSize(p); u != g {
+		m.fail("%s = %#x: UsableSize %d in %s, %d by alloc.UsableSize", what, uintptr(p), u, mh.name, g)
+	}
+}
+
+// alloc allocates a block in mh: alloc's calls for the process heap, the
+// heap's Malloc, Calloc or Realloc(nil) for a private one.
+func (m *heapsModel) alloc(mh *modelHeap) {
+	if mh.h == nil {
+		mh.blocks = append(mh.blocks, m.tester.alloc())
+		return
+	}
+	h, rng := mh.h, m.rng
+	n := randSize(rng, m.lim)
+	var p unsafe.Pointer
+	what := mh.name + ": "
+	switch r := rng.IntN(10); {
+	case r < 7:
+		m.ops[opMalloc]++
+		p, what = h.Malloc(n), what+fmt.Sprintf("Malloc(%d)", n)
+	case r < 9:
+		m.ops[opCalloc]++
+		k := 1 + rng.IntN(8)
+		size := n / k
+		n = k * size
+		p, what = h.Calloc(k, size), what+fmt.Sprintf("Calloc(%d, %d)", k, size)
+		if i := firstNonZero(uintptr(p), uintptr(n)); p != nil && i >= 0 {
+			m.fail("%s = %#x: byte %d is not zero", what, uintptr(p), i)
+		}
+	default:
+		m.ops[opMalloc]++
+		p, what = h.Realloc(nil, n), what+fmt.Sprintf("Realloc(nil, %d)", n)
+	}
+	b := m.adopt(p, n, 0, what)
+	m.owned(mh, p, what)
+	mh.blocks = append(mh.blocks, b)
+}
+
+// take removes a random block of mh from the model and returns it.
+func (m *heapsModel) take(mh *modelHeap) block {
+	k := m.rng.IntN(len(mh.blocks))
+	b := mh.blocks[k]
+	mh.blocks[k] = mh.blocks[len(mh.blocks)-1]
+	mh.blocks = mh.blocks[:len(mh.blocks)-1]
+	return b
+}
+
+// free frees a block of mh: through the heap's Free, alloc.Free, or a
+// Realloc to 0 bytes of either.
+func (m *heapsModel) free(mh *modelHeap) {
+	b := m.take(mh)
+	if mh.h == nil {
+		m.tester.free(b)
+		return
+	}
+	m.ops[opFree]++
+	m.verify(b, "before free in "+mh.name)
+	switch r := m.rng.IntN(16); {
+	case r == 0:
+		if q := mh.h.Realloc(b.ptr(), 0); q != nil {
+			m.fail("%s: Realloc(%#x, 0) = %#x, want nil", mh.name, b.p, uintptr(q))
+		}
+	case r == 1:
+		if q := alloc.Realloc(b.ptr(), 0); q != nil {
+			m.fail("alloc.Realloc(%#x, 0) of a block of %s = %#x, want nil", b.p, mh.name, uintptr(q))
+		}
+	case r < 8:
+		alloc.Free(b.ptr())
+	default:
+		mh.h.Free(b.ptr())
+	}
+}
+
+// realloc resizes a block of mh, through the heap's Realloc or
+// alloc.Realloc: the contents stay, and the block stays in its heap.
+func (m *heapsModel) realloc(mh *modelHeap) {
+	if mh.h == nil {
+		k := m.rng.IntN(len(mh.blocks))
+		if nb, ok := m.tester.realloc(mh.blocks[k]); ok {
+			mh.blocks[k] = nb
+		} else {
+			mh.blocks[k] = mh.blocks[len(mh.blocks)-1]
+			mh.blocks = mh.blocks[:len(mh.blocks)-1]
+		}
+		return
+	}
+	m.ops[opRealloc]++
+	b := m.take(mh)
+	m.verify(b, "before realloc in "+mh.name)
+	n := m.reallocSize(b)
+	via := mh.h.Realloc
+	what := fmt.Sprintf("%s: Realloc(%#x, %d)", mh.name, b.p, n)
+	if m.rng.IntN(2) == 0 {
+		via, what = alloc.Realloc, fmt.Sprintf("alloc.Realloc(%#x, %d) of a block of %s", b.p, n, mh.name)
+	}
+	q := via(b.ptr(), n)
+	if n == 0 {
+		if q != nil {
+			m.fail("%s = %#x, want nil", what, uintptr(q))
+		}
+		return
+	}
+	if q == nil || uintptr(q)%16 != 0 {
+		m.fail("%s = %#x", what, uintptr(q))
+	}
+	if u := alloc.UsableSize(q); u < n {
+		m.fail("%s = %#x: UsableSize %d", what, uintptr(q), u)
+	}
+	m.owned(mh, q, what)
+	keep := min(b.n, uintptr(n))
+	if msg := checkPattern(uintptr(q), b.id, 0, keep); msg != "" {
+		m.fail("%s = %#x lost the contents: %s", what, uintptr(q), msg)
+	}
+	fillPattern(uintptr(q), b.id, keep, uintptr(n))
+	mh.blocks = append(mh.blocks, block{p: uintptr(q), n: uintptr(n), id: b.id})
+}
+
+// misuse hands a live block of one heap to another private heap's Free or
+// Realloc: glibc's "invalid pointer", and the block stays as it was.
+func (m *heapsModel) misuse() {
+	if len(m.heaps) < 2 {
+		return
+	}
+	src := m.heaps[m.rng.IntN(len(m.heaps))]
+	dst := m.heaps[1+m.rng.IntN(len(m.heaps)-1)]
+	if src == dst || len(src.blocks) == 0 {
+		return
+	}
+	m.misuses++
+	b := src.blocks[m.rng.IntN(len(src.blocks))]
+	call, want := "Free", "free(): invalid pointer"
+	f := func() { dst.h.Free(b.ptr()) }
+	if m.rng.IntN(2) == 0 {
+		call, want = "Realloc", "realloc(): invalid pointer"
+		f = func() { dst.h.Realloc(b.ptr(), int(b.n)+1) }
+	}
+	if op := corruptionOp(f); op != want {
+		m.fail("%s: %s of a block of %s (%#x): panic %q, want %q", dst.name, call, src.name, b.p, op, want)
+	}
+	m.verify(b, fmt.Sprintf("after %s refused it to %s", src.name, dst.name))
+}
+
+// check runs mh's Check and holds its Mallinfo2 to the model: the
+// identities, the live blocks within the bytes in use, and an emptied heap
+// back to what it held when new.
+func (m *heapsModel) check(mh *modelHeap) {
+	m.checks++
+	if mh.h == nil {
+		mustCheck(m.t, m.ctx)
+		return
+	}
+	if err := mh.h.Check(); err != nil {
+		m.fail("%s: Check: %v", mh.name, err)
+	}
+	mi := mh.h.Mallinfo2()
+	if mi.Uordblks+mi.Fordblks != mi.Arena || mi.Usmblks != 0 || mi.Keepcost > mi.Fordblks || mi.Hblkhd < mi.Hblks*4096 {
+		m.fail("%s: inconsistent Mallinfo2 %+v", mh.name, mi)
+	}
+	usable := 0
+	for _, b := range mh.blocks {
+		usable += alloc.UsableSize(b.ptr())
+	}
+	if usable > mi.Uordblks+mi.Hblkhd {
+		m.fail("%s: %d live blocks of %d usable bytes, but Mallinfo2 has %d in use and %d mapped", mh.name, len(mh.blocks), usable, mi.Uordblks, mi.Hblkhd)
+	}
+	if len(mh.blocks) == 0 && (mi.Hblks != 0 || mi.Hblkhd != 0 || mi.Uordblks != mh.fresh.Uordblks) {
+		m.fail("%s: no block live, Mallinfo2 %+v; new, it had %+v", mh.name, mi, mh.fresh)
+	}
+}
+
+// destroy destroys private heap k, whose blocks leave the model: right
+// after, before anything is allocated, they are no heap's, and freeing one
+// is refused; the heap itself refuses to be used.
+func (m *heapsModel) destroy(k int) {
+	mh := m.heaps[k]
+	for _, b := range mh.blocks {
+		m.verify(b, "before "+mh.name+" is destroyed")
+	}
+	mh.h.Destroy()
+	m.destroyed++
+	m.heaps = append(m.heaps[:k], m.heaps[k+1:]...)
+	if len(mh.blocks) > 0 {
+		b := mh.blocks[m.rng.IntN(len(mh.blocks))]
+		if op := corruptionOp(func() { alloc.Free(b.ptr()) }); op != "free(): invalid pointer" {
+			m.fail("alloc.Free of a block of %s (%#x) once destroyed: panic %q, want free(): invalid pointer", mh.name, b.p, op)
+		}
+	}
+	var got any
+	func() {
+		defer func() { got = recover() }()
+		mh.h.Malloc(16)
+	}()
+	if msg, _ := got.(string); !strings.Contains(msg, "the heap was destroyed") {
+		m.fail("Malloc in %s once destroyed: panic %v", mh.name, got)
+	}
+}
+
+// runHeapsModel performs ops operations of the model with several heaps,
+// the live blocks hovering around a few thousand over all heaps; at the
+// end half the private heaps are emptied block by block (and checked
+// empty) before being destroyed, the others destroyed full.
+func runHeapsModel(t *testing.T, seed uint64, ops int, lim sizeLimits) {
+	rng := rand.New(rand.NewPCG(seed, 0x6865617073))
+	var next uint64
+	ids := func() uint64 { next++; return next }
+	m := &heapsModel{tester: newTester(t, rng, lim, ids, ""), heaps: []*modelHeap{{name: "the process heap"}}}
+	const target = 3000
+	for i := 0; i < ops; i++ {
+		m.ctx = fmt.Sprintf("seed %d op %d", seed, i)
+		switch r := rng.IntN(1000); {
+		case r < 15:
+			if len(m.heaps) <= maxModelHeaps {
+				m.newHeap()
+			}
+		case r < 17:
+			if len(m.heaps) > 1 {
+				m.destroy(1 + rng.IntN(len(m.heaps)-1))
+			}
+		case r < 20:
+			m.misuse()
+		case r < 23:
+			m.check(m.heaps[rng.IntN(len(m.heaps))])
+		default:
+			mh := m.heaps[rng.IntN(len(m.heaps))]
+			pa := 50
+			switch live := m.live(); {
+			case live < target*9/10:
+				pa = 60
+			case live > target*11/10:
+				pa = 40
+			}
+			switch rr := rng.IntN(100); {
+			case rr < pa || len(mh.blocks) == 0:
+				m.alloc(mh)
+			case rr < pa+(100-pa)/4:
+				m.realloc(mh)
+			default:
+				m.free(mh)
+			}
+		}
+	}
+	m.ctx = fmt.Sprintf("seed %d at the end", seed)
+	t.Logf("%s; %d heaps made, %d destroyed, %d misuses refused, %d checks; %d blocks live at the end in %d heaps",
+		m.summary(), m.made, m.destroyed, m.misuses, m.checks, m.live(), len(m.heaps))
+	for len(m.heaps[0].blocks) > 0 {
+		m.free(m.heaps[0])
+	}
+	for len(m.heaps) > 1 {
+		k := len(m.heaps) - 1
+		if mh := m.heaps[k]; k%2 == 0 {
+			for len(mh.blocks) > 0 {
+				m.free(mh)
+			}
+			m.check(mh)
+		}
+		m.destroy(k)
+	}
+	mustCheck(t, m.ctx)
+}
+
+// TestModelHeaps is the model with several heaps at once: private heaps
+// created and destroyed among the process heap's blocks, blocks freed and
+// reallocated through their heap or through alloc's functions, each heap
+// checked against what the model holds, and the misuses it can predict
+// refused. Under the default parameters in a child process, and in this
+// one with every block above 4 KiB mapped and trimming at once.
+func TestModelHeaps(t *testing.T) {
+	ops := 200_000
+	if long() {
+		ops = 3_000_000
+	}
+	if alloc.RaceEnabled {
+		ops /= 10
+	}
+	lim := sizeLimits{max: 4 << 20}
+	t.Run("dynamic", func(t *testing.T) {
+		if runInChild(t) {
+			return
+		}
+		runHeapsModel(t, testSeed(t), ops, lim)
+	})
+	t.Run("mmap4096-trim0", func(t *testing.T) {
+		mallopts(t, []paramValue{{tune.MmapThreshold, 4096}, {tune.TrimThreshold, 0}})
+		defer restoreDefaults(t)
+		runHeapsModel(t, testSeed(t), ops/3, lim)
+	})
 }
 
 // ---- child processes ----

@@ -61,6 +61,10 @@ type Heap struct {
 
 	destroyed atomic.Bool
 	created   time.Time
+	// life is held for reading by whoever looks at the heap from outside
+	// (forEachHeap: the statistics, Mallopt, Trim) and for writing by
+	// Destroy, so that none of them reads an arena Destroy is giving back.
+	life sync.RWMutex
 
 	mu      sync.Mutex
 	mapped  map[uintptr]struct{} // user pointers of its live mapped chunks
@@ -610,16 +614,21 @@ func (h *Heap) realloc(p uintptr, size int) uintptr {
 	}
 	sampled := arena.IsSampled(ch)
 	mapped := a == nil
-	np := h.ah.Realloc(p, uintptr(size), h.cache().arena.Load())
-	if np == 0 {
-		return 0
-	}
-	if mapped && np != p {
+	if mapped {
+		// Out of privMapped before the arena may give the address back
+		// (mremap moves the chunk, or it is freed once copied): another
+		// heap's new mapped chunk may get the address at once and enter
+		// itself under it, which a later unnoteMapped(p) would take away.
 		h.unnoteMapped(p)
 	}
-	if np != p || !mapped {
-		h.noteMapped(np)
+	np := h.ah.Realloc(p, uintptr(size), h.cache().arena.Load())
+	if np == 0 {
+		if mapped {
+			h.noteMapped(p) // still the caller's
+		}
+		return 0
 	}
+	h.noteMapped(np)
 	if sampled {
 		forgetSample(p)
 		h.forgetSampled(p)
@@ -708,6 +717,7 @@ func (h *Heap) Destroy() {
 	if h.ah == nil {
 		return
 	}
+	h.life.Lock() // wait for forEachHeap's callers; the later ones skip the heap
 	privHeaps.Delete(h.id)
 	for i := range h.caches {
 		h.caches[i].Store(nil)
@@ -722,6 +732,7 @@ func (h *Heap) Destroy() {
 	h.mapped, h.sampled = nil, nil
 	h.mu.Unlock()
 	h.ah.Destroy()
+	h.life.Unlock()
 	poolGen.Add(1)
 	if d := settingDecay(); d > 0 {
 		gen := poolGen.Load()
@@ -743,10 +754,17 @@ func settingDecay() time.Duration {
 	return time.Duration(settings.Get(tune.Decay)) * time.Millisecond
 }
 
-// forEachHeap calls f for every live private heap.
+// forEachHeap calls f for every live private heap, which Destroy does not
+// give back while f looks at it. Callers may hold initMu (Mallopt): Destroy
+// takes no lock of the set-up while it holds life.
 func forEachHeap(f func(h *Heap)) {
 	privHeaps.Range(func(_, v any) bool {
-		f(v.(*Heap))
+		h := v.(*Heap)
+		h.life.RLock()
+		if !h.destroyed.Load() {
+			f(h)
+		}
+		h.life.RUnlock()
 		return true
 	})
 }

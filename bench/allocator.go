@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"runtime"
 	"unsafe"
 
 	"github.com/offheap/offheap/alloc"
@@ -40,6 +41,12 @@ func (Offheap) Free(p unsafe.Pointer) { alloc.Free(p) }
 // Realloc calls alloc.Realloc.
 func (Offheap) Realloc(p unsafe.Pointer, n int) unsafe.Pointer { return alloc.Realloc(p, n) }
 
+// NewJobHeap returns a private heap, alloc.NewHeap (HeapMaker).
+func (Offheap) NewJobHeap() Allocator { return alloc.NewHeap() }
+
+// DropJobHeap destroys the private heap h, with its blocks (HeapMaker).
+func (Offheap) DropJobHeap(h Allocator) { h.(*alloc.Heap).Destroy() }
+
 // OffheapSyscalls returns how many memory system calls offheap has made
 // so far: every call counted by brk.ReadCounters and mmapper.ReadCounters
 // (brk, mmap, munmap, mremap, mprotect, madvise, mincore), failed ones
@@ -76,6 +83,18 @@ func (g *GoHeap) Malloc(n int) unsafe.Pointer {
 
 // Free does nothing; the collector reclaims the block when unreachable.
 func (g *GoHeap) Free(unsafe.Pointer) {}
+
+// NewJobHeap returns g itself: Go's heap has no heap of a job's own
+// (HeapMaker).
+func (g *GoHeap) NewJobHeap() Allocator { return g }
+
+// DropJobHeap forgets the recent blocks g keeps reachable and collects:
+// the job's blocks, which it no longer references, go with the collection
+// (HeapMaker).
+func (g *GoHeap) DropJobHeap(Allocator) {
+	clear(g.ring[:])
+	runtime.GC()
+}
 
 // Realloc returns the data of a new make([]unsafe.Pointer, ...) of n bytes
 // and more, with the contents of p (a block from Realloc) copied: memory

@@ -40,6 +40,15 @@ func BenchmarkThreadShapeParallel(b *testing.B) { bench.BenchKind(b, "thread-sha
 // BenchmarkProdCons: one goroutine allocates, another frees.
 func BenchmarkProdCons(b *testing.B) { bench.BenchKind(b, "prodcons", peers()...) }
 
+// BenchmarkHeapDestroy: issue 14's jobs of 100,000 blocks, each dropped
+// whole (offheap: a private heap destroyed; Go's heap: a collection), and
+// on offheap freed one by one in the process heap (free/offheap). ns/op is
+// per block; -benchtime 1000000x times ten whole jobs (b.N not a multiple
+// of 100,000 ends with a shorter one).
+func BenchmarkHeapDestroy(b *testing.B) {
+	bench.BenchKind(b, "heap-destroy", bench.OffheapPeer(), bench.GoHeapPeer())
+}
+
 var sink []byte
 
 // BenchmarkDirectPair is offheap's 64-byte pair without the Allocator

@@ -74,13 +74,19 @@
 //     collects in it (issue 11, target 5).
 //   - first-malloc (first.go): the first malloc(16) of a fresh process,
 //     one sample per child process (issue 11, target 8).
+//   - heap-destroy, heap-destroy/free (heapjob.go): issue 14's jobs of
+//     100,000 blocks, each dropped whole by the peer's own means (offheap's
+//     private heaps, Go's collector, mimalloc's and jemalloc's heaps,
+//     modernc's Close; glibc frees each block), and offheap's process heap
+//     freeing each block.
 //   - pair/N, random-live, *-par, prodcons/64: issue 3's fast-path suite.
 //
 // An operation is one malloc and its eventual free in every workload but
 // the GC-pressure cache, whose operation is a request, the churn, whose
-// operation is a replacement (a free and a malloc), and first-malloc,
-// whose operation is the one call; ns/op is wall time over all threads
-// together. The C loops (bench/cpeer) follow the Go loops statement for
+// operation is a replacement (a free and a malloc), first-malloc, whose
+// operation is the one call, and heap-destroy, whose operation is a block
+// (its malloc and its share of its job's drop); ns/op is wall time over
+// all threads together. The C loops (bench/cpeer) follow the Go loops statement for
 // statement, with the same generators and tables, so every peer runs the
 // same sequence of sizes and slots.
 //

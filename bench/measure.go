@@ -121,7 +121,8 @@ func diff(p *Peer, before, after counters, ops int) Sample {
 // on growing trial runs (which also warm the allocator up: its caches are
 // full and its heap grown when the timed run starts), collects garbage,
 // and times one run of about d, or of w.MinOps operations if more (after
-// w.WarmOps more untimed ones, if any). The GC-pressure cache goes to
+// w.WarmOps more untimed ones, if any), rounded to a whole number of
+// w.Round if set (whose trials then go on until one made a whole round). The GC-pressure cache goes to
 // MeasureGC, the first call to MeasureFirst. A panic in the allocator
 // (offheap's corruption checks, say) is returned as an error, so that a
 // runner can go on with the next workload.
@@ -190,8 +191,11 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 		runWorkers(ws, ops)
 		el := time.Since(start)
 		// Two trials for the line, unless one is long already (the large
-		// workloads take milliseconds an operation).
-		if (el >= d/20 && (prevOps > 0 || el >= d/4)) || ops >= 1<<40 {
+		// workloads take milliseconds an operation); a workload of rounds
+		// has made a whole one (heap-destroy: the first whole job grows
+		// the heap that the next ones reuse, which the timed run is not to
+		// pay for).
+		if (el >= d/20 && (prevOps > 0 || el >= d/4) && ops >= w.Round) || ops >= 1<<40 {
 			if prevOps == 0 {
 				// The first trial paid for the warm-up (the first faults
 				// of the live set, a heap still growing), which can make
@@ -203,6 +207,9 @@ func Measure(p Peer, w *Workload, d time.Duration) (s Sample, err error) {
 				el = time.Since(start)
 			}
 			ops = max(calibrate(prevOps, prevEl, ops, el, d), w.MinOps)
+			if w.Round > 0 {
+				ops = max((ops+w.Round/2)/w.Round, 1) * w.Round
+			}
 			break
 		}
 		prevOps, prevEl = ops, el

@@ -104,6 +104,8 @@ func NewGoWorkerFunc(newAlloc func() Allocator, w *Workload, worker int) (Worker
 		return nil, fmt.Errorf("bench: %s is measured by MeasureFirst, not by a worker", w.Name)
 	case Churn:
 		return newChurn(newAlloc(), w.Churn, worker, w.workers()), nil
+	case HeapJob:
+		return newHeapJob(newAlloc(), w), nil
 	}
 	a := newAlloc()
 	switch w.Kind {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os/exec"
 	"reflect"
@@ -530,5 +531,34 @@ func TestTargets12(t *testing.T) {
 		if strings.HasPrefix(x.Text, "7.") && x.Met != nil {
 			t.Errorf("target 7 judged the variants: %s %s", x.Status(), x.Text)
 		}
+	}
+}
+
+// TestTargets14: issue 14's target 3 judged on a report: met at 5x, missed
+// just under it, n/a without the figures; the table shows it.
+func TestTargets14(t *testing.T) {
+	for _, c := range []struct {
+		free float64
+		want string
+	}{{100, "MET"}, {99.9, "MISS"}} {
+		r := report(2, map[string]map[string]float64{"offheap": {"heap-destroy": 20, "heap-destroy/free": c.free}}, 0)
+		ts := r.Targets14()
+		if len(ts) != 1 || ts[0].Status() != c.want {
+			t.Errorf("heap-destroy 20 ns, /free %v ns: %v, want %s", c.free, ts, c.want)
+		}
+		var b bytes.Buffer
+		r.WriteTable(&b)
+		if !strings.Contains(b.String(), "Targets (issue 14;") || !strings.Contains(b.String(), fmt.Sprintf("%-4s 3. heap-destroy:", c.want)) {
+			t.Errorf("table lacks issue 14's target:\n%s", b.String())
+		}
+	}
+	r := report(1, map[string]map[string]float64{"offheap": {"heap-destroy": 20}}, 0)
+	if ts := r.Targets14(); ts[0].Status() != "n/a" {
+		t.Errorf("without heap-destroy/free: %s %s", ts[0].Status(), ts[0].Text)
+	}
+	var b bytes.Buffer
+	r.WriteTable(&b)
+	if strings.Contains(b.String(), "issue 14") {
+		t.Errorf("the table shows issue 14's target without its figures:\n%s", b.String())
 	}
 }

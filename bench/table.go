@@ -144,9 +144,9 @@ func (r *Report) peerOrder() []string {
 // peak and final resident memory; the memory system calls and minor
 // faults per 1,000 operations; the GC-pressure figures; where offheap
 // stands against the fastest peer; the peers, what was skipped and why,
-// the failures, issue 3's targets when its workloads ran, and issue 11's
-// and 12's when the report has a figure for one (Targets11, Targets12). The tables are
-// Markdown, aligned for a terminal.
+// the failures, issue 3's targets when its workloads ran, and issue 11's,
+// 12's and 14's when the report has a figure for one (Targets11,
+// Targets12, Targets14). The tables are Markdown, aligned for a terminal.
 func (r *Report) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "%s · %s · %s · GOMAXPROCS=%d · GOGC=%s", r.Date.Format("2006-01-02 15:04 MST"), r.Machine, r.GoVersion, r.GOMAXPROCS, r.GOGC)
 	fmt.Fprintln(w)
@@ -229,6 +229,12 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	if ts := r.Targets12(); slices.ContainsFunc(ts, func(t Target) bool { return t.Met != nil }) {
 		fmt.Fprintln(w, "\nTargets (issue 12; n/a: a figure it needs was not measured):")
+		for _, t := range ts {
+			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
+		}
+	}
+	if ts := r.Targets14(); slices.ContainsFunc(ts, func(t Target) bool { return t.Met != nil }) {
+		fmt.Fprintln(w, "\nTargets (issue 14; the others are alloc's benchmarks and tests):")
 		for _, t := range ts {
 			fmt.Fprintf(w, "  %-4s %s\n", t.Status(), t.Text)
 		}

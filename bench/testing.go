@@ -72,7 +72,8 @@ func Bench(b *testing.B, p Peer, w *Workload) {
 
 // BenchKind runs, as sub-benchmarks "<rest>/<peer>", every workload whose
 // name is kind or starts with kind+"/" (so BenchKind(b, "pair", ...) gives
-// one sub-benchmark per size, and "pair" does not match "pair-par").
+// one sub-benchmark per size, and "pair" does not match "pair-par"), on
+// each of the peers that it runs on.
 func BenchKind(b *testing.B, kind string, peers ...Peer) {
 	for _, w := range Workloads() {
 		rest, ok := strings.CutPrefix(w.Name, kind)
@@ -81,6 +82,9 @@ func BenchKind(b *testing.B, kind string, peers ...Peer) {
 		}
 		rest = strings.TrimPrefix(rest, "/")
 		for _, p := range peers {
+			if !w.RunsOn(p.Name) {
+				continue
+			}
 			name := p.Name
 			if rest != "" {
 				name = rest + "/" + p.Name

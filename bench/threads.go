@@ -108,5 +108,5 @@ var sinkWord atomic.Uint64
 // repetitions.
 func WorkloadConstants() []int {
 	return []int{LarsonSlots, LarsonMinSize, LarsonMaxSize, LarsonSeed, LarsonGen,
-		XmallocBatch, XmallocLimit, allocTestSeed, RPSizes, RPAllocOps, RPFreeOps, ScratchRepetitions}
+		XmallocBatch, XmallocLimit, allocTestSeed, RPSizes, RPAllocOps, RPFreeOps, ScratchRepetitions, MixSizes}
 }

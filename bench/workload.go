@@ -49,6 +49,11 @@ const (
 	// FirstCall times the first Malloc of Size bytes in a fresh process,
 	// once per process (first.go).
 	FirstCall
+	// HeapJob builds jobs of N blocks of Mix's sizes and drops each job
+	// whole: in a heap of its own that goes at once where the peer has one
+	// (offheap's private heaps), unreachable and collected on Go's heap, a
+	// Free each otherwise (heapjob.go).
+	HeapJob
 )
 
 // Workload is one benchmark shape. An operation is one malloc and its
@@ -59,7 +64,7 @@ type Workload struct {
 	Kind Kind
 	Size int  // block size of Pair, ProdCons, Simple, Xmalloc and Scratch
 	Mix  *Mix // the tables of Mixed
-	// N is Simple's blocks per round.
+	// N is Simple's blocks per round, HeapJob's blocks per job.
 	N int
 	// Parallel runs one independent worker per thread (Workers of them,
 	// GOMAXPROCS when 0), each with its own live set, sharing the
@@ -107,6 +112,12 @@ type Workload struct {
 	// set-up is long; FirstCall, whose native peer runs a process the
 	// tracer does not follow). offheap's own counters still count its calls.
 	NoTrace bool
+	// Round, when > 0, makes the operations of a timed run a whole number
+	// of Round (HeapJob: whole jobs, each paying for its drop).
+	Round int
+	// FreeEach has HeapJob free every block of a job, in the process heap,
+	// even where the peer has heaps to drop (heap-destroy/free).
+	FreeEach bool
 }
 
 // Threads returns how many goroutines (or threads) the workload runs at
@@ -412,6 +423,18 @@ func WorkloadsFor(threads int) []*Workload {
 		Doc: fmt.Sprintf("%s live values of %d-%d bytes split over the threads, each operation replacing one at random (free it, allocate and write its successor); at least %d x %s replacements timed, GC included",
 			millions(ch.Entries), ch.MinSize, ch.MaxSize, ch.Turnovers, millions(ch.Entries)),
 		Source: "issue 11, target 5: gc-cache's shape without the reads; Go's heap holds its values in a []unsafe.Pointer the collector scans"})
+	for _, free := range []bool{false, true} {
+		w := &Workload{Name: HeapDestroy, Kind: HeapJob, Mix: RandomLiveMix(), N: HeapJobBlocks, MinOps: HeapJobBlocks, Round: HeapJobBlocks,
+			Peers: HeapJobPeers, Default: true,
+			Doc: fmt.Sprintf("jobs of %s blocks of 16-1024 bytes (first byte written, addresses in a table), each dropped whole: "+
+				"offheap NewHeap+Destroy, Go's heap unreachable+runtime.GC(), mimalloc mi_heap_destroy, jemalloc arena.<i>.reset, modernc a fresh Allocator's Close, glibc a free each", thousands(HeapJobBlocks)),
+			Source: "issue 14: a heap-destroy workload, Go's heap (the structure dropped and a GC) as its peer"}
+		if free {
+			w.Name, w.FreeEach, w.Peers = HeapDestroy+"/free", true, []string{"offheap"}
+			w.Doc = fmt.Sprintf("heap-destroy in the process heap: the same allocations, then a Free of each of the %s blocks (issue 14, target 3: NewHeap+Destroy at least 5x faster)", thousands(HeapJobBlocks))
+		}
+		add(w)
+	}
 	add(&Workload{Name: FirstMalloc, Kind: FirstCall, Size: 16, NoTrace: true, Default: true,
 		Doc:    "the first malloc(16) of a fresh process, timed with the monotonic clock: one sample per process",
 		Source: "issue 11, target 8: what a program pays for the allocator's set-up on its first call"})

@@ -78,6 +78,8 @@ func newNativeWorker(w *bench.Workload, worker int) (bench.Worker, error) {
 		return nativeScratch{C.int(w.Threads(runtime.GOMAXPROCS(0))), C.size_t(w.Size)}, nil
 	case bench.Churn:
 		return newNativeChurn(w.Churn, worker, w.Threads(runtime.GOMAXPROCS(0)))
+	case bench.HeapJob:
+		return newNativeHeapJob(w)
 	}
 	return nil, fmt.Errorf("cpeer: no native loop for workload %s", w.Name)
 }
@@ -208,6 +210,42 @@ func (w *nativeChurn) Close() {
 	w.w = nil
 }
 
+// nativeHeapJob is heap-destroy in C: each job dropped whole through the
+// allocator's own heaps where it has them (mimalloc, jemalloc), a free
+// each otherwise or with Workload.FreeEach.
+type nativeHeapJob struct{ w *C.cpeer_heapjob }
+
+func newNativeHeapJob(w *bench.Workload) (bench.Worker, error) {
+	sizes, _ := tablesFor(w.Mix)
+	destroy := C.int(1)
+	if w.FreeEach {
+		destroy = 0
+	}
+	j := C.cpeer_heapjob_new(C.int64_t(w.N), sizes, C.uint32_t(bench.HeapJobSeed()), destroy)
+	if j == nil {
+		return nil, errors.New("cpeer: heap-destroy: out of memory")
+	}
+	return &nativeHeapJob{j}, nil
+}
+
+func (w *nativeHeapJob) Run(n int) { check(bench.HeapDestroy, C.cpeer_heapjob_run(w.w, C.int64_t(n))) }
+func (w *nativeHeapJob) Close() {
+	C.cpeer_heapjob_close(w.w)
+	w.w = nil
+}
+
+// JobHeaps reports whether the native heap-destroy drops its jobs through
+// the allocator's own heaps (mimalloc's, jemalloc's), not a free each.
+func JobHeaps() bool { return C.cpeer_heapjob_heaps() != 0 }
+
+// heapJobSizes returns the first k sizes the C heap-destroy draws.
+func heapJobSizes(mix *bench.Mix, k int) []uint32 {
+	sizes, _ := tablesFor(mix)
+	out := make([]uint32, k)
+	C.cpeer_heapjob_sizes(sizes, C.uint32_t(bench.HeapJobSeed()), C.int(k), (*C.uint32_t)(unsafe.Pointer(&out[0])))
+	return out
+}
+
 // copyOut copies src to C memory that lives as long as the process.
 func copyOut(src []uint32) *C.uint32_t {
 	p := (*C.uint32_t)(C.malloc(C.size_t(len(src) * 4)))
@@ -293,5 +331,5 @@ func constants() (mixSizes, mixOffsets, ringSize, ringPublish int) {
 func workloadConstants() []int {
 	return []int{C.CPEER_LARSON_SLOTS, C.CPEER_LARSON_MIN, C.CPEER_LARSON_MAX, C.CPEER_LARSON_SEED, C.CPEER_LARSON_GEN,
 		C.CPEER_XMALLOC_BATCH, C.CPEER_XMALLOC_LIMIT, C.CPEER_ALLOCTEST_SEED,
-		C.CPEER_RP_SIZES, C.CPEER_RP_ALLOC_OPS, C.CPEER_RP_FREE_OPS, C.CPEER_SCRATCH_REPETITIONS}
+		C.CPEER_RP_SIZES, C.CPEER_RP_ALLOC_OPS, C.CPEER_RP_FREE_OPS, C.CPEER_SCRATCH_REPETITIONS, C.CPEER_HEAPJOB_SIZES}
 }

@@ -216,3 +216,51 @@ func BenchmarkThreadShapeParallel(b *testing.B) { bench.BenchKind(b, "thread-sha
 
 // BenchmarkProdCons: one goroutine (thread) allocates, another frees.
 func BenchmarkProdCons(b *testing.B) { bench.BenchKind(b, "prodcons", peers...) }
+
+// TestHeapJob: the C heap-destroy draws the Go loop's sizes; it drops its
+// jobs through the allocator's own heaps exactly where the allocator has
+// them (mimalloc, jemalloc), and runs whole jobs, shorter ones and frees
+// each block when asked to (heap-destroy/free).
+func TestHeapJob(t *testing.T) {
+	var w *bench.Workload
+	for _, x := range bench.Workloads() {
+		if x.Name == bench.HeapDestroy {
+			w = x
+		}
+	}
+	if w == nil {
+		t.Fatal("no heap-destroy workload")
+	}
+	if got, want := heapJobSizes(w.Mix, 5000), bench.HeapJobSizes(5000); !slices.Equal(got, want) {
+		t.Fatalf("C sizes %v..., Go %v...", got[:8], want[:8])
+	}
+	if got, want := JobHeaps(), Lib != "glibc"; got != want {
+		t.Errorf("%s: the native heap-destroy drops jobs through heaps of its own: %v, want %v", Lib, got, want)
+	}
+	free := *w
+	free.FreeEach = true
+	for _, x := range []*bench.Workload{w, &free} {
+		wk, err := newNativeWorker(x, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wk.Run(x.N + x.N/3) // a whole job and a shorter one
+		wk.Close()
+	}
+	peers, err := Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		if !w.RunsOn(p.Name) {
+			continue
+		}
+		s, err := bench.Measure(p, w, time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Ops == 0 || s.Ops%int64(w.N) != 0 {
+			t.Errorf("%s: %d operations, want whole jobs of %d", p.Name, s.Ops, w.N)
+		}
+	}
+}

@@ -4,6 +4,7 @@ package cpeer
 
 /*
 #cgo LDFLAGS: -ljemalloc
+#cgo CFLAGS: -DCPEER_JEMALLOC
 #include <stdlib.h>
 
 // jemalloc's mallctl, declared here so only the library is needed.

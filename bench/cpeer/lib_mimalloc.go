@@ -4,6 +4,7 @@ package cpeer
 
 /*
 #cgo LDFLAGS: -lmimalloc
+#cgo CFLAGS: -DCPEER_MIMALLOC
 #include <stdbool.h>
 #include <stdlib.h>
 

@@ -23,6 +23,7 @@ enum {
 	CPEER_RP_ALLOC_OPS = 311,
 	CPEER_RP_FREE_OPS = 257,
 	CPEER_SCRATCH_REPETITIONS = 2000,
+	CPEER_HEAPJOB_SIZES = 8192, // bench.MixSizes: the size table heap-destroy draws from
 };
 
 #define CPEER_LARSON_GEN (100 * CPEER_LARSON_SLOTS)
@@ -62,5 +63,19 @@ void cpeer_churn_close(cpeer_churn *w);
 // cpeer_churn_draws writes the first k draws (slot, size) of the churn's
 // generator from seed, for the test that compares them with Go's.
 void cpeer_churn_draws(uint64_t seed, int64_t n, uint32_t min, uint32_t span, int k, int64_t *slots, uint32_t *sizes);
+
+// heap-destroy (bench/heapjob.go): jobs of nslots blocks whose sizes are
+// drawn from sizes (CPEER_HEAPJOB_SIZES entries, random-live's table) with
+// the mixed workloads' generator from seed; destroy drops each job whole
+// through the allocator's own heaps where it has them (mimalloc, jemalloc),
+// else every block is freed. cpeer_heapjob_heaps reports whether it has.
+typedef struct cpeer_heapjob cpeer_heapjob;
+int cpeer_heapjob_heaps(void);
+cpeer_heapjob *cpeer_heapjob_new(int64_t nslots, const uint32_t *sizes, uint32_t seed, int destroy);
+int cpeer_heapjob_run(cpeer_heapjob *w, int64_t n);
+void cpeer_heapjob_close(cpeer_heapjob *w);
+// cpeer_heapjob_sizes writes the first k sizes a job draws from seed, for
+// the test that compares them with Go's.
+void cpeer_heapjob_sizes(const uint32_t *sizes, uint32_t seed, int k, uint32_t *out);
 
 #endif

@@ -64,6 +64,24 @@ func (s *Shared) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
 	return q
 }
 
+// NewJobHeap returns an allocator of the job's own, a fresh
+// memory.Allocator behind a mutex of its own (bench.HeapMaker): a job of
+// heap-destroy allocates in it, and DropJobHeap drops the job whole.
+func (s *Shared) NewJobHeap() bench.Allocator { return new(Shared) }
+
+// DropJobHeap gives back every block of a job's allocator from NewJobHeap
+// at once, with memory.Allocator's Close (bench.HeapMaker). It panics when
+// Close fails (an munmap refused).
+func (s *Shared) DropJobHeap(a bench.Allocator) {
+	j := a.(*Shared)
+	j.mu.Lock()
+	err := j.a.Close()
+	j.mu.Unlock()
+	if err != nil {
+		panic(fmt.Sprintf("modernc-memory: Close: %v", err))
+	}
+}
+
 // shared is the one Allocator of the process: every worker of every
 // workload measured here uses it, as offheap's workers share alloc's heap.
 var shared = new(Shared)

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -183,7 +184,8 @@ func (c liveCount) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
 // TestWorkloads: the peer runs every workload of the bench that it can
 // (all but those that set other peers' settings: the large ones that set
 // offheap's and glibc's thresholds, issue 12's decay, trim and huge page
-// variants), made small, and gives back every block it took.
+// variants; and those that measure offheap against itself, as
+// heap-destroy/free), made small, and gives back every block it took.
 func TestWorkloads(t *testing.T) {
 	savedGC, savedChurn := bench.GCConfig, bench.ChurnConfig
 	bench.GCConfig.Millions = []float64{0.01}
@@ -195,7 +197,7 @@ func TestWorkloads(t *testing.T) {
 	ran := 0
 	for _, w := range bench.Workloads() {
 		if !w.RunsOn(p.Name) {
-			if w.Peers == nil || w.Env == nil {
+			if w.Peers == nil || (w.Env == nil && !slices.Equal(w.Peers, []string{"offheap"})) {
 				t.Errorf("%s does not run on %s", w.Name, p.Name)
 			}
 			continue
@@ -234,4 +236,35 @@ func TestFirstMalloc(t *testing.T) {
 		t.Errorf("sample %+v", s)
 	}
 	t.Logf("first UnsafeMalloc(16): %.1f us", s.NsPerOp/1e3)
+}
+
+// TestHeapJob: heap-destroy on the peer gives each job a memory.Allocator
+// of its own and closes it: whole jobs, and the shared Allocator untouched.
+func TestHeapJob(t *testing.T) {
+	var w *bench.Workload
+	for _, x := range bench.Workloads() {
+		if x.Name == bench.HeapDestroy {
+			w = x
+		}
+	}
+	if w == nil || !w.RunsOn(bench.ModerncPeer) {
+		t.Fatalf("heap-destroy: %+v, want a workload that runs on %s", w, bench.ModerncPeer)
+	}
+	if _, ok := bench.Allocator(shared).(bench.HeapMaker); !ok {
+		t.Fatal("Shared is not a bench.HeapMaker")
+	}
+	j := shared.NewJobHeap()
+	if j == bench.Allocator(shared) {
+		t.Fatal("NewJobHeap returned the shared Allocator")
+	}
+	p := j.Malloc(100)
+	*(*byte)(p) = 1
+	shared.DropJobHeap(j)
+	s, err := bench.Measure(Peer(), w, time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Ops == 0 || s.Ops%int64(w.N) != 0 {
+		t.Errorf("%d operations, want whole jobs of %d", s.Ops, w.N)
+	}
 }

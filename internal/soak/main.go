@@ -16,6 +16,14 @@
 // a few up to 512 KiB and rarely up to 4 MiB (mapped chunks and the dynamic
 // threshold).
 //
+// Private heaps are in the mix: one more goroutine per core (-heaps) creates
+// a heap, fills it with up to -heap-blocks patterned blocks (on one
+// goroutine, or on two at once), frees some of them through alloc.Free and
+// some through the heap's Free, reallocates some through either Realloc,
+// verifies the rest, checks the heap now and then, destroys it with its
+// blocks, and starts again. The heap_cache keeps destroyed heaps for the
+// next ones; the final Trim(0) gives them back.
+//
 // It fails (exit status 1) when a pattern is broken, Check reports an error,
 // an allocation returns nil (the load stays far below the machine's memory),
 // RSS grows after the warm-up (the peak RSS over the last third of the
@@ -58,6 +66,8 @@ type config struct {
 	seed       uint64
 	maxBlock   int
 	verbose    bool
+	heapers    int // goroutines working in private heaps (0: GOMAXPROCS; negative: none)
+	heapBlocks int // most blocks in a private heap
 }
 
 func main() {
@@ -71,6 +81,8 @@ func main() {
 	flag.Uint64Var(&cfg.seed, "seed", 0, "random seed (0: from the clock)")
 	flag.IntVar(&cfg.maxBlock, "max-block", 4<<20, "largest block size")
 	flag.BoolVar(&cfg.verbose, "v", false, "print every RSS sample")
+	flag.IntVar(&cfg.heapers, "heaps", 0, "goroutines working in private heaps, one heap at a time each (0: GOMAXPROCS; negative: none)")
+	flag.IntVar(&cfg.heapBlocks, "heap-blocks", 2000, "most blocks in a private heap")
 	flag.Parse()
 	res, err := run(cfg, os.Stdout)
 	fmt.Println(res)
@@ -95,12 +107,15 @@ type result struct {
 	checks     int
 	seed       uint64
 	goroutines int
+	heapers    int
+	heaps      int64 // private heaps created and destroyed
+	heapOps    int64 // operations in private heaps
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("soak: %d operations in %v (%.0f ops/s) by %d goroutines, seed %d; %d Checks; "+
+	return fmt.Sprintf("soak: %d operations in %v (%.0f ops/s) by %d goroutines, seed %d; %d private heaps (%d operations) by %d goroutines; %d Checks; "+
 		"RSS start %s, peak %s; after warm-up mean/peak %s/%s (first third) -> %s/%s (last third); after Trim(0) %s",
-		r.ops, r.elapsed.Round(time.Millisecond), float64(r.ops)/r.elapsed.Seconds(), r.goroutines, r.seed, r.checks,
+		r.ops, r.elapsed.Round(time.Millisecond), float64(r.ops)/r.elapsed.Seconds(), r.goroutines, r.seed, r.heaps, r.heapOps, r.heapers, r.checks,
 		mib(r.startRSS), mib(r.peakRSS), mib(r.firstMean), mib(r.firstPeak), mib(r.lastMean), mib(r.lastPeak), mib(r.trimRSS))
 }
 
@@ -128,7 +143,16 @@ func run(cfg config, log *os.File) (res result, err error) {
 	if cfg.maxBlock < 1024 {
 		cfg.maxBlock = 1024
 	}
-	res.seed, res.goroutines = cfg.seed, cfg.goroutines
+	switch {
+	case cfg.heapers == 0:
+		cfg.heapers = runtime.GOMAXPROCS(0)
+	case cfg.heapers < 0:
+		cfg.heapers = 0
+	}
+	if cfg.heapBlocks <= 0 {
+		cfg.heapBlocks = 2000
+	}
+	res.seed, res.goroutines, res.heapers = cfg.seed, cfg.goroutines, cfg.heapers
 
 	// Start the allocator, then measure the starting RSS.
 	alloc.Free(alloc.Malloc(1))
@@ -180,6 +204,18 @@ func run(cfg config, log *os.File) (res result, err error) {
 				fail(fmt.Errorf("worker %d: %w", w, e))
 			}
 		}(w)
+	}
+
+	var heaps, heapOps atomic.Int64
+	for k := 0; k < cfg.heapers; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			hw := &heaper{id: k, cfg: &cfg, rng: rand.New(rand.NewPCG(cfg.seed, 1<<32|uint64(k))), heaps: &heaps, ops: &heapOps}
+			if e := hw.loop(&stop); e != nil {
+				fail(fmt.Errorf("heap goroutine %d: %w", k, e))
+			}
+		}(k)
 	}
 
 	// Monitor: RSS samples and periodic Checks until the time is up.
@@ -237,6 +273,7 @@ loop:
 	}
 	res.elapsed = time.Since(start)
 	res.ops = sum(ops)
+	res.heaps, res.heapOps = heaps.Load(), heapOps.Load()
 	if failErr != nil {
 		return res, failErr
 	}
@@ -565,4 +602,171 @@ func rss() int64 {
 		return 0
 	}
 	return pages * int64(os.Getpagesize())
+}
+
+// heaper is a goroutine of the load that works in private heaps, one at a
+// time: it creates a heap, fills it with patterned blocks (on one goroutine
+// or two at once), frees some of them through alloc.Free and some through
+// the heap's Free, reallocates some through alloc.Realloc or the heap's
+// Realloc, verifies the rest, now and then checks the heap, and destroys
+// it with the blocks still in it.
+type heaper struct {
+	id     int
+	cfg    *config
+	rng    *rand.Rand
+	heaps  *atomic.Int64 // heaps destroyed, all heapers
+	ops    *atomic.Int64 // operations in them
+	cycles uint64
+}
+
+// loop runs heap cycles until stop.
+func (hw *heaper) loop(stop *atomic.Bool) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	for !stop.Load() {
+		if err := hw.cycle(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// heapSize draws the size of a block of a private heap: 90% up to 1 KiB,
+// 9% up to 64 KiB, 1% up to 512 KiB (or max-block), mapped chunks among
+// them.
+func heapSize(rng *rand.Rand, maxBlock int) int {
+	switch r := rng.IntN(100); {
+	case r < 90:
+		return rng.IntN(1025)
+	case r < 99:
+		return 1025 + rng.IntN(63<<10)
+	}
+	return 64<<10 + 1 + rng.IntN(max(min(512<<10, maxBlock)-64<<10, 1))
+}
+
+// fillHeap allocates n patterned blocks in h with rng, ids from idBase up:
+// through Malloc, or Calloc (its zeroes verified).
+func fillHeap(h *alloc.Heap, n int, rng *rand.Rand, idBase uint64, maxBlock int) (bs []block, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v", r)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		size := heapSize(rng, maxBlock)
+		var p unsafe.Pointer
+		if rng.IntN(8) == 0 {
+			p = h.Calloc(1, size)
+			if p != nil {
+				if off := firstNonZero(p, size); off >= 0 {
+					return bs, fmt.Errorf("heap %d: Calloc(1, %d) = %p: byte %d is not zero", h.ID(), size, p, off)
+				}
+			}
+		} else {
+			p = h.Malloc(size)
+		}
+		if p == nil {
+			return bs, fmt.Errorf("heap %d: allocation of %d bytes returned nil", h.ID(), size)
+		}
+		if u := h.UsableSize(p); u < size || u != alloc.UsableSize(p) {
+			return bs, fmt.Errorf("heap %d: UsableSize(%p) = %d, alloc.UsableSize %d, for %d bytes", h.ID(), p, u, alloc.UsableSize(p), size)
+		}
+		id := idBase + uint64(i)
+		fill(p, id, 0, size)
+		bs = append(bs, block{p: p, n: size, id: id})
+	}
+	return bs, nil
+}
+
+// cycle is one heap's life.
+func (hw *heaper) cycle() error {
+	hw.cycles++
+	h := alloc.NewHeap()
+	n := 1 + hw.rng.IntN(hw.cfg.heapBlocks)
+	par := 1 + hw.rng.IntN(2)
+	parts := make([][]block, par)
+	errs := make([]error, par)
+	var wg sync.WaitGroup
+	for g := 0; g < par; g++ {
+		seed := hw.rng.Uint64()
+		idBase := 1<<63 | uint64(hw.id)<<48 | (hw.cycles<<1|uint64(g))<<16
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			parts[g], errs[g] = fillHeap(h, n/par+1, rand.New(rand.NewPCG(seed, uint64(g))), idBase, hw.cfg.maxBlock)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	ops := int64(0)
+	for _, part := range parts {
+		ops += int64(len(part))
+	}
+	var kept []block
+	for _, part := range parts {
+		for _, b := range part {
+			ops++
+			switch r := hw.rng.IntN(12); {
+			case r < 2:
+				if err := verify(b); err != nil {
+					return fmt.Errorf("heap %d: %w", h.ID(), err)
+				}
+				alloc.Free(b.p)
+			case r < 4:
+				if err := verify(b); err != nil {
+					return fmt.Errorf("heap %d: %w", h.ID(), err)
+				}
+				h.Free(b.p)
+			case r == 4:
+				if err := verify(b); err != nil {
+					return fmt.Errorf("heap %d: %w", h.ID(), err)
+				}
+				n := heapSize(hw.rng, hw.cfg.maxBlock)
+				realloc, via := h.Realloc, "the heap's Realloc"
+				if hw.rng.IntN(2) == 0 {
+					realloc, via = alloc.Realloc, "alloc.Realloc"
+				}
+				np := realloc(b.p, n)
+				if n == 0 {
+					if np != nil {
+						return fmt.Errorf("heap %d: %s(%p, 0) = %p, want nil", h.ID(), via, b.p, np)
+					}
+					continue
+				}
+				if np == nil {
+					return fmt.Errorf("heap %d: %s(%p, %d) returned nil", h.ID(), via, b.p, n)
+				}
+				if u := h.UsableSize(np); u < n {
+					return fmt.Errorf("heap %d: %s(%p, %d) = %p: UsableSize %d", h.ID(), via, b.p, n, np, u)
+				}
+				keep := min(n, b.n)
+				if msg := check(np, b.id, 0, keep); msg != "" {
+					return fmt.Errorf("heap %d: %s(%p from %d to %d) = %p lost the contents: %s", h.ID(), via, b.p, b.n, n, np, msg)
+				}
+				fill(np, b.id, keep, n)
+				kept = append(kept, block{p: np, n: n, id: b.id})
+			default:
+				kept = append(kept, b)
+			}
+		}
+	}
+	for _, b := range kept {
+		if err := verify(b); err != nil {
+			return fmt.Errorf("heap %d, before Destroy: %w", h.ID(), err)
+		}
+	}
+	if hw.cycles%4 == 0 {
+		if err := h.Check(); err != nil {
+			return fmt.Errorf("heap %d: Check: %w", h.ID(), err)
+		}
+	}
+	h.Destroy()
+	hw.heaps.Add(1)
+	hw.ops.Add(ops)
+	return nil
 }
