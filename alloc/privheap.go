@@ -145,7 +145,11 @@ func NewHeap() *Heap {
 }
 
 // ID returns the heap's number (the label its samples carry in heap
-// profiles, and its name in the statistics and traces).
+// profiles, and its name in the statistics and traces). Numbers are those
+// of the heaps alive at once: a destroyed heap's goes to a later heap, as
+// a closed file's descriptor does, so a profile's offheap_heap label names
+// the heap that holds the number now (its in-use figures) and every heap
+// that held it before (the allocation counts).
 func (h *Heap) ID() uint32 { return h.id }
 
 // privateOwner returns the live private heap that p belongs to, or nil.
@@ -731,6 +735,11 @@ func (h *Heap) Destroy() {
 	}
 	h.mapped, h.sampled = nil, nil
 	h.mu.Unlock()
+	// Recorded before the ID can go to a new heap (ah.Destroy frees it),
+	// so that a trace never sees a heap made with the ID of a live one.
+	if traceOn.Load() {
+		traceHeap(recHeapDestroy, h.id)
+	}
 	h.ah.Destroy()
 	h.life.Unlock()
 	poolGen.Add(1)
@@ -741,9 +750,6 @@ func (h *Heap) Destroy() {
 				heapPool.Release()
 			}
 		})
-	}
-	if traceOn.Load() {
-		traceHeap(recHeapDestroy, h.id)
 	}
 }
 

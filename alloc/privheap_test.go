@@ -386,3 +386,45 @@ func TestHeapCacheDecay(t *testing.T) {
 		t.Fatalf("the cache counts nothing given back: %+v", st.HeapCache)
 	}
 }
+
+// TestHeapIDsReused makes and destroys heaps one after another, every
+// allocation sampled, and checks that they share one ID (a destroyed
+// heap's goes to the next), that two live at once get two, and that the
+// heap profile's buckets, which are kept per ID, stop growing: a heap per
+// request must not grow the profiler, nor run out of IDs after 2^21.
+func TestHeapIDsReused(t *testing.T) {
+	old := ProfileRate()
+	defer Mallopt(tune.ProfileRate, old)
+	if err := Mallopt(tune.ProfileRate, 1); err != nil {
+		t.Fatal(err)
+	}
+	round := func() uint32 {
+		h := NewHeap()
+		for j := 0; j < 20; j++ {
+			h.Free(h.Malloc(16 + j*50))
+			h.Malloc(100)
+		}
+		id := h.ID()
+		h.Destroy()
+		return id
+	}
+	var first, bucketsBefore uint32
+	for i := 0; i < 3000; i++ {
+		id := round()
+		switch {
+		case i == 0:
+			first, bucketsBefore = id, buckets.nextID.Load() // the sites' buckets exist now
+		case id != first:
+			t.Fatalf("heap %d after %d destroyed ones has ID %d, want %d (the freed one)", i+1, i, id, first)
+		}
+	}
+	if grown := buckets.nextID.Load() - bucketsBefore; grown != 0 {
+		t.Errorf("3000 heaps, one at a time, allocating at the same sites added %d profile buckets, want none", grown)
+	}
+	a, b := NewHeap(), NewHeap()
+	if a.ID() == b.ID() || a.ID() == 0 || b.ID() == 0 {
+		t.Errorf("two live heaps have IDs %d and %d", a.ID(), b.ID())
+	}
+	b.Destroy()
+	a.Destroy()
+}

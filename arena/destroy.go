@@ -143,8 +143,8 @@ var ErrDestroyBreak = errors.New("arena: a Heap on the program break cannot be d
 // Destroy gives every heap of every arena (to h's pool, within its budget,
 // or back to the system), every mapped chunk, every kept mapping and the
 // arenas' bin heads back at once, without a look at the chunks. h must not
-// be used again, and no other goroutine may be using it. A Heap with a
-// Break cannot be destroyed.
+// be used again, and no other goroutine may be using it; its ID goes to a
+// later Heap (see heapIDs). A Heap with a Break cannot be destroyed.
 func (h *Heap) Destroy() error {
 	if h.brk != nil {
 		return ErrDestroyBreak
@@ -188,5 +188,6 @@ func (h *Heap) Destroy() error {
 	}
 	h.mapped.release()
 	h.kept.purgeAll(h)
+	freeHeapID(h.id) // nothing of h's is left to be taken for the next Heap's
 	return nil
 }

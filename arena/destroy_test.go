@@ -11,7 +11,7 @@ import (
 // mapping went back (as many unmaps as maps and reservations, the pool's
 // budget kept aside), that no pointer into it is its own any more
 // (OwnerID, Lookup), and that the next Heap takes its heaps from the pool,
-// with old contents that Calloc clears.
+// with old contents that Calloc clears, and its ID.
 func TestDestroy(t *testing.T) {
 	m := newPlainMemory(t, 0)
 	pool := arena.NewHeapPool(m, 32<<20)
@@ -92,8 +92,8 @@ func TestDestroy(t *testing.T) {
 		}
 	}
 	mustCheck(t, h2)
-	if h2.ID() == id {
-		t.Error("the new Heap has the destroyed one's ID")
+	if h2.ID() != id {
+		t.Errorf("the new Heap has ID %d, want the destroyed one's, %d (IDs are reused)", h2.ID(), id)
 	}
 	if err := h2.Destroy(); err != nil {
 		t.Fatal(err)

@@ -219,9 +219,9 @@ func New(cfg Config) (*Heap, error) {
 	h := &Heap{mem: cfg.Memory, brk: cfg.Break, pageSize: cfg.Memory.PageSize(), onEvent: cfg.OnEvent, pool: cfg.Pool}
 	h.secret = uintptr(rand.Uint64())
 	h.SetParams(cfg.Params)
-	h.id = heapIDs.Add(1)
-	if h.id >= 1<<(32-arenaBits) {
-		return nil, errors.New("arena: too many Heaps created")
+	h.id = newHeapID()
+	if h.id == 0 {
+		return nil, errors.New("arena: too many Heaps alive at once")
 	}
 	if cfg.MaxArenas >= 1<<arenaBits {
 		cfg.MaxArenas = 1<<arenaBits - 1
@@ -234,6 +234,7 @@ func New(cfg Config) (*Heap, error) {
 		h.brkEnd.Store(b)
 	}
 	if _, err := h.newArena(h.maxArenas); err != nil {
+		freeHeapID(h.id)
 		return nil, err
 	}
 	return h, nil
@@ -415,8 +416,45 @@ var granuleTable [granules]uint32
 // arenaBits is the width of the arena field of a granuleTable entry.
 const arenaBits = 11
 
-// heapIDs numbers the Heaps of the process.
-var heapIDs atomic.Uint32
+// heapIDs numbers the live Heaps of the process. A destroyed Heap's ID
+// goes to a later Heap, the most recently freed first, as a closed file's
+// descriptor goes to a later open: the IDs in use stay as few as the
+// Heaps alive at once, so a program that makes and destroys a Heap per
+// request never runs out of them (a granuleTable entry has 21 bits for
+// one), and what is kept per ID (profile buckets) stays bounded. An ID is
+// freed only when Destroy is done with the Heap's memory and granule
+// entries.
+var heapIDs struct {
+	mu   sync.Mutex
+	next uint32   // the highest ID given so far
+	free []uint32 // IDs of destroyed Heaps
+}
+
+// maxHeapID is the largest ID a granuleTable entry holds.
+const maxHeapID = 1<<(32-arenaBits) - 1
+
+// newHeapID returns an ID for a new Heap, or 0 when all are in use.
+func newHeapID() uint32 {
+	heapIDs.mu.Lock()
+	defer heapIDs.mu.Unlock()
+	if n := len(heapIDs.free); n > 0 {
+		id := heapIDs.free[n-1]
+		heapIDs.free = heapIDs.free[:n-1]
+		return id
+	}
+	if heapIDs.next >= maxHeapID {
+		return 0
+	}
+	heapIDs.next++
+	return heapIDs.next
+}
+
+// freeHeapID gives id back for a later Heap.
+func freeHeapID(id uint32) {
+	heapIDs.mu.Lock()
+	heapIDs.free = append(heapIDs.free, id)
+	heapIDs.mu.Unlock()
+}
 
 func (h *Heap) granuleSlot(addr uintptr) *uint32 {
 	return &granuleTable[(addr>>granuleShift)%granules]
