@@ -86,11 +86,7 @@ func cachePopIn(cs []atomic.Pointer[pcache], cl int, size int) (p uintptr, sampl
 	b.head = next
 	b.count--
 	*k = 0
-	c.sampleLeft -= int64(size)
-	if c.sampleLeft < 0 {
-		c.sampleLeft = nextSampleGap()
-		sample = true
-	}
+	sample = c.countDown(size)
 	if raceEnabled {
 		c.mu.Unlock()
 	}

@@ -252,21 +252,7 @@ func (h *Heap) sample(p uintptr, size int) {
 	if p == 0 {
 		return
 	}
-	pid := procPin()
-	c := lockedCacheIn(h.caches, pid)
-	due := false
-	if c != nil {
-		c.sampleLeft -= int64(size)
-		if c.sampleLeft < 0 {
-			c.sampleLeft = nextSampleGap()
-			due = true
-		}
-		if raceEnabled {
-			c.mu.Unlock()
-		}
-	}
-	procUnpin()
-	if due {
+	if sampleDue(h.caches, size) {
 		h.record(p, size)
 	}
 }

@@ -122,23 +122,37 @@ func sampleAlloc(p uintptr, size int) {
 	if p == 0 || profileRate.Load() == 0 {
 		return
 	}
+	if sampleDue(caches[:], size) {
+		recordSample(p, size, 3, 0)
+	}
+}
+
+// sampleDue takes size bytes off the profiling countdown of the calling
+// P's cache in cs and reports whether a sample is due.
+func sampleDue(cs []atomic.Pointer[pcache], size int) bool {
 	pid := procPin()
-	c := lockedCache(pid)
+	c := lockedCacheIn(cs, pid)
 	due := false
 	if c != nil {
-		c.sampleLeft -= int64(size)
-		if c.sampleLeft < 0 {
-			c.sampleLeft = nextSampleGap()
-			due = true
-		}
+		due = c.countDown(size)
 		if raceEnabled {
 			c.mu.Unlock()
 		}
 	}
 	procUnpin()
-	if due {
-		recordSample(p, size, 3, 0)
+	return due
+}
+
+// countDown takes size bytes off c's profiling countdown and reports
+// whether a sample is due, starting the next countdown if so. The caller
+// is pinned to c's P.
+func (c *pcache) countDown(size int) bool {
+	c.sampleLeft -= int64(size)
+	if c.sampleLeft < 0 {
+		c.sampleLeft = nextSampleGap()
+		return true
 	}
+	return false
 }
 
 // psample is one P's sampling state: the memo of its last stack, and the
