@@ -629,6 +629,20 @@ func cachePush(ch uintptr, cl int, top bool) bool {
 	return true
 }
 
+// detachHalf takes half of a full class (refillBatch chunks at most) off
+// its head into out and returns how many. The caller is pinned to the
+// cache's P.
+func (b *cacheBin) detachHalf(out *[refillBatch]uintptr) int {
+	n := min(max(int(b.limit)/2, 1), refillBatch)
+	for i := 0; i < n; i++ {
+		x := b.head
+		b.head = link(x)
+		b.count--
+		out[i] = x
+	}
+	return n
+}
+
 // cachePushFull handles a full class: it detaches half of it, pushes ch,
 // and frees the detached chunks to their arenas unpinned.
 //
@@ -651,13 +665,7 @@ func cachePushFull(ch uintptr, cl int) bool {
 		return false
 	}
 	if b.count >= b.limit {
-		nout = min(max(int(b.limit)/2, 1), refillBatch)
-		for i := 0; i < nout; i++ {
-			x := b.head
-			b.head = arena.Protect(x+16, *(*uintptr)(unsafe.Add(nil, x+16)))
-			b.count--
-			out[i] = x
-		}
+		nout = b.detachHalf(&out)
 	}
 	if perturbByte.Load() != 0 {
 		heap.PerturbFree(ch) // leaves the link and key words alone

@@ -500,13 +500,7 @@ func (h *Heap) cachePush(ch uintptr, cl int, top bool) bool {
 		return false
 	}
 	if b.count >= b.limit {
-		nout = min(max(int(b.limit)/2, 1), refillBatch)
-		for i := 0; i < nout; i++ {
-			x := b.head
-			b.head = link(x)
-			b.count--
-			out[i] = x
-		}
+		nout = b.detachHalf(&out)
 	}
 	if perturbByte.Load() != 0 {
 		h.ah.PerturbFree(ch)

@@ -241,6 +241,16 @@ func (a *Arena) newHeap(nb uintptr) error {
 			return err
 		}
 	}
+	a.installHeap(base, size, base+heapHdrSz+hdrSz)
+	return nil
+}
+
+// installHeap makes the heap at base, size bytes of it committed, the
+// arena's current region: its header, its granule, the accounting, the
+// top, a fencepost closing the region before it. Memory from freshFrom on
+// is fresh from the system (Calloc need not clear it).
+func (a *Arena) installHeap(base, size, freshFrom uintptr) {
+	h := a.h
 	setWord(base, uintptr(a.index))
 	setHeapEnd(base, base+size)
 	atomic.StoreUint32(h.granuleSlot(base), h.granuleEntry(a.index))
@@ -251,11 +261,10 @@ func (a *Arena) newHeap(nb uintptr) error {
 	hadTop := len(a.regions) > 0
 	a.regions = append(a.regions, region{base: base, start: base + heapHdrSz})
 	a.setTop(base+heapHdrSz, size-heapHdrSz)
-	a.freshFrom = a.top + hdrSz
+	a.freshFrom = freshFrom
 	if hadTop {
 		a.fencepost(oldTop)
 	}
-	return nil
 }
 
 // reuseHeap makes the heap e, taken from the pool, the arena's current
@@ -274,20 +283,7 @@ func (a *Arena) reuseHeap(e pooledHeap, nb uintptr) error {
 		}
 		size = need
 	}
-	setWord(base, uintptr(a.index))
-	setHeapEnd(base, base+size)
-	atomic.StoreUint32(h.granuleSlot(base), h.granuleEntry(a.index))
-	a.addSystem(size)
-	h.event(EventNewHeap, a.index, base, size)
-
-	oldTop := a.top
-	hadTop := len(a.regions) > 0
-	a.regions = append(a.regions, region{base: base, start: base + heapHdrSz})
-	a.setTop(base+heapHdrSz, size-heapHdrSz)
-	a.freshFrom = base + size // old contents: Calloc clears
-	if hadTop {
-		a.fencepost(oldTop)
-	}
+	a.installHeap(base, size, base+size) // old contents: Calloc clears
 	return nil
 }
 
