@@ -853,15 +853,21 @@ func Realloc(p unsafe.Pointer, size int) unsafe.Pointer {
 	if traceOn.Load() {
 		traceSeq0 = traceReallocBegin(uintptr(p))
 	}
+	if sampled {
+		// The old block leaves the profile before the arena may give its
+		// address back (a moved block's old chunk is freed, a mapped one
+		// remapped): another goroutine's block sampled at that address
+		// at once would otherwise lose its entry to this removal. If the
+		// realloc fails, the block stays, out of the profile.
+		forgetSample(uintptr(p))
+	}
 	np := h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
 	if np == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
 		np = h.Realloc(uintptr(p), uintptr(size), myCache().arena.Load())
 	}
 	if np != 0 {
 		if sampled {
-			// The old block leaves the profile; the new one may enter it.
-			forgetSample(uintptr(p))
-			arena.SetSampled(np-16, false)
+			arena.SetSampled(np-16, false) // the new one may enter it afresh
 		}
 		sampleAlloc(np, size)
 	}

@@ -605,6 +605,11 @@ func (h *Heap) realloc(p uintptr, size int) uintptr {
 		// itself under it, which a later unnoteMapped(p) would take away.
 		h.unnoteMapped(p)
 	}
+	if sampled {
+		// Out of the profile before the address may go too (see Realloc).
+		forgetSample(p)
+		h.forgetSampled(p)
+	}
 	np := h.ah.Realloc(p, uintptr(size), h.cache().arena.Load())
 	if np == 0 {
 		if mapped {
@@ -614,8 +619,6 @@ func (h *Heap) realloc(p uintptr, size int) uintptr {
 	}
 	h.noteMapped(np)
 	if sampled {
-		forgetSample(p)
-		h.forgetSampled(p)
 		arena.SetSampled(np-16, false)
 	}
 	h.sample(np, size)
