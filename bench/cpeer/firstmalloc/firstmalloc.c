@@ -25,18 +25,26 @@
 #include <time.h>
 #include <unistd.h>
 
-// stat_field returns field n (1-based) of /proc/self/stat, or -1; the
-// second field, the command, may hold spaces and ends at the last ')'.
-static long long stat_field(int n) {
-	char buf[4096];
-	int fd = open("/proc/self/stat", O_RDONLY);
+// read_file reads up to size-1 bytes of the file at path into buf, ended
+// by a 0, and returns how many, or -1.
+static ssize_t read_file(const char *path, char *buf, size_t size) {
+	int fd = open(path, O_RDONLY);
 	if (fd < 0)
 		return -1;
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
+	ssize_t len = read(fd, buf, size - 1);
 	close(fd);
 	if (len <= 0)
 		return -1;
 	buf[len] = 0;
+	return len;
+}
+
+// stat_field returns field n (1-based) of /proc/self/stat, or -1; the
+// second field, the command, may hold spaces and ends at the last ')'.
+static long long stat_field(int n) {
+	char buf[4096];
+	if (read_file("/proc/self/stat", buf, sizeof(buf)) < 0)
+		return -1;
 	char *p = NULL;
 	for (char *q = buf; *q; q++)
 		if (*q == ')')
@@ -57,14 +65,8 @@ static long long stat_field(int n) {
 
 static long long resident_bytes(void) {
 	char buf[256];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
+	if (read_file("/proc/self/statm", buf, sizeof(buf)) < 0)
 		return -1;
-	ssize_t len = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (len <= 0)
-		return -1;
-	buf[len] = 0;
 	char *p = buf;
 	while (*p && *p != ' ')
 		p++;
