@@ -145,12 +145,8 @@ func (osMemory) AdviseHuge(addr, n uintptr) error { return mmapper.Hugepage(addr
 // from the pool with hugetlb=2, falling back to transparent huge pages if
 // the pool refuses; aligned and advised otherwise. It is charged as Map.
 func (osMemory) MapHuge(n uintptr) (uintptr, error) {
-	if !mappingAllowed(1, false) {
-		account.mapRefused.Add(1)
-		return 0, errMapBudget
-	}
-	if !charge(n) {
-		return 0, errLimit
+	if err := admitMap(n); err != nil {
+		return 0, err
 	}
 	size := huge.size.Load()
 	var addr uintptr

@@ -173,18 +173,28 @@ func mappingAllowed(k int64, heap bool) bool {
 	return account.mappings.Load()+k <= b
 }
 
+// admitMap lets one more mapping of n bytes in, or says why not: the
+// mapping budget (max_map_count) or the memory limit. On nil the n bytes
+// are charged to the account.
+func admitMap(n uintptr) error {
+	if !mappingAllowed(1, false) {
+		account.mapRefused.Add(1)
+		return errMapBudget
+	}
+	if !charge(n) {
+		return errLimit
+	}
+	return nil
+}
+
 // osMemory is the arena's Memory over mmapper, charging the account.
 type osMemory struct{}
 
 func (osMemory) PageSize() uintptr { return mmapper.PageSize() }
 
 func (osMemory) Map(n uintptr) (uintptr, error) {
-	if !mappingAllowed(1, false) {
-		account.mapRefused.Add(1)
-		return 0, errMapBudget
-	}
-	if !charge(n) {
-		return 0, errLimit
+	if err := admitMap(n); err != nil {
+		return 0, err
 	}
 	addr, err := mmapper.Map(n)
 	if err != nil {
