@@ -420,7 +420,8 @@ func pushChunksIn(cs []atomic.Pointer[pcache], ah *arena.Heap, chs []uintptr, cl
 	}
 	procUnpin()
 	if i < len(chs) {
-		freeChunksIn(ah, chs[i:])
+		// Not a free of the program's: no trim (arena.UnrefillLocked).
+		unrefillChunksIn(ah, chs[i:])
 	}
 }
 
@@ -690,10 +691,17 @@ func cachePushFull(ch uintptr, cl int) bool {
 func freeChunks(chs []uintptr) { freeChunksIn(heap, chs) }
 
 // freeChunksIn is freeChunks for chunks of heap ah.
-func freeChunksIn(ah *arena.Heap, chs []uintptr) {
+func freeChunksIn(ah *arena.Heap, chs []uintptr) { returnChunks(ah, chs, true) }
+
+// unrefillChunksIn is freeChunksIn for chunks a refill took and found no
+// room for: their arenas take them back without the trim a free may set
+// off (arena.UnrefillLocked).
+func unrefillChunksIn(ah *arena.Heap, chs []uintptr) { returnChunks(ah, chs, false) }
+
+func returnChunks(ah *arena.Heap, chs []uintptr, trim bool) {
 	var bad *arena.CorruptionError
 	for i := 0; i < len(chs); {
-		n, err := freeRun(ah, chs[i:])
+		n, err := freeRun(ah, chs[i:], trim)
 		i += n
 		if err != nil {
 			if bad == nil {
@@ -710,7 +718,7 @@ func freeChunksIn(ah *arena.Heap, chs []uintptr) {
 // freeRun frees the chunks at the start of chs that belong to the first
 // one's arena, under one lock, and returns how many it freed and, if it
 // stopped at a corrupted chunk, the error.
-func freeRun(h *arena.Heap, chs []uintptr) (n int, bad *arena.CorruptionError) {
+func freeRun(h *arena.Heap, chs []uintptr, trim bool) (n int, bad *arena.CorruptionError) {
 	ai := h.ArenaIndexOf(chs[0])
 	a := h.Arena(ai)
 	if a == nil {
@@ -731,7 +739,11 @@ func freeRun(h *arena.Heap, chs []uintptr) (n int, bad *arena.CorruptionError) {
 		if h.ArenaIndexOf(ch) != ai {
 			break
 		}
-		a.FreeChunkLocked(ch) // the key stays: see keyFor
+		if trim {
+			a.FreeChunkLocked(ch) // the key stays: see keyFor
+		} else {
+			a.UnrefillLocked(ch)
+		}
 		n++
 	}
 	return n, nil

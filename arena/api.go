@@ -95,7 +95,7 @@ func (h *Heap) Free(p uintptr) {
 func (a *Arena) lockedFree(c uintptr) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.freeLocked(c)
+	a.freeLocked(c, true)
 }
 
 // FreeChunk frees chunk c, already validated by Resolve, into arena a (nil
@@ -194,7 +194,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 				h.kill(nc)
 			} else {
 				copyMem(Mem(nc), Mem(oldp), oldsize-overhead)
-				a.freeLocked(oldp)
+				a.freeLocked(oldp, true)
 				return Mem(nc)
 			}
 		}
@@ -208,7 +208,7 @@ func (a *Arena) realloc(oldp, nb uintptr) uintptr {
 		h.setHeadSize(newp, nb)
 		h.setHead(rem, rs, flagP)
 		setInuseBit(rem)
-		a.freeLocked(rem)
+		a.freeLocked(rem, true)
 	}
 	return Mem(newp)
 }
@@ -265,7 +265,7 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 		h.setHead(brk, newsize, flagP)
 		setInuseBit(brk)
 		h.setHeadSize(p, lead)
-		a.freeLocked(p)
+		a.freeLocked(p, true)
 		p = brk
 	}
 	if !isMmapped(p) {
@@ -273,7 +273,7 @@ func (a *Arena) memalign(alignment, nb uintptr) uintptr {
 			rem := p + nb
 			h.setHead(rem, size-nb, flagP)
 			h.setHeadSize(p, nb)
-			a.freeLocked(rem)
+			a.freeLocked(rem, true)
 		}
 	}
 	return p

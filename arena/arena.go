@@ -180,7 +180,16 @@ func (a *Arena) MallocChunkLocked(nb uintptr) uintptr { return a.mallocLocked(nb
 
 // FreeChunkLocked frees chunk c of this arena with the lock held, as
 // front caches do when they flush.
-func (a *Arena) FreeChunkLocked(c uintptr) { a.freeLocked(c) }
+func (a *Arena) FreeChunkLocked(c uintptr) { a.freeLocked(c, true) }
+
+// UnrefillLocked gives back chunk c, which a refill took (MallocBatchLocked)
+// and could not use, as FreeChunkLocked does but without the trim a free
+// may set off: the program freed nothing, and the chunk is most often the
+// last carved off the top, so a trim here would give back pages the arena
+// is about to hand out again (a private heap reused from the heap_cache,
+// all of whose committed pages are top, lost them to the first refill that
+// met a full cache). The lock must be held.
+func (a *Arena) UnrefillLocked(c uintptr) { a.freeLocked(c, false) }
 
 func clearMem(p, n uintptr) {
 	clear(unsafe.Slice((*byte)(unsafe.Add(nil, p)), n))
@@ -461,7 +470,7 @@ func (a *Arena) takeAndSplit(victim, nb uintptr, remember bool) uintptr {
 }
 
 // freeLocked is glibc's _int_free for a heap chunk of this arena.
-func (a *Arena) freeLocked(p uintptr) {
+func (a *Arena) freeLocked(p uintptr, trim bool) {
 	h := a.h
 	a.stats.frees++
 	size := chunkSize(p)
@@ -516,7 +525,9 @@ func (a *Arena) freeLocked(p uintptr) {
 		if a.haveFast {
 			a.consolidate()
 		}
-		a.autoTrim()
+		if trim {
+			a.autoTrim()
+		}
 	}
 }
 

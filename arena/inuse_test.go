@@ -192,3 +192,39 @@ func TestMallocBatch(t *testing.T) {
 		mustCheck(t, h)
 	}
 }
+
+// TestUnrefillDoesNotTrim: chunks a refill took and could not use go back
+// into the top without the trim a free would set off (the top is over the
+// trim threshold all along); freeing the same chunks trims it.
+func TestUnrefillDoesNotTrim(t *testing.T) {
+	for _, unrefill := range []bool{true, false} {
+		p := arena.DefaultParams()
+		p.TrimThreshold = 64 << 20 // no trim while the top grows
+		h, _ := newHeap(t, 32<<20, p)
+		a := h.Arena(0)
+		big := a.Malloc(100 << 10) // below the mmap threshold
+		h.Free(big)                // the top: 100 KiB and more
+		p.TrimThreshold = 32 << 10
+		h.SetParams(p)
+		before := a.Info(false).System
+		out := make([]uintptr, 64)
+		a.Lock()
+		n := a.MallocBatchLocked(1040, out)
+		for _, c := range out[:n] {
+			if unrefill {
+				a.UnrefillLocked(c)
+			} else {
+				a.FreeChunkLocked(c)
+			}
+		}
+		a.Unlock()
+		after := a.Info(false).System
+		if unrefill && after != before {
+			t.Errorf("unrefill of %d chunks: the arena went from %d to %d bytes, want no trim", n, before, after)
+		}
+		if !unrefill && after >= before {
+			t.Errorf("free of %d chunks: the arena went from %d to %d bytes, want a trim", n, before, after)
+		}
+		mustCheck(t, h)
+	}
+}
