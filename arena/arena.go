@@ -655,6 +655,16 @@ func (a *Arena) MallocBatchLocked(nb uintptr, out []uintptr) int {
 	size := chunkSize(c)
 	a.stats.mallocs += uint64(k - 1)
 	h := a.h
+	// Ask for the batch's header lines before writing them, and for the
+	// lines the next batch from the top would write: the prefetches miss
+	// in parallel, where the stores alone miss one after another (and the
+	// arena lock's release waits for them all). A private heap's job
+	// writing 100,000 blocks into pages it has (heap-destroy): 80 ns a
+	// block without, 37 with the batch's own lines, 23 with both.
+	prefetch(c+nb, nb, k-1)
+	if t := a.top; t == c+size {
+		prefetch(t, nb, min(k, chunkSize(t)/nb))
+	}
 	h.setHeadSize(c, nb) // keeps c's P bit: the chunk before it decides
 	out[n] = c
 	n++
