@@ -50,6 +50,23 @@ const HeapDestroy = "heap-destroy"
 // HeapJobBlocks is how many blocks a heap-destroy job builds.
 const HeapJobBlocks = 100_000
 
+// HeapJobWarmJobs is how many whole jobs run untimed between the
+// calibration and the timed run. Memory freshly faulted in stays slow on
+// this machine for the first passes over it (a loop writing a byte every
+// 520 bytes over 50 MB of new pages: 20 ms, then 1.8, 1.0 and 0.38 ms from
+// the fourth pass on, with no fault after the first), so without them the
+// timed run of a peer that keeps its pages (offheap's heap_cache,
+// mimalloc's and jemalloc's heaps) would time that warm-up rather than the
+// jobs that follow it; a peer that gives its pages back pays the first
+// pass again every job, as it would in a program.
+const HeapJobWarmJobs = 5
+
+// HeapJobTimedJobs is the fewest whole jobs a timed run makes: the
+// calibration, its first trial slowed by that warm-up, would otherwise
+// settle for three or four, and one slow job (a page-table or scheduler
+// hiccup) would move the figure by a quarter.
+const HeapJobTimedJobs = 8
+
 // HeapJobPeers are the peers that run heap-destroy: offheap, Go's heap and
 // modernc.org/memory, each with its way of dropping a job whole; glibc
 // through cgo and natively, which frees each block; mimalloc and jemalloc

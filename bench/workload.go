@@ -424,7 +424,7 @@ func WorkloadsFor(threads int) []*Workload {
 			millions(ch.Entries), ch.MinSize, ch.MaxSize, ch.Turnovers, millions(ch.Entries)),
 		Source: "issue 11, target 5: gc-cache's shape without the reads; Go's heap holds its values in a []unsafe.Pointer the collector scans"})
 	for _, free := range []bool{false, true} {
-		w := &Workload{Name: HeapDestroy, Kind: HeapJob, Mix: RandomLiveMix(), N: HeapJobBlocks, MinOps: HeapJobBlocks, Round: HeapJobBlocks,
+		w := &Workload{Name: HeapDestroy, Kind: HeapJob, Mix: RandomLiveMix(), N: HeapJobBlocks, MinOps: HeapJobTimedJobs * HeapJobBlocks, Round: HeapJobBlocks, WarmOps: HeapJobWarmJobs * HeapJobBlocks,
 			Peers: HeapJobPeers, Default: true,
 			Doc: fmt.Sprintf("jobs of %s blocks of 16-1024 bytes (first byte written, addresses in a table), each dropped whole: "+
 				"offheap NewHeap+Destroy, Go's heap unreachable+runtime.GC(), mimalloc mi_heap_destroy, jemalloc arena.<i>.reset, modernc a fresh Allocator's Close, glibc a free each", thousands(HeapJobBlocks)),
