@@ -119,6 +119,20 @@ func (r *Report) ns(peer, workload string) float64 {
 	return x.Summary().NsPerOp
 }
 
+// samplesNs returns the time per operation of every sample of workload on
+// peer, or nil.
+func (r *Report) samplesNs(peer, workload string) []float64 {
+	x := r.Result(peer, workload)
+	if x == nil {
+		return nil
+	}
+	out := make([]float64, len(x.Samples))
+	for i, s := range x.Samples {
+		out[i] = s.NsPerOp
+	}
+	return out
+}
+
 // peerOrder returns the peers of the report in PeerNames order, unknown
 // names last.
 func (r *Report) peerOrder() []string {
