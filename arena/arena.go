@@ -660,7 +660,9 @@ func (a *Arena) MallocBatchLocked(nb uintptr, out []uintptr) int {
 	// in parallel, where the stores alone miss one after another (and the
 	// arena lock's release waits for them all). A private heap's job
 	// writing 100,000 blocks into pages it has (heap-destroy): 80 ns a
-	// block without, 37 with the batch's own lines, 23 with both.
+	// block without, 37 with the batch's own lines, 23 with both, and
+	// 5-20% less again with the line of each chunk's first user bytes
+	// (a quarter of the chunks start 48 bytes into a line).
 	prefetch(c+nb, nb, k-1)
 	if t := a.top; t == c+size {
 		prefetch(t, nb, min(k, chunkSize(t)/nb))

@@ -1,7 +1,8 @@
 package arena
 
-// prefetch asks for the n cache lines at addr, addr+stride, ... ahead of
-// their use (prefetch_amd64.s).
+// prefetch asks, ahead of their use, for the cache lines of the headers
+// and first user bytes of the n chunks at addr, addr+stride, ...
+// (prefetch_amd64.s).
 //
 //go:noescape
 func prefetch(addr, stride, n uintptr)
