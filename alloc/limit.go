@@ -237,6 +237,18 @@ func (osMemory) Unmap(addr, n uintptr) error {
 	return nil
 }
 
+// UnmapRange gives back count whole ranges from Map lying side by side
+// from addr for n bytes, in one call (arena.RangeUnmapper).
+func (osMemory) UnmapRange(addr, n uintptr, count int) error {
+	if err := mmapper.Unmap(addr, n); err != nil {
+		return err
+	}
+	account.mapBytes.Add(-int64(n))
+	account.mappings.Add(-int64(count))
+	uncharge(n)
+	return nil
+}
+
 func (osMemory) Remap(addr, oldN, newN uintptr) (uintptr, error) {
 	if newN > oldN && !charge(newN-oldN) {
 		return 0, errLimit

@@ -2,6 +2,7 @@ package arena_test
 
 import (
 	"testing"
+	"unsafe"
 
 	"github.com/offheap/offheap/arena"
 )
@@ -107,5 +108,77 @@ func TestDestroy(t *testing.T) {
 	hb, _ := newHeap(t, 1<<20, p)
 	if err := hb.Destroy(); err != arena.ErrDestroyBreak {
 		t.Errorf("Destroy of a Heap with a Break: %v, want ErrDestroyBreak", err)
+	}
+}
+
+// rangeMemory is a plainMemory that gives back runs of mappings in one
+// call (arena.RangeUnmapper), recording each.
+type rangeMemory struct {
+	*plainMemory
+	runs []rangeRun
+}
+
+type rangeRun struct {
+	addr, n uintptr
+	count   int
+}
+
+func (m *rangeMemory) UnmapRange(addr, n uintptr, count int) error {
+	m.runs = append(m.runs, rangeRun{addr, n, count})
+	clear(m.bytes(addr, n))
+	return nil
+}
+
+// TestDestroyUnmapsRuns: the mapped chunks of a destroyed Heap that lie
+// side by side go back in one call per run, through a RangeUnmapper, and
+// the runs cover each chunk's mapping exactly once.
+func TestDestroyUnmapsRuns(t *testing.T) {
+	m := &rangeMemory{plainMemory: newPlainMemory(t, 0)}
+	h, err := arena.New(arena.Config{Memory: m, Params: arena.DefaultParams()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunks = 12
+	var total uintptr
+	spans := map[uintptr]uintptr{} // mapping start -> length
+	for i := 0; i < chunks; i++ {
+		n := uintptr(300<<10 + i*4096) // mapped: over the mmap threshold
+		q := h.Arena(0).Malloc(n)
+		if q == 0 {
+			t.Fatal("Malloc failed")
+		}
+		c := q - 16
+		if !arena.IsMmapped(c) {
+			t.Fatalf("block %d of %d bytes is not mapped", i, n)
+		}
+		// A mapped chunk's prev_size word is its offset in its mapping.
+		off := *(*uintptr)(unsafe.Pointer(&m.bytes(c, 8)[0]))
+		start, length := c-off, off+arena.ChunkSize(c)
+		spans[start] = length
+		total += length
+	}
+	if err := h.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	var count int
+	var bytes uintptr
+	for _, r := range m.runs {
+		count += r.count
+		bytes += r.n
+		// A run is whole mappings, side by side.
+		for a := r.addr; a < r.addr+r.n; {
+			l, ok := spans[a]
+			if !ok {
+				t.Fatalf("run %#x+%d does not start a mapping at %#x", r.addr, r.n, a)
+			}
+			delete(spans, a)
+			a += l
+		}
+	}
+	if count != chunks || bytes != total || len(spans) != 0 {
+		t.Errorf("runs cover %d mappings, %d bytes (%d left over); want %d, %d", count, bytes, len(spans), chunks, total)
+	}
+	if len(m.runs) >= chunks {
+		t.Errorf("%d calls for %d mappings made side by side; want them joined", len(m.runs), chunks)
 	}
 }
