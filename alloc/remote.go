@@ -46,6 +46,7 @@ type remoteLists struct {
 	bytes  atomic.Int64           // and their bytes
 	take   atomic.Uint32          // held (1) by the goroutine removing batches
 	last   uintptr                // the idle flusher's signature of the heads
+	hints  hintTable              // the chunks of recent batches (remotehint.go)
 }
 
 // remoteOf returns arena i's lists, creating them if create is set.
@@ -119,6 +120,7 @@ func pushRemote(idx int, run []uintptr, cl int) bool {
 		setLink(run[i], run[i+1])
 	}
 	setLink(run[len(run)-1], 0)
+	r.hints.noteBatch(run)
 	first := run[0]
 	for {
 		old := r.heads[cl].Load()
@@ -158,6 +160,9 @@ func takeBatch(idx, cl int) (first uintptr, n int) {
 	r.take.Store(0)
 	if bad != nil {
 		panic(bad)
+	}
+	if first != 0 {
+		r.hints.prefetchBatch(first, n)
 	}
 	return first, n
 }
