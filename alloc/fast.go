@@ -87,15 +87,17 @@ func Free(ptr unsafe.Pointer) {
 	if fastOff.Load() == 0 {
 		pid := getPid()
 		h := heap
-		if ch, size := h.InUseHeader(uintptr(ptr), h.FastRoom(uintptr(ptr)-16)); ch != 0 && uint(pid) < maxCachedProcs {
+		room := h.FastRoom(uintptr(ptr) - 16)
+		if ch, size := h.InUseHeader(uintptr(ptr), room); ch != 0 && uint(pid) < maxCachedProcs {
 			k := keyWord(ch)
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := caches[pid].Load(); c != nil {
 						b := &c.bins[uint(cl)%nBinSlots]
 						// A mid-size chunk bordering the top goes to the
-						// arena unless its class is empty (freeToTop).
-						if b.count < b.limit && (cl < nSmall || b.count == 0 || !arena.NextIsTop(ch, size)) {
+						// arena unless its class is empty (freeToTop); only
+						// one near its region's end can (MayBorderTop).
+						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 							*k = key
 							*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 							b.head = ch

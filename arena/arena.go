@@ -350,6 +350,23 @@ func (a *Arena) setTop(p, size uintptr) {
 // stale answer is harmless either way.
 func NextIsTop(c, size uintptr) bool { return word(c+size+sizeSz)&flagT != 0 }
 
+// MayBorderTop reports whether the chunk after a chunk of size bytes, room
+// bytes before the end of its region (FastRoom), can be its arena's top,
+// without reading it: the top ends its region, and with glibc's policy
+// it is trimmed to top_pad whenever a free of 64 KiB or more (merged)
+// finds it over the trim threshold, so a chunk further from the end than
+// that cannot border it. Front caches ask it first and read the next
+// header (NextIsTop, a second cache line, most often a miss) only when it
+// says yes. With decay, or a huge trim threshold, it always says yes; a
+// wrong answer is as harmless as a stale NextIsTop.
+func (h *Heap) MayBorderTop(room, size uintptr) bool {
+	if h.decayNs.Load() > 0 {
+		return true
+	}
+	unit := max(h.hugePage.Load(), h.pageSize)
+	return room-size <= max(h.trimThreshold.Load(), fastConsolid)+h.topPad.Load()+unit
+}
+
 // sortUnsorted takes chunks off the unsorted list, returning one of exactly
 // nb bytes (or a split of the last remainder for a small request), and
 // sorting the others into their bins.

@@ -228,3 +228,27 @@ func TestUnrefillDoesNotTrim(t *testing.T) {
 		mustCheck(t, h)
 	}
 }
+
+// TestMayBorderTop: a chunk further from its region's end than the top
+// can be after a trim (trim threshold, top_pad and a page) cannot border
+// the top; one closer may; with decay the top has no bound.
+func TestMayBorderTop(t *testing.T) {
+	p := arena.DefaultParams()
+	h, _ := newHeap(t, 32<<20, p)
+	bound := max(p.TrimThreshold, 64<<10) + p.TopPad + 4096
+	const size = 4096
+	if !h.MayBorderTop(size+bound, size) {
+		t.Errorf("a top of %d bytes (the bound) is said to be impossible", bound)
+	}
+	if h.MayBorderTop(size+bound+16, size) {
+		t.Errorf("a top of %d bytes, past the bound, is said to be possible", bound+16)
+	}
+	if !h.MayBorderTop(size+32, size) {
+		t.Error("a top of 32 bytes is said to be impossible")
+	}
+	p.Decay = time.Second
+	h.SetParams(p)
+	if !h.MayBorderTop(size+1<<30, size) {
+		t.Error("with decay, a top of 1 GiB is said to be impossible")
+	}
+}
