@@ -386,13 +386,14 @@ func (h *Heap) Free(ptr unsafe.Pointer) {
 	if fastOff.Load() == 0 && fastPaths && h.ah != nil {
 		pid := getPid()
 		ah := h.ah
-		if ch, size := ah.InUseHeader(uintptr(ptr), ah.FastRoom(uintptr(ptr)-16)); ch != 0 && uint(pid) < uint(len(h.caches)) {
+		room := ah.FastRoom(uintptr(ptr) - 16)
+		if ch, size := ah.InUseHeader(uintptr(ptr), room); ch != 0 && uint(pid) < uint(len(h.caches)) {
 			k := keyWord(ch)
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := h.caches[pid].Load(); c != nil {
 						b := &c.bins[uint(cl)%nBinSlots]
-						if b.count < b.limit && (cl < nSmall || b.count == 0 || !arena.NextIsTop(ch, size)) {
+						if b.count < b.limit && (cl < nSmall || b.count == 0 || !ah.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 							*k = key
 							*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 							b.head = ch
