@@ -98,7 +98,10 @@ func nextSampleGap() int64 {
 // profile samples, like runtime.MemProfileRate; 0 turns sampling off. It
 // applies to allocations from then on (each P's countdown is redrawn).
 // The default is 512 KiB, Go's own default, unless OFFHEAP=profile_rate
-// says otherwise.
+// says otherwise. As with runtime.MemProfileRate, a profile scales every
+// sample by the rate in force when it is written: samples taken at another
+// rate before a change are estimated as if taken at the new one, so set
+// the rate once, early, and compare profiles taken at one rate.
 func SetProfileRate(rate int) {
 	if rate < 0 {
 		rate = 0
