@@ -11,8 +11,8 @@ import (
 
 // Allocator is the malloc/free pair a Go-side workload loop calls. Every
 // peer driven from Go (offheap, Go's heap, a C allocator through cgo) is
-// reached through this one interface, so they all pay the same dynamic call
-// (about 1 ns; BenchmarkDirectPair shows offheap without it).
+// reached through this one interface, but for the loops of the pair and
+// mixed workloads of a peer that implements Looper.
 type Allocator interface {
 	// Malloc returns at least n bytes, 16-byte aligned; never nil (the
 	// loops write the first byte, so an out-of-memory nil faults).
@@ -29,8 +29,73 @@ type Allocator interface {
 	Realloc(p unsafe.Pointer, n int) unsafe.Pointer
 }
 
+// Looper is implemented by an Allocator whose pair and mixed loops
+// (pair/N, random-live, thread-shape, large/*, and their -par forms) are
+// compiled against its own functions: a program calls alloc.Malloc, make
+// or a locked UnsafeMalloc directly, and these are the loops where the
+// Allocator interface's two dynamic calls an operation (about 1.7 ns a
+// 64-byte pair here, a sixth of offheap's time) would be a large part of
+// what is measured. The native peers' loops are C calling malloc. Each
+// method does exactly what pairWorker's and mixWorker's loops do through
+// the interface (TestLoopersMatchInterface).
+type Looper interface {
+	// PairLoop runs n iterations of Malloc(size), a write of its first
+	// byte and Free, and returns the last block.
+	PairLoop(size, n int) unsafe.Pointer
+	// MixLoop runs n operations of a mixed workload on s and returns the
+	// last block allocated.
+	MixLoop(s *MixState, n int) unsafe.Pointer
+}
+
+// MixState is a mixed workload's state, which MixLoop carries on: the
+// tables, the live blocks and the two generators. An operation advances
+// both generators (LCGNext), frees Slots[j] for j = Mix.Offsets[bits 16
+// and up of the slot generator], allocates Mix.Sizes[bits 16 and up of
+// the size generator] bytes, writes their first byte (every page's when
+// Mix.Touch: TouchPages) and keeps the block in Slots[j]. (The loops keep
+// the tables in locals: a helper reading them through the state made
+// random-live 40% slower in the bench's child, for reasons not found.)
+type MixState struct {
+	Mix                 *Mix
+	Slots               []unsafe.Pointer
+	OffState, SizeState uint32
+}
+
 // Offheap is offheap's alloc.Malloc and alloc.Free.
 type Offheap struct{}
+
+// PairLoop is Looper's pair loop over alloc.Malloc and alloc.Free.
+func (Offheap) PairLoop(size, n int) unsafe.Pointer {
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		p = alloc.Malloc(size)
+		*(*byte)(p) = byte(i)
+		alloc.Free(p)
+	}
+	return p
+}
+
+// MixLoop is Looper's mixed loop over alloc.Malloc and alloc.Free.
+func (Offheap) MixLoop(s *MixState, n int) unsafe.Pointer {
+	slots, sizes, offsets, touch := s.Slots, s.Mix.Sizes, s.Mix.Offsets, s.Mix.Touch
+	offs, ss := s.OffState, s.SizeState
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		offs = LCGNext(offs)
+		j := offsets[(offs>>16)&(MixOffsets-1)]
+		ss = LCGNext(ss)
+		size := sizes[(ss>>16)&(MixSizes-1)]
+		alloc.Free(slots[j])
+		p = alloc.Malloc(int(size))
+		*(*byte)(p) = byte(i)
+		if touch {
+			TouchPages(p, int(size))
+		}
+		slots[j] = p
+	}
+	s.OffState, s.SizeState = offs, ss
+	return p
+}
 
 // Malloc calls alloc.Malloc.
 func (Offheap) Malloc(n int) unsafe.Pointer { return alloc.Malloc(n) }
@@ -83,6 +148,39 @@ func (g *GoHeap) Malloc(n int) unsafe.Pointer {
 
 // Free does nothing; the collector reclaims the block when unreachable.
 func (g *GoHeap) Free(unsafe.Pointer) {}
+
+// PairLoop is Looper's pair loop over g's Malloc and Free.
+func (g *GoHeap) PairLoop(size, n int) unsafe.Pointer {
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		p = g.Malloc(size)
+		*(*byte)(p) = byte(i)
+		g.Free(p)
+	}
+	return p
+}
+
+// MixLoop is Looper's mixed loop over g's Malloc and Free.
+func (g *GoHeap) MixLoop(s *MixState, n int) unsafe.Pointer {
+	slots, sizes, offsets, touch := s.Slots, s.Mix.Sizes, s.Mix.Offsets, s.Mix.Touch
+	offs, ss := s.OffState, s.SizeState
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		offs = LCGNext(offs)
+		j := offsets[(offs>>16)&(MixOffsets-1)]
+		ss = LCGNext(ss)
+		size := sizes[(ss>>16)&(MixSizes-1)]
+		g.Free(slots[j])
+		p = g.Malloc(int(size))
+		*(*byte)(p) = byte(i)
+		if touch {
+			TouchPages(p, int(size))
+		}
+		slots[j] = p
+	}
+	s.OffState, s.SizeState = offs, ss
+	return p
+}
 
 // NewJobHeap returns g itself: Go's heap has no heap of a job's own
 // (HeapMaker).

@@ -86,3 +86,21 @@ var Calibrate = calibrate
 
 // RPSlots is rptest's slots per thread.
 const RPSlots = rpSlots
+
+// MixStateOf returns the state of a mixed workload's worker, or nil.
+func MixStateOf(w Worker) *MixState {
+	if m, ok := w.(*mixWorker); ok {
+		return &m.MixState
+	}
+	return nil
+}
+
+// GoHeapRecent returns the lengths of the latest blocks g handed out, in
+// its ring's order.
+func GoHeapRecent(g *GoHeap) []int {
+	l := make([]int, len(g.ring))
+	for i, b := range g.ring {
+		l[i] = len(b)
+	}
+	return l
+}

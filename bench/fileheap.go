@@ -82,6 +82,39 @@ func (f *FileHeap) Free(p unsafe.Pointer) {
 	}
 }
 
+// PairLoop is Looper's pair loop over f's Malloc and Free.
+func (f *FileHeap) PairLoop(size, n int) unsafe.Pointer {
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		p = f.Malloc(size)
+		*(*byte)(p) = byte(i)
+		f.Free(p)
+	}
+	return p
+}
+
+// MixLoop is Looper's mixed loop over f's Malloc and Free.
+func (f *FileHeap) MixLoop(s *MixState, n int) unsafe.Pointer {
+	slots, sizes, offsets, touch := s.Slots, s.Mix.Sizes, s.Mix.Offsets, s.Mix.Touch
+	offs, ss := s.OffState, s.SizeState
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		offs = LCGNext(offs)
+		j := offsets[(offs>>16)&(MixOffsets-1)]
+		ss = LCGNext(ss)
+		size := sizes[(ss>>16)&(MixSizes-1)]
+		f.Free(slots[j])
+		p = f.Malloc(int(size))
+		*(*byte)(p) = byte(i)
+		if touch {
+			TouchPages(p, int(size))
+		}
+		slots[j] = p
+	}
+	s.OffState, s.SizeState = offs, ss
+	return p
+}
+
 // Realloc calls Heap.Realloc.
 func (f *FileHeap) Realloc(p unsafe.Pointer, n int) unsafe.Pointer {
 	var off fileheap.Offset

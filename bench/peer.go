@@ -112,8 +112,8 @@ func NewGoWorkerFunc(newAlloc func() Allocator, w *Workload, worker int) (Worker
 	case Pair:
 		return &pairWorker{a: a, size: w.Size}, nil
 	case Mixed:
-		m := &mixWorker{a: a, mix: w.Mix, slots: make([]unsafe.Pointer, w.Mix.Slots)}
-		m.offState, m.sizeState = Seeds(worker)
+		m := &mixWorker{a: a, MixState: MixState{Mix: w.Mix, Slots: make([]unsafe.Pointer, w.Mix.Slots)}}
+		m.OffState, m.SizeState = Seeds(worker)
 		m.fill()
 		return m, nil
 	case ProdCons:
@@ -128,6 +128,10 @@ type pairWorker struct {
 }
 
 func (w *pairWorker) Run(n int) {
+	if l, ok := w.a.(Looper); ok {
+		Sink.Store((*byte)(l.PairLoop(w.size, n)))
+		return
+	}
 	a, size := w.a, w.size
 	var p unsafe.Pointer
 	for i := 0; i < n; i++ {
@@ -141,30 +145,32 @@ func (w *pairWorker) Run(n int) {
 func (w *pairWorker) Close() {}
 
 type mixWorker struct {
-	a                   Allocator
-	mix                 *Mix
-	slots               []unsafe.Pointer
-	offState, sizeState uint32
+	a Allocator
+	MixState
 }
 
 // fill allocates every slot (glibc's loop starts from empty slots and
 // frees NULL at first; starting full measures the steady state at once).
 func (w *mixWorker) fill() {
-	for j := range w.slots {
-		w.sizeState = LCGNext(w.sizeState)
-		size := int(w.mix.Sizes[(w.sizeState>>16)&(MixSizes-1)])
+	for j := range w.Slots {
+		w.SizeState = LCGNext(w.SizeState)
+		size := int(w.Mix.Sizes[(w.SizeState>>16)&(MixSizes-1)])
 		p := w.a.Malloc(size)
 		*(*byte)(p) = byte(j)
-		if w.mix.Touch {
-			touchPages(p, size)
+		if w.Mix.Touch {
+			TouchPages(p, size)
 		}
-		w.slots[j] = p
+		w.Slots[j] = p
 	}
 }
 
 func (w *mixWorker) Run(n int) {
-	a, slots, sizes, offsets, touch := w.a, w.slots, w.mix.Sizes, w.mix.Offsets, w.mix.Touch
-	offs, ss := w.offState, w.sizeState
+	if l, ok := w.a.(Looper); ok {
+		Sink.Store((*byte)(l.MixLoop(&w.MixState, n)))
+		return
+	}
+	a, slots, sizes, offsets, touch := w.a, w.Slots, w.Mix.Sizes, w.Mix.Offsets, w.Mix.Touch
+	offs, ss := w.OffState, w.SizeState
 	var p unsafe.Pointer
 	for i := 0; i < n; i++ {
 		offs = LCGNext(offs)
@@ -175,18 +181,18 @@ func (w *mixWorker) Run(n int) {
 		p = a.Malloc(int(size))
 		*(*byte)(p) = byte(i)
 		if touch {
-			touchPages(p, int(size))
+			TouchPages(p, int(size))
 		}
 		slots[j] = p
 	}
-	w.offState, w.sizeState = offs, ss
+	w.OffState, w.SizeState = offs, ss
 	Sink.Store((*byte)(p))
 }
 
 func (w *mixWorker) Close() {
-	for j, p := range w.slots {
+	for j, p := range w.Slots {
 		w.a.Free(p)
-		w.slots[j] = nil
+		w.Slots[j] = nil
 	}
 }
 

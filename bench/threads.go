@@ -82,10 +82,10 @@ func sum(p unsafe.Pointer, n int) uint64 {
 	return s
 }
 
-// touchPages writes one byte in every 4 KiB page of the n bytes at p after
+// TouchPages writes one byte in every 4 KiB page of the n bytes at p after
 // the first, and the last byte, as a program filling a buffer faults every
 // page in.
-func touchPages(p unsafe.Pointer, n int) {
+func TouchPages(p unsafe.Pointer, n int) {
 	for off := 4096; off < n; off += 4096 {
 		*(*byte)(unsafe.Add(p, off)) = 1
 	}

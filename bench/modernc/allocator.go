@@ -47,6 +47,39 @@ func (s *Shared) Free(p unsafe.Pointer) {
 	}
 }
 
+// PairLoop is bench.Looper's pair loop over s's Malloc and Free.
+func (s *Shared) PairLoop(size, n int) unsafe.Pointer {
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		p = s.Malloc(size)
+		*(*byte)(p) = byte(i)
+		s.Free(p)
+	}
+	return p
+}
+
+// MixLoop is bench.Looper's mixed loop over s's Malloc and Free.
+func (s *Shared) MixLoop(m *bench.MixState, n int) unsafe.Pointer {
+	slots, sizes, offsets, touch := m.Slots, m.Mix.Sizes, m.Mix.Offsets, m.Mix.Touch
+	offs, ss := m.OffState, m.SizeState
+	var p unsafe.Pointer
+	for i := 0; i < n; i++ {
+		offs = bench.LCGNext(offs)
+		j := offsets[(offs>>16)&(bench.MixOffsets-1)]
+		ss = bench.LCGNext(ss)
+		size := sizes[(ss>>16)&(bench.MixSizes-1)]
+		s.Free(slots[j])
+		p = s.Malloc(int(size))
+		*(*byte)(p) = byte(i)
+		if touch {
+			bench.TouchPages(p, int(size))
+		}
+		slots[j] = p
+	}
+	m.OffState, m.SizeState = offs, ss
+	return p
+}
+
 // Realloc calls UnsafeRealloc: Realloc(nil, n) allocates, a block keeps
 // its contents up to the smaller size, and Realloc(p, 0) frees p and
 // returns nil, as glibc's realloc does. It panics when UnsafeRealloc

@@ -268,3 +268,38 @@ func TestHeapJob(t *testing.T) {
 		t.Errorf("%d operations, want whole jobs of %d", s.Ops, w.N)
 	}
 }
+
+// ifaceOnly hides Shared's Looper methods, so the workers loop through
+// bench.Allocator.
+type ifaceOnly struct{ bench.Allocator }
+
+// TestLooper: Shared's own mixed loop ends as the workers' loop through
+// the interface does: the last block has the same usable size and its
+// first byte written, for every mixed workload.
+func TestLooper(t *testing.T) {
+	var _ bench.Looper = new(Shared)
+	for _, w := range bench.Workloads() {
+		if w.Parallel || w.Kind != bench.Mixed || !w.RunsOn(bench.ModerncPeer) {
+			continue
+		}
+		n := 2000
+		if w.Mix != nil && w.Mix.Touch {
+			n = 20
+		}
+		last := func(a bench.Allocator) (size int, b byte) {
+			wk, err := bench.GoPeer(bench.ModerncPeer, "", func() bench.Allocator { return a }, nil).NewWorker(w, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer wk.Close()
+			wk.Run(n)
+			p := bench.Sink.Load()
+			return memory.UnsafeUsableSize(unsafe.Pointer(p)), *p
+		}
+		s1, b1 := last(new(Shared))
+		s2, b2 := last(ifaceOnly{new(Shared)})
+		if s1 != s2 || b1 != byte(n-1) || b2 != byte(n-1) {
+			t.Errorf("%s: last block %d bytes, first byte %d (Looper) vs %d, %d (interface), want the same and %d", w.Name, s1, b1, s2, b2, byte(n-1))
+		}
+	}
+}
