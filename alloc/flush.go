@@ -167,7 +167,7 @@ func flushCacheIn(ah *arena.Heap, c *pcache) *arena.CorruptionError {
 func cacheList(ah *arena.Heap, b *cacheBin, out []uintptr) (n int, bad *arena.CorruptionError) {
 	for n < len(out) && b.head != 0 {
 		x := b.head
-		if x&15 != 0 || ah.FastRoom(x) < 32 {
+		if x&15 != 0 || ah.Room(x) < 32 {
 			b.head, b.count = 0, 0
 			return n, &arena.CorruptionError{Op: "malloc(): unaligned tcache chunk detected", Addr: x + 16}
 		}

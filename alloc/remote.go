@@ -174,7 +174,7 @@ func (r *remoteLists) takeLocked(cl int) (first uintptr, n int, bad *arena.Corru
 		if h == 0 {
 			return 0, 0, nil
 		}
-		if h&15 != 0 || heap.FastRoom(h) < 48 || !inCache(h) {
+		if h&15 != 0 || heap.Room(h) < 48 || !inCache(h) {
 			// Drop the whole list: what follows cannot be trusted.
 			r.heads[cl].Store(0)
 			r.chunks.Store(0) // lost with it: the counts restart
@@ -200,7 +200,7 @@ func (r *remoteLists) takeLocked(cl int) (first uintptr, n int, bad *arena.Corru
 func batchChunks(first uintptr, n int, out []uintptr) (int, *arena.CorruptionError) {
 	x := first
 	for i := 0; i < n && i < len(out); i++ {
-		if x&15 != 0 || heap.FastRoom(x) < 32 || !inCache(x) {
+		if x&15 != 0 || heap.Room(x) < 32 || !inCache(x) {
 			return i, &arena.CorruptionError{Op: "malloc(): corrupted remote free list (write after free?)", Addr: x + 16}
 		}
 		out[i] = x
