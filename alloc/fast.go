@@ -53,7 +53,7 @@ func Malloc(size int) unsafe.Pointer {
 		pid := getPid()
 		if uint(size) <= midLimit && uint(pid) < maxCachedProcs {
 			if c := caches[pid].Load(); c != nil {
-				b := &c.bins[uint(requestClass(uintptr(size)))%nBinSlots]
+				b := &c.bins[uint(requestClass(uintptr(size)))%nClassSlots]
 				if ch := b.head; ch != 0 {
 					next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 					k := keyWord(ch)
@@ -93,10 +93,18 @@ func Free(ptr unsafe.Pointer) {
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := caches[pid].Load(); c != nil {
-						b := &c.bins[uint(cl)%nBinSlots]
-						// A mid-size chunk bordering the top goes to the
-						// arena unless its class is empty (freeToTop); only
-						// one near its region's end can (MayBorderTop).
+						// A chunk of another arena goes to the P's foreign
+						// class. This is a branch, not a conditional move
+						// (the arm loads c.foreign): predicted right, as it
+						// is where Ps keep to their own chunks or free only
+						// others' (a consumer), it adds no latency. A
+						// mid-size chunk bordering the top goes to the arena
+						// unless its class is empty (freeToTop); only one
+						// near its region's end can (MayBorderTop).
+						b := &c.bins[uint(cl)%nClassSlots]
+						if arena.GranuleEntry(ch) != c.home.Load() {
+							b = &c.foreign[uint(cl)%nClassSlots]
+						}
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 							*k = key
 							*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)

@@ -56,14 +56,15 @@ func cachedChunks(stolen []*pcache) ([]uintptr, error) { return cachedChunksIn(h
 func cachedChunksIn(ah *arena.Heap, stolen []*pcache) ([]uintptr, error) {
 	var out []uintptr
 	for _, c := range stolen {
-		for cl := range c.bins[:nClasses] {
+		for _, s := range cacheSlots {
+			cl := slotClass(s)
 			n := 0
-			for ch := c.bins[cl].head; ch != 0; ch = arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16))) {
+			for ch := c.bins[s].head; ch != 0; ch = arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16))) {
 				if ch&15 != 0 {
 					return out, fmt.Errorf("cache: class %d: unaligned chunk %#x (forged link?)", cl, ch)
 				}
-				if n++; n > int(c.bins[cl].count) {
-					return out, fmt.Errorf("cache: class %d holds more chunks than its count %d", cl, c.bins[cl].count)
+				if n++; n > int(c.bins[s].count) {
+					return out, fmt.Errorf("cache: class %d holds more chunks than its count %d", cl, c.bins[s].count)
 				}
 				if k, _ := ah.Lookup(ch + 16); k != arena.InHeap {
 					return out, fmt.Errorf("cache: class %d: chunk %#x is not in any arena", cl, ch)
@@ -76,8 +77,8 @@ func cachedChunksIn(ah *arena.Heap, stolen []*pcache) ([]uintptr, error) {
 				}
 				out = append(out, ch)
 			}
-			if n != int(c.bins[cl].count) {
-				return out, fmt.Errorf("cache: class %d counts %d chunks, holds %d", cl, c.bins[cl].count, n)
+			if n != int(c.bins[s].count) {
+				return out, fmt.Errorf("cache: class %d counts %d chunks, holds %d", cl, c.bins[s].count, n)
 			}
 		}
 	}
@@ -135,8 +136,8 @@ func flushCacheIn(ah *arena.Heap, c *pcache) *arena.CorruptionError {
 			bad = err
 		}
 	}
-	for cl := range c.bins[:nClasses] {
-		b := &c.bins[cl]
+	for _, s := range cacheSlots {
+		b := &c.bins[s]
 		var batch [refillBatch]uintptr
 		for b.head != 0 {
 			n, err := cacheList(ah, b, batch[:])
@@ -273,7 +274,7 @@ func (c *pcache) signature() uintptr {
 		defer c.mu.Unlock()
 	}
 	var sig uintptr
-	for i := range c.bins[:nClasses] {
+	for _, i := range cacheSlots {
 		h := atomic.LoadUintptr(&c.bins[i].head)
 		sig += h ^ (h >> 7) ^ uintptr(i)*boolToUintptr(h != 0)
 	}

@@ -159,8 +159,8 @@ var (
 // are all off.
 func spareCache() *pcache {
 	spareOnce.Do(func() {
-		spare = &pcache{sampleLeft: math.MaxInt64, pid: -1}
-		spare.arena.Store(theHeap().Arena(0))
+		spare = newPcache(-1, math.MaxInt64)
+		spare.setArena(theHeap().Arena(0))
 	})
 	return spare
 }
@@ -179,7 +179,7 @@ func lockArena(c *pcache) *arena.Arena {
 	}
 	if c.pid >= 0 && arenaStates[a.Index()].users.Load() > 1 {
 		if b := moveHome(c.pid, a); b != nil {
-			c.arena.Store(b)
+			c.setArena(b)
 			b.Lock()
 			return b
 		}
@@ -247,7 +247,7 @@ func noteRefill(c *pcache) {
 	arenaStates[i].turns.Store(turns<<16 | me)
 	if turns >= turnsToMove && arenaStates[i].users.Load() > 1 {
 		if b := moveHome(c.pid, a); b != nil {
-			c.arena.Store(b)
+			c.setArena(b)
 			arenaStates[i].turns.Store(0)
 		}
 	}
@@ -609,13 +609,14 @@ func cachePush(ch uintptr, cl int, top bool) bool {
 		ensureCache(pid)
 		return false
 	}
-	b := &c.bins[cl]
+	s := int(c.foreignSlot(ch, cl))
+	b := &c.bins[s]
 	if b.count >= b.limit || (top && b.count > 0) {
 		if raceEnabled {
 			c.mu.Unlock()
 		}
 		procUnpin()
-		return !top && cachePushFull(ch, cl)
+		return !top && cachePushFull(ch, s)
 	}
 	if perturbByte.Load() != 0 {
 		heap.PerturbFree(ch) // leaves the link and key words alone
@@ -644,11 +645,12 @@ func (b *cacheBin) detachHalf(out *[refillBatch]uintptr) int {
 	return n
 }
 
-// cachePushFull handles a full class: it detaches half of it, pushes ch,
-// and frees the detached chunks to their arenas unpinned.
+// cachePushFull handles a full cache slot s (a class, or a foreign class):
+// it detaches half of it, pushes ch, and gives the detached chunks back
+// unpinned (giveBack: foreign ones to their own arenas' lists).
 //
 //go:noinline
-func cachePushFull(ch uintptr, cl int) bool {
+func cachePushFull(ch uintptr, s int) bool {
 	var out [refillBatch]uintptr
 	nout := 0
 	pid := procPin()
@@ -657,7 +659,7 @@ func cachePushFull(ch uintptr, cl int) bool {
 		procUnpin()
 		return false
 	}
-	b := &c.bins[cl]
+	b := &c.bins[s]
 	if b.limit == 0 {
 		if raceEnabled {
 			c.mu.Unlock()
@@ -678,7 +680,7 @@ func cachePushFull(ch uintptr, cl int) bool {
 		c.mu.Unlock()
 	}
 	procUnpin()
-	giveBack(out[:nout], cl)
+	giveBack(out[:nout], slotClass(s))
 	return true
 }
 

@@ -135,8 +135,8 @@ func NewHeap() *Heap {
 		return h
 	}
 	h.id = ah.ID()
-	h.spare = &pcache{pid: -1}
-	h.spare.arena.Store(ah.Arena(0))
+	h.spare = newPcache(-1, 0)
+	h.spare.setArena(ah.Arena(0))
 	privHeaps.Store(h.id, h)
 	if traceOn.Load() {
 		traceHeap(recHeapNew, h.id)
@@ -181,7 +181,7 @@ func (h *Heap) Malloc(size int) unsafe.Pointer {
 		pid := getPid()
 		if uint(size) <= midLimit && uint(pid) < uint(len(h.caches)) {
 			if c := h.caches[pid].Load(); c != nil {
-				b := &c.bins[uint(requestClass(uintptr(size)))%nBinSlots]
+				b := &c.bins[uint(requestClass(uintptr(size)))%nClassSlots]
 				if ch := b.head; ch != 0 {
 					next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 					k := keyWord(ch)
@@ -320,9 +320,9 @@ func (h *Heap) cache() *pcache {
 	h.cacheMu.Lock()
 	defer h.cacheMu.Unlock()
 	if c = h.caches[pid].Load(); c == nil {
-		c = &pcache{sampleLeft: nextSampleGap(), pid: -1}
+		c = newPcache(-1, nextSampleGap())
 		c.refreshLimits()
-		c.arena.Store(h.ah.Arena(0))
+		c.setArena(h.ah.Arena(0))
 		if !h.destroyed.Load() {
 			h.caches[pid].Store(c)
 		}
@@ -340,12 +340,12 @@ func (h *Heap) lockArena(c *pcache) *arena.Arena {
 	}
 	for i := 0; i < h.ah.NumArenas(); i++ {
 		if b := h.ah.Arena(i); b != a && b.TryLock() {
-			c.arena.Store(b)
+			c.setArena(b)
 			return b
 		}
 	}
 	if b, err := h.ah.NewArenaUpTo(int(arenaMax.Load())); err == nil {
-		c.arena.Store(b)
+		c.setArena(b)
 		b.Lock()
 		return b
 	}
@@ -392,7 +392,7 @@ func (h *Heap) Free(ptr unsafe.Pointer) {
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := h.caches[pid].Load(); c != nil {
-						b := &c.bins[uint(cl)%nBinSlots]
+						b := &c.bins[uint(cl)%nClassSlots]
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !ah.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 							*k = key
 							*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)

@@ -584,10 +584,10 @@ func cacheFigures() (chunks, bytes uint64) {
 		if c == nil {
 			continue
 		}
-		for cl := range c.bins[:nClasses] {
-			k := uint64(atomic.LoadUint32(&c.bins[cl].count))
+		for _, s := range cacheSlots {
+			k := uint64(atomic.LoadUint32(&c.bins[s].count))
 			chunks += k
-			bytes += k * uint64(classChunk[cl])
+			bytes += k * uint64(classChunk[slotClass(s)])
 		}
 		if raceEnabled {
 			c.mu.Unlock()

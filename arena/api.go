@@ -408,6 +408,24 @@ func (h *Heap) FastRoom(c uintptr) uintptr {
 	return 0
 }
 
+// GranuleEntry returns the granule table's word for chunk address c: the
+// same for every chunk of one arena's heaps (LocalEntry), 0 for a chunk of
+// the break region. One load from a fixed table, no call.
+//
+//go:nosplit
+func GranuleEntry(c uintptr) uint32 { return granuleTable[(c>>granuleShift)%granules] }
+
+// LocalEntry returns the GranuleEntry of the chunks a refill from arena a
+// hands out: 0 for the main arena of a Heap on the break (a chunk of one
+// of its heaps, when the break ran out, has another entry), the entry of
+// its heaps for any other arena.
+func (a *Arena) LocalEntry() uint32 {
+	if a.index == 0 && a.h.brk != nil {
+		return 0
+	}
+	return a.h.granuleEntry(a.index)
+}
+
 // The heap header's bounds and the Heap's brkBase and brkEnd have the same
 // layout: two words, the start, then the end (FastRoom).
 var _ = [1]struct{}{}[unsafe.Offsetof(Heap{}.brkEnd)-unsafe.Offsetof(Heap{}.brkBase)-8]

@@ -1,0 +1,80 @@
+package alloc
+
+import (
+	"runtime"
+	"testing"
+	"unsafe"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// TestForeignChunksGoHome: a chunk freed on a P whose arena does not own it
+// goes to the P's foreign classes, never back to the program from this P:
+// the P's next allocations come from its own arena, and the foreign chunks
+// go back to their arena (its lists), where its own P finds them. Check and
+// FlushCaches see the foreign classes.
+func TestForeignChunksGoHome(t *testing.T) {
+	if runInChild(t, "OFFHEAP=profile_rate=0") {
+		return
+	}
+	runtime.GOMAXPROCS(1) // one P: this goroutine's cache throughout
+	h := theHeap()
+	main := myCache().arena.Load()
+	const n = 300
+	var mine [n]unsafe.Pointer
+	owned := map[uintptr]bool{}
+	for i := range mine {
+		mine[i] = Malloc(64)
+		owned[uintptr(mine[i])] = true
+		if _, a := h.Lookup(uintptr(mine[i])); a != main {
+			t.Fatalf("block %d is not from the P's arena %d", i, main.Index())
+		}
+	}
+	other, err := h.NewArena()
+	if err != nil {
+		t.Fatal(err)
+	}
+	FlushCaches()             // the refills' spare chunks of the first arena leave
+	myCache().setArena(other) // the P moves: the blocks above are foreign now
+	for _, p := range mine {
+		Free(p)
+	}
+	if c := myCache(); c.foreign[chunkClass(arena.ChunkSize(uintptr(mine[0])-16))].count == 0 {
+		t.Fatal("no chunk in the foreign class after freeing another arena's blocks")
+	}
+	var fresh [n]unsafe.Pointer
+	for i := range fresh {
+		fresh[i] = Malloc(64)
+		if owned[uintptr(fresh[i])] {
+			t.Fatalf("Malloc %d handed out a foreign chunk freed on this P", i)
+		}
+		if _, a := h.Lookup(uintptr(fresh[i])); a != other {
+			t.Fatalf("block %d is not from the P's new arena %d", i, other.Index())
+		}
+	}
+	if err := Check(); err != nil {
+		t.Fatalf("Check with foreign chunks cached: %v", err)
+	}
+	// Back on the first arena, the P takes the chunks it gave back there.
+	myCache().setArena(main)
+	FlushCaches()
+	back := 0
+	var again [n]unsafe.Pointer
+	for i := range again {
+		again[i] = Malloc(64)
+		if owned[uintptr(again[i])] {
+			back++
+		}
+	}
+	if back < n/2 {
+		t.Fatalf("only %d of %d chunks came back to their arena's P", back, n)
+	}
+	for i := range fresh {
+		Free(fresh[i])
+		Free(again[i])
+	}
+	FlushCaches()
+	if err := Check(); err != nil {
+		t.Fatal(err)
+	}
+}
