@@ -87,7 +87,7 @@ func Free(ptr unsafe.Pointer) {
 	if fastOff.Load() == 0 {
 		pid := getPid()
 		h := heap
-		room := h.FastRoom(uintptr(ptr) - 16)
+		room, entry := h.FastRegion(uintptr(ptr) - 16)
 		if ch, size := h.InUseHeader(uintptr(ptr), room); ch != 0 && uint(pid) < maxCachedProcs {
 			k := keyWord(ch)
 			if key := keyFor(ch); *k != key {
@@ -102,7 +102,7 @@ func Free(ptr unsafe.Pointer) {
 						// unless its class is empty (freeToTop); only one
 						// near its region's end can (MayBorderTop).
 						b := &c.bins[uint(cl)%nClassSlots]
-						if arena.GranuleEntry(ch) != c.home.Load() {
+						if entry != c.home.Load() {
 							b = &c.foreign[uint(cl)%nClassSlots]
 						}
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {

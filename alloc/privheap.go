@@ -386,7 +386,7 @@ func (h *Heap) Free(ptr unsafe.Pointer) {
 	if fastOff.Load() == 0 && fastPaths && h.ah != nil {
 		pid := getPid()
 		ah := h.ah
-		room := ah.FastRoom(uintptr(ptr) - 16)
+		room, _ := ah.FastRegion(uintptr(ptr) - 16)
 		if ch, size := ah.InUseHeader(uintptr(ptr), room); ch != 0 && uint(pid) < uint(len(h.caches)) {
 			k := keyWord(ch)
 			if key := keyFor(ch); *k != key {

@@ -354,18 +354,17 @@ func NextInUse(c, size uintptr) bool { return atomic.LoadUintptr(headWord(c+size
 // heap's own tables (not the next chunk's header, which glibc reads: a
 // second cache line), never panics, and makes no call, so that a
 // go:nosplit caller stays free of preemption. It is two functions that the
-// compiler inlines, InUseHeader(p, FastRoom(p-16)): a caller on a hot path
+// compiler inlines, InUseHeader(p, FastRegion(p-16)): a caller on a hot path
 // calls them so.
 //
 //go:nosplit
 func (h *Heap) InUseFast(p uintptr) (c, size uintptr) {
-	return h.InUseHeader(p, h.FastRoom(p-hdrSz))
+	room, _ := h.FastRegion(p - hdrSz)
+	return h.InUseHeader(p, room)
 }
 
 // Room returns how many bytes lie between chunk address c and the end of
 // the break region or heap that holds it, or 0 when c lies in neither.
-// FastRoom computes the same without a branch on which region holds c,
-// for callers that checkptr does not instrument.
 func (h *Heap) Room(c uintptr) uintptr {
 	if b, e := h.brkBase.Load(), h.brkEnd.Load(); c-b < e-b { // b <= c < e, in one compare (b <= e)
 		return e - c
@@ -375,35 +374,6 @@ func (h *Heap) Room(c uintptr) uintptr {
 		if e := heapEnd(base); c < e {
 			return e - c
 		}
-	}
-	return 0
-}
-
-// FastRoom is Room for the free fast paths (InUseFast's region lookup).
-// It has no branch that depends on which region holds c: a heap's header
-// starts with the heap's bounds, {base, end}, laid out as the Heap's
-// {brkBase, brkEnd}, and FastRoom picks one pair's address with a mask
-// before it loads both words. A P's live blocks come from two arenas or
-// more whenever its goroutines moved (the blocks they allocated on another
-// P come back to the P that frees them), and a branch on break-or-heap
-// then mispredicted about every other free: random-live on such a mix ran
-// 14-16 ns a replacement against 11-12 on the break alone, and two Ps gave
-// 1.4-1.9x the throughput of one rather than 1.7-1.9x.
-//
-// The Heap's own address goes through a uintptr here, which checkptr may
-// object to: the fast paths that call it are go:nocheckptr, and other
-// callers use Room.
-//
-//go:nosplit
-func (h *Heap) FastRoom(c uintptr) uintptr {
-	// m: all ones when the granule table gives c's granule to h, else 0.
-	x := uintptr(granuleTable[(c>>granuleShift)%granules]>>arenaBits ^ h.id)
-	m := (x|-x)>>63 - 1
-	pb := uintptr(unsafe.Pointer(&h.brkBase))
-	at := pb ^ (pb^c&^(HeapSize-1))&m
-	lo, e := *(*uintptr)(unsafe.Add(nil, at)), *(*uintptr)(unsafe.Add(nil, at+8))
-	if c-lo < e-lo {
-		return e - c
 	}
 	return 0
 }
@@ -426,9 +396,30 @@ func (a *Arena) LocalEntry() uint32 {
 	return a.h.granuleEntry(a.index)
 }
 
-// The heap header's bounds and the Heap's brkBase and brkEnd have the same
-// layout: two words, the start, then the end (FastRoom).
-var _ = [1]struct{}{}[unsafe.Offsetof(Heap{}.brkEnd)-unsafe.Offsetof(Heap{}.brkBase)-8]
+// FastRegion is Room for the free fast paths (InUseFast's region
+// lookup), which also returns c's GranuleEntry (0 in the break region,
+// without a load): the fast path tells its P's own chunks from foreign
+// ones by it. It reads the break region's bounds, and, for a chunk outside
+// it, the granule table and the heap header's end: no call, no panic.
+//
+// Its first branch, break or heap, mispredicts when the chunks freed on
+// a P come from both at random; the caches' foreign classes keep each P's
+// blocks to its own arena, so it does not happen for long (a branch-free
+// form cost a 64-byte pair 0.5 ns more).
+//
+//go:nosplit
+func (h *Heap) FastRegion(c uintptr) (room uintptr, entry uint32) {
+	if b, e := h.brkBase.Load(), h.brkEnd.Load(); c-b < e-b {
+		return e - c, 0
+	}
+	if v := granuleTable[(c>>granuleShift)%granules]; v>>arenaBits == h.id {
+		if e := *(*uintptr)(unsafe.Add(nil, c&^(HeapSize-1)+8)); c < e {
+			return e - c, v
+		}
+	}
+	return 0, 0
+}
+
 
 // InUseHeader is InUseFast's header check of user pointer p, whose chunk
 // has room bytes before the end of its region (0: not in one).

@@ -351,7 +351,7 @@ func (a *Arena) setTop(p, size uintptr) {
 func NextIsTop(c, size uintptr) bool { return word(c+size+sizeSz)&flagT != 0 }
 
 // MayBorderTop reports whether the chunk after a chunk of size bytes, room
-// bytes before the end of its region (FastRoom), can be its arena's top,
+// bytes before the end of its region (FastRegion), can be its arena's top,
 // without reading it: the top ends its region, and with glibc's policy
 // it is trimmed to top_pad whenever a free of 64 KiB or more (merged)
 // finds it over the trim threshold, so a chunk further from the end than

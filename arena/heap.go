@@ -60,7 +60,7 @@ const HeapSize = 64 << 20
 const (
 	granuleShift = 26 // log2(HeapSize)
 	granules     = 1 << (47 - granuleShift)
-	heapHdrSz    = 48 // heap header: base, committed end (FastRoom reads both), padding; keeps chunks 16-aligned
+	heapHdrSz    = 48 // heap header: arena index, committed end, padding; keeps chunks 16-aligned
 )
 
 // MaxDynamicThreshold is the largest value the dynamic mmap threshold takes

@@ -251,7 +251,7 @@ func (a *Arena) newHeap(nb uintptr) error {
 // is fresh from the system (Calloc need not clear it).
 func (a *Arena) installHeap(base, size, freshFrom uintptr) {
 	h := a.h
-	setWord(base, base) // the bounds, {base, end}: FastRoom
+	setWord(base, uintptr(a.index))
 	setHeapEnd(base, base+size)
 	atomic.StoreUint32(h.granuleSlot(base), h.granuleEntry(a.index))
 	a.addSystem(size)

@@ -7,11 +7,12 @@ import (
 	"github.com/offheap/offheap/arena"
 )
 
-// TestFastRoomMatchesRoom: FastRoom, the branch-free region lookup of the
-// free fast paths, gives what Room gives for chunks of the break region and
-// of a heap arena, for addresses around and between them, in headers, in
-// another Heap's heap, and at random.
-func TestFastRoomMatchesRoom(t *testing.T) {
+// TestFastRegionMatchesRoom: FastRegion, the region lookup of the free
+// fast paths, gives what Room gives for chunks of the break region and of
+// a heap arena, for addresses around and between them, in headers, in
+// another Heap's heap, and at random; and the GranuleEntry of a chunk it
+// finds, 0 in the break region, LocalEntry for a heap arena's.
+func TestFastRegionMatchesRoom(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -41,19 +42,24 @@ func TestFastRoomMatchesRoom(t *testing.T) {
 	}
 	inBrk, inHeap := 0, 0
 	for _, c := range probes {
-		want, got := h.Room(c), h.FastRoom(c)
+		want := h.Room(c)
+		got, entry := h.FastRegion(c)
 		if got != want {
-			t.Fatalf("c %#x: FastRoom %d, Room %d", c, got, want)
+			t.Fatalf("c %#x: FastRegion %d, Room %d", c, got, want)
 		}
 		if want != 0 {
-			if h.ArenaIndexOf(c) == 0 {
+			a := h.Arena(h.ArenaIndexOf(c))
+			if a.Index() == 0 {
 				inBrk++
 			} else {
 				inHeap++
 			}
+			if entry != a.LocalEntry() {
+				t.Fatalf("c %#x in arena %d: entry %#x, LocalEntry %#x", c, a.Index(), entry, a.LocalEntry())
+			}
 		}
-		if o := other.FastRoom(c); o != other.Room(c) {
-			t.Fatalf("c %#x: the other Heap's FastRoom %d, Room %d", c, o, other.Room(c))
+		if o, _ := other.FastRegion(c); o != other.Room(c) {
+			t.Fatalf("c %#x: the other Heap's FastRegion %d, Room %d", c, o, other.Room(c))
 		}
 	}
 	if inBrk < 200 || inHeap < 200 {
