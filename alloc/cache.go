@@ -36,8 +36,8 @@ import (
 // Chunks move between a cache and the arenas in batches: an empty class is
 // refilled with half its limit under one arena lock, a full one flushes
 // half. Any P may free any chunk: a chunk of the P's own arena goes to its
-// class, a chunk of another arena to the P's foreign class (see below),
-// and either goes back to the arena that owns it when flushed.
+// class, a small chunk of another arena to the P's foreign class (see
+// below), and either goes back to the arena that owns it when flushed.
 //
 // Flushing a cache that its P may be using (Trim, Check, an idle cache, a P
 // gone after GOMAXPROCS shrank) swaps the P's slot for an empty cache and
@@ -236,7 +236,15 @@ const (
 // the program from this P, next to chunks the other P kept using, and the
 // line went back and forth between the cores for as long as both lived
 // (thread-shape's 32-byte chunks, two to a line, ran 15% more CPU time an
-// operation on two Ps than on one). isForeign tells which.
+// operation on two Ps than on one). foreignSlot tells which.
+//
+// Only the exact classes (chunks up to 1040 bytes) have foreign classes.
+// A larger chunk shares at most the line of its neighbour's header, and
+// sending those home cost more than it saved: rptest, whose threads free
+// blocks of up to 16 KB that others allocated, went from 73 to 107 ns an
+// operation when every class had them (the owner's arena then took the
+// chunks under its lock, while the freeing P carved new ones), and back
+// to 70-78 with the exact classes only.
 
 // cacheSlots lists the slots of a cache that hold classes: its own, then
 // its foreign ones.
@@ -292,11 +300,13 @@ func (c *pcache) setArena(a *arena.Arena) {
 }
 
 // foreignSlot returns the slot of chunk ch of class cl in cache c: cl, or
-// nClassSlots+cl when c's arena does not own ch. Without a branch: the
-// fast path's free decides it for every chunk.
+// nClassSlots+cl when cl is an exact class and c's arena does not own ch.
 //
 //go:nosplit
 func (c *pcache) foreignSlot(ch uintptr, cl int) uint {
+	if cl >= nSmall {
+		return uint(cl) % nBinSlots
+	}
 	d := uintptr(arena.GranuleEntry(ch) ^ c.home.Load())
 	return (uint(cl) + uint((d|-d)>>63)*nClassSlots) % nBinSlots
 }

@@ -93,8 +93,8 @@ func Free(ptr unsafe.Pointer) {
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := caches[pid].Load(); c != nil {
-						// A chunk of another arena goes to the P's foreign
-						// class. This is a branch, not a conditional move
+						// A small chunk of another arena goes to the P's
+						// foreign class (cache.go). This is a branch, not a conditional move
 						// (the arm loads c.foreign): predicted right, as it
 						// is where Ps keep to their own chunks or free only
 						// others' (a consumer), it adds no latency. A
@@ -102,7 +102,7 @@ func Free(ptr unsafe.Pointer) {
 						// unless its class is empty (freeToTop); only one
 						// near its region's end can (MayBorderTop).
 						b := &c.bins[uint(cl)%nClassSlots]
-						if entry != c.home.Load() {
+						if entry != c.home.Load() && cl < nSmall {
 							b = &c.foreign[uint(cl)%nClassSlots]
 						}
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
