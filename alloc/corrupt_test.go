@@ -207,6 +207,11 @@ func TestCorruptionFoundInBackground(t *testing.T) {
 	if runInChild(t) {
 		return
 	}
+	// One P: the free must reach the cache of the P that allocated (a P
+	// the goroutine moved to may have no cache yet, and its free then
+	// goes to the arena, which finds the overflow at once; seen once in
+	// a loaded run of the whole package).
+	runtime.GOMAXPROCS(1)
 	a, b := adjacentPair(t, 3000)
 	next := (*byte)(unsafe.Add(a, UsableSize(a))) // the low byte of b's size word
 	saved := *next
