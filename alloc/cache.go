@@ -219,11 +219,11 @@ func cacheCorrupted(ch, next uintptr) {
 // nClassSlots is nClasses rounded up to a power of two, so that the fast
 // paths index a cache's classes with a mask, without a bounds check; the
 // slots past nClasses stay empty with limit 0. A cache has two sets of
-// them (nBinSlots): its own classes, and at nClassSlots on, the classes of
+// slots (nBinSlots): its own classes, and at nClassSlots on, the exact classes of
 // foreign chunks.
 const (
 	nClassSlots = 128
-	nBinSlots   = 2 * nClassSlots
+	nBinSlots   = nClassSlots + nSmall
 )
 
 // Foreign chunks: a chunk freed on a P whose arena does not own it (its
@@ -252,7 +252,7 @@ var cacheSlots = func() (s []int) {
 	for cl := 0; cl < nClasses; cl++ {
 		s = append(s, cl)
 	}
-	for cl := 0; cl < nClasses; cl++ {
+	for cl := 0; cl < nSmall; cl++ {
 		s = append(s, nClassSlots+cl)
 	}
 	return s
@@ -271,7 +271,7 @@ type cacheBin struct {
 type pcache struct {
 	bins [nBinSlots]cacheBin
 	// foreign is &bins[nClassSlots]: the foreign classes.
-	foreign *[nClassSlots]cacheBin
+	foreign *[nSmall]cacheBin
 	arena   atomic.Pointer[arena.Arena] // the arena this P refills from
 	// home is the arena's LocalEntry: a chunk whose GranuleEntry differs
 	// is foreign here.
@@ -289,7 +289,7 @@ type pcache struct {
 // refreshLimits.
 func newPcache(pid int, sampleLeft int64) *pcache {
 	c := &pcache{pid: pid, sampleLeft: sampleLeft}
-	c.foreign = (*[nClassSlots]cacheBin)(c.bins[nClassSlots:])
+	c.foreign = (*[nSmall]cacheBin)(c.bins[nClassSlots:])
 	return c
 }
 
@@ -308,7 +308,7 @@ func (c *pcache) foreignSlot(ch uintptr, cl int) uint {
 		return uint(cl) % nBinSlots
 	}
 	d := uintptr(arena.GranuleEntry(ch) ^ c.home.Load())
-	return (uint(cl) + uint((d|-d)>>63)*nClassSlots) % nBinSlots
+	return uint(cl) + uint((d|-d)>>63)*nClassSlots
 }
 
 // maxCachedProcs bounds the Ps that get a cache; Ps beyond it (GOMAXPROCS

@@ -103,7 +103,7 @@ func Free(ptr unsafe.Pointer) {
 						// near its region's end can (MayBorderTop).
 						b := &c.bins[uint(cl)%nClassSlots]
 						if entry != c.home.Load() && cl < nSmall {
-							b = &c.foreign[uint(cl)%nClassSlots]
+							b = &c.foreign[uint(cl)%nSmall]
 						}
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 							*k = key
