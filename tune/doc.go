@@ -24,7 +24,7 @@
 //	perturb         M_PERTURB         MALLOC_PERTURB_         yes      0        0..255       byte
 //	arena_test      M_ARENA_TEST      MALLOC_ARENA_TEST       yes      8        1..MaxInt32  count
 //	arena_max       M_ARENA_MAX       MALLOC_ARENA_MAX        yes      0        0..MaxInt32  count
-//	tcache_count    -                 -                       yes      32       0..65535     count
+//	tcache_count    -                 -                       yes      64       0..65535     count
 //	tcache_max      -                 -                       yes      64KiB    0..64KiB     bytes
 //	limit           -                 -                       no       0        0..MaxInt64  bytes
 //	profile_rate    -                 -                       no       512KiB   0..MaxInt64  bytes

@@ -37,7 +37,7 @@ func TestDefaults(t *testing.T) {
 		tune.Perturb:       0,
 		tune.ArenaTest:     8,
 		tune.ArenaMax:      0,
-		tune.TcacheCount:   32,
+		tune.TcacheCount:   64,
 		tune.TcacheMax:     65536,
 		tune.Limit:         0,
 		tune.ProfileRate:   512 << 10,

@@ -133,7 +133,7 @@ var table = [...]Spec{
 	},
 	{
 		Param: TcacheCount, Name: "tcache_count", Tunable: true,
-		Default: 32, Min: 0, Max: 65535, Unit: Count,
+		Default: 64, Min: 0, Max: 65535, Unit: Count,
 		Doc: "chunks of each size held by a per-P cache",
 	},
 	{
