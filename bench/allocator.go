@@ -37,7 +37,10 @@ type Allocator interface {
 // 64-byte pair here, a sixth of offheap's time) would be a large part of
 // what is measured. The native peers' loops are C calling malloc. Each
 // method does exactly what pairWorker's and mixWorker's loops do through
-// the interface (TestLoopersMatchInterface).
+// the interface (TestLoopersMatchInterface). The loops are written out for
+// each peer on purpose: a generic loop over the allocator's type would
+// call its methods through the instantiation's dictionary (Go compiles
+// one body per GC shape), the dynamic call this interface exists to avoid.
 type Looper interface {
 	// PairLoop runs n iterations of Malloc(size), a write of its first
 	// byte and Free, and returns the last block.
