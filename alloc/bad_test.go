@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -261,6 +262,13 @@ func TestDoubleFree(t *testing.T) {
 // block's own header, and the overflow is found when the block leaves the
 // per-P cache (FlushCaches here), where the arena checks its neighbours.
 func TestCorruptedNeighbour(t *testing.T) {
+	// The block must reach the cache on the default path: a sampled block
+	// is freed through the arena, which finds the overflow at once, and so
+	// is one freed on a P the goroutine moved to before that P had a
+	// cache. Sampling off and one P for the test.
+	defer alloc.SetProfileRate(alloc.ProfileRate())
+	alloc.SetProfileRate(0)
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	for _, harden := range []int{1, 0} {
 		t.Run(fmt.Sprintf("harden=%d", harden), func(t *testing.T) {
 			if err := alloc.Mallopt(tune.Harden, harden); err != nil {
