@@ -420,7 +420,6 @@ func (h *Heap) FastRegion(c uintptr) (room uintptr, entry uint32) {
 	return 0, 0
 }
 
-
 // InUseHeader is InUseFast's header check of user pointer p, whose chunk
 // has room bytes before the end of its region (0: not in one).
 //
