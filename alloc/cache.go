@@ -218,9 +218,9 @@ func cacheCorrupted(ch, next uintptr) {
 
 // nClassSlots is nClasses rounded up to a power of two, so that the fast
 // paths index a cache's classes with a mask, without a bounds check; the
-// slots past nClasses stay empty with limit 0. A cache has two sets of
-// slots (nBinSlots): its own classes, and at nClassSlots on, the exact classes of
-// foreign chunks.
+// slots past nClasses stay empty with limit 0. A cache has nBinSlots
+// slots: its own classes, then, at nClassSlots on, the foreign classes of
+// the exact classes.
 const (
 	nClassSlots = 128
 	nBinSlots   = nClassSlots + nSmall
@@ -244,7 +244,11 @@ const (
 // blocks of up to 16 KB that others allocated, went from 73 to 107 ns an
 // operation when every class had them (the owner's arena then took the
 // chunks under its lock, while the freeing P carved new ones), and back
-// to 70-78 with the exact classes only.
+// to 70-78 with the exact classes only. Even so, a goroutine that keeps a
+// large live set and changes P pays for it: each of its frees sends a
+// chunk home and its next malloc takes a cold one (the churn of 5 M
+// values: 150-165 ns a replacement against 139-143 with one set of
+// classes; bench/README.md lists what was tried instead).
 
 // cacheSlots lists the slots of a cache that hold classes: its own, then
 // its foreign ones.

@@ -93,14 +93,15 @@ func Free(ptr unsafe.Pointer) {
 			if key := keyFor(ch); *k != key {
 				if cl := chunkClass(size); cl >= 0 {
 					if c := caches[pid].Load(); c != nil {
-						// A small chunk of another arena goes to the P's
-						// foreign class (cache.go). This is a branch, not a conditional move
-						// (the arm loads c.foreign): predicted right, as it
-						// is where Ps keep to their own chunks or free only
-						// others' (a consumer), it adds no latency. A
-						// mid-size chunk bordering the top goes to the arena
-						// unless its class is empty (freeToTop); only one
-						// near its region's end can (MayBorderTop).
+						// A chunk of 1 KiB or less of another arena goes to
+						// the P's foreign class (cache.go). This is a
+						// branch, not a conditional move (the arm loads
+						// c.foreign): predicted right, as it is where Ps
+						// keep to their own chunks or free only others' (a
+						// consumer), it adds no latency. A mid-size chunk
+						// bordering the top goes to the arena unless its
+						// class is empty (freeToTop); only one near its
+						// region's end can (MayBorderTop).
 						b := &c.bins[uint(cl)%nClassSlots]
 						if entry != c.home.Load() && cl < nSmall {
 							b = &c.foreign[uint(cl)%nSmall]
