@@ -364,18 +364,11 @@ func (h *Heap) InUseFast(p uintptr) (c, size uintptr) {
 }
 
 // Room returns how many bytes lie between chunk address c and the end of
-// the break region or heap that holds it, or 0 when c lies in neither.
+// the break region or heap that holds it, or 0 when c lies in neither
+// (FastRegion without the granule entry).
 func (h *Heap) Room(c uintptr) uintptr {
-	if b, e := h.brkBase.Load(), h.brkEnd.Load(); c-b < e-b { // b <= c < e, in one compare (b <= e)
-		return e - c
-	}
-	if base, _ := h.heapOf(c); base != 0 {
-		// (A c inside the heap's own header fails the tag check.)
-		if e := heapEnd(base); c < e {
-			return e - c
-		}
-	}
-	return 0
+	room, _ := h.FastRegion(c)
+	return room
 }
 
 // GranuleEntry returns the granule table's word for chunk address c: the
@@ -396,8 +389,8 @@ func (a *Arena) LocalEntry() uint32 {
 	return a.h.granuleEntry(a.index)
 }
 
-// FastRegion is Room for the free fast paths (InUseFast's region
-// lookup), which also returns c's GranuleEntry (0 in the break region,
+// FastRegion is the free fast paths' region lookup (InUseFast's, and
+// Room's): the room after chunk address c, as Room, and c's GranuleEntry (0 in the break region,
 // without a load): the fast path tells its P's own chunks from foreign
 // ones by it. It reads the break region's bounds, and, for a chunk outside
 // it, the granule table and the heap header's end: no call, no panic.

@@ -65,3 +65,7 @@ func (a *Arena) Top() (uintptr, uintptr) {
 // StopDecay stops the decay releaser for good and waits for a pass in
 // progress, before the test's memory goes.
 func (h *Heap) StopDecay() { h.stopDecay() }
+
+// RegionEndOf is heapRegionEnd: the end of the break region or heap (its
+// header left out) that holds c, or 0; FastRegion's reference in tests.
+func (h *Heap) RegionEndOf(c uintptr) uintptr { return h.heapRegionEnd(c) }
