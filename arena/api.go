@@ -390,10 +390,11 @@ func (a *Arena) LocalEntry() uint32 {
 }
 
 // FastRegion is the free fast paths' region lookup (InUseFast's, and
-// Room's): the room after chunk address c, as Room, and c's GranuleEntry (0 in the break region,
-// without a load): the fast path tells its P's own chunks from foreign
-// ones by it. It reads the break region's bounds, and, for a chunk outside
-// it, the granule table and the heap header's end: no call, no panic.
+// Room's): the room after chunk address c, as Room, and c's GranuleEntry
+// (0 in the break region, without a load), by which the fast path tells
+// its P's own chunks from foreign ones. It reads the break region's
+// bounds, and, for a chunk outside it, the granule table and the heap
+// header's end: no call, no panic.
 //
 // Its first branch, break or heap, mispredicts when the chunks freed on
 // a P come from both at random; the caches' foreign classes keep each P's
