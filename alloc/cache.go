@@ -274,9 +274,9 @@ type cacheBin struct {
 // pcache is one P's front cache.
 type pcache struct {
 	bins [nBinSlots]cacheBin
-	// foreign is &bins[nClassSlots]: the foreign classes.
-	foreign *[nSmall]cacheBin
-	arena   atomic.Pointer[arena.Arena] // the arena this P refills from
+	// foreignBins is &bins[nClassSlots]: the foreign classes.
+	foreignBins *[nSmall]cacheBin
+	arena       atomic.Pointer[arena.Arena] // the arena this P refills from
 	// home is the arena's LocalEntry: a chunk whose GranuleEntry differs
 	// is foreign here.
 	home atomic.Uint32
@@ -293,7 +293,7 @@ type pcache struct {
 // refreshLimits.
 func newPcache(pid int, sampleLeft int64) *pcache {
 	c := &pcache{pid: pid, sampleLeft: sampleLeft}
-	c.foreign = (*[nSmall]cacheBin)(c.bins[nClassSlots:])
+	c.foreignBins = (*[nSmall]cacheBin)(c.bins[nClassSlots:])
 	return c
 }
 
@@ -303,16 +303,25 @@ func (c *pcache) setArena(a *arena.Arena) {
 	c.arena.Store(a)
 }
 
+// foreign reports whether a chunk of class cl whose GranuleEntry is entry
+// goes to cache c's foreign classes: an exact class's chunk that c's arena
+// does not own. The free fast path (with the entry FastRegion gave it) and
+// foreignSlot both decide by it.
+//
+//go:nosplit
+func (c *pcache) foreign(entry uint32, cl int) bool {
+	return cl < nSmall && entry != c.home.Load()
+}
+
 // foreignSlot returns the slot of chunk ch of class cl in cache c: cl, or
-// nClassSlots+cl when cl is an exact class and c's arena does not own ch.
+// nClassSlots+cl when the chunk is foreign there.
 //
 //go:nosplit
 func (c *pcache) foreignSlot(ch uintptr, cl int) uint {
-	if cl >= nSmall {
-		return uint(cl) % nBinSlots
+	if c.foreign(arena.GranuleEntry(ch), cl) {
+		return uint(cl) + nClassSlots
 	}
-	d := uintptr(arena.GranuleEntry(ch) ^ c.home.Load())
-	return uint(cl) + uint((d|-d)>>63)*nClassSlots
+	return uint(cl) % nBinSlots
 }
 
 // maxCachedProcs bounds the Ps that get a cache; Ps beyond it (GOMAXPROCS

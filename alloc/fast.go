@@ -96,15 +96,15 @@ func Free(ptr unsafe.Pointer) {
 						// A chunk of 1 KiB or less of another arena goes to
 						// the P's foreign class (cache.go). This is a
 						// branch, not a conditional move (the arm loads
-						// c.foreign): predicted right, as it is where Ps
+						// c.foreignBins): predicted right, as it is where Ps
 						// keep to their own chunks or free only others' (a
 						// consumer), it adds no latency. A mid-size chunk
 						// bordering the top goes to the arena unless its
 						// class is empty (freeToTop); only one near its
 						// region's end can (MayBorderTop).
 						b := &c.bins[uint(cl)%nClassSlots]
-						if entry != c.home.Load() && cl < nSmall {
-							b = &c.foreign[uint(cl)%nSmall]
+						if c.foreign(entry, cl) {
+							b = &c.foreignBins[uint(cl)%nSmall]
 						}
 						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 							*k = key

@@ -39,7 +39,7 @@ func TestForeignChunksGoHome(t *testing.T) {
 	for _, p := range mine {
 		Free(p)
 	}
-	if c := myCache(); c.foreign[chunkClass(arena.ChunkSize(uintptr(mine[0])-16))].count == 0 {
+	if c := myCache(); c.foreignBins[chunkClass(arena.ChunkSize(uintptr(mine[0])-16))].count == 0 {
 		t.Fatal("no chunk in the foreign class after freeing another arena's blocks")
 	}
 	var fresh [n]unsafe.Pointer
