@@ -90,9 +90,11 @@ func (p *HeapPool) shrink(max uintptr) {
 		e := p.heaps[0]
 		p.heaps = p.heaps[1:]
 		p.bytes -= e.end - e.base
+		// Counted with the heap's removal, so that no reader of Bytes
+		// and Counts sees a heap gone from the pool and not yet counted.
+		p.dropped.Add(1)
 		p.mu.Unlock()
 		p.mem.Unmap(e.base, HeapSize)
-		p.dropped.Add(1)
 	}
 }
 
