@@ -159,6 +159,7 @@ func paramsFrom(s *tune.Settings) arena.Params {
 		MmapMax:       int(s.Get(tune.MmapMax)),
 		MXFast:        uintptr(s.Get(tune.MXFast)),
 		Perturb:       byte(s.Get(tune.Perturb)),
+		Populate:      s.Get(tune.Populate) != 0,
 		DynamicThreshold: !s.IsSet(tune.MmapThreshold) && !s.IsSet(tune.TrimThreshold) &&
 			!s.IsSet(tune.TopPad) && !s.IsSet(tune.MmapMax),
 	}
@@ -227,6 +228,8 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 		p.Decay = time.Duration(value) * time.Millisecond
 	case tune.HugeTLB:
 		p.HugePage = configureHuge(&settings)
+	case tune.Populate:
+		p.Populate = value != 0
 	}
 	switch param {
 	case tune.MmapThreshold, tune.TrimThreshold, tune.TopPad, tune.MmapMax:
@@ -235,7 +238,7 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 	h.SetParams(p)
 	applyGlobals(&settings)
 	switch param {
-	case tune.MmapThreshold, tune.TrimThreshold, tune.TopPad, tune.MmapMax, tune.MXFast, tune.Perturb, tune.Decay, tune.HugeTLB:
+	case tune.MmapThreshold, tune.TrimThreshold, tune.TopPad, tune.MmapMax, tune.MXFast, tune.Perturb, tune.Decay, tune.HugeTLB, tune.Populate:
 		// The private heaps follow (their dynamic thresholds restart).
 		pp := privParamsLocked()
 		forEachHeap(func(ph *Heap) { ph.ah.SetParams(pp) })

@@ -308,6 +308,9 @@ func (osMemory) Decommit(addr, n uintptr) error {
 
 func (osMemory) Release(addr, n uintptr) error { return mmapper.DontNeed(addr, n) }
 
+// Populate is arena.PopulateMemory's: the pages become resident in one call.
+func (osMemory) Populate(addr, n uintptr) error { return mmapper.Populate(addr, n) }
+
 // commitIn records d more committed bytes in the reservation holding addr.
 func commitIn(addr uintptr, d int64) {
 	account.mu.Lock()

@@ -206,6 +206,10 @@ type ParamStats struct {
 	Perturb          uint64 // the perturb byte, 0 if off
 	DynamicThreshold bool   // freeing a mapped chunk may still raise MmapThreshold
 	DynamicRaises    uint64 // times the dynamic threshold rose, cumulative
+	// Populate: a warm arena's growth is faulted in with one call
+	// (tune.Populate); false when set off or when the kernel refused the
+	// call (before Linux 5.14).
+	Populate bool
 }
 
 // LimitStats describes the memory limit (SetMemoryLimit).
@@ -244,7 +248,7 @@ type Syscalls struct {
 	Mmap     OpStats // chunks, heap reservations, tables
 	Munmap   OpStats // freed chunks and heaps, and alignment slack
 	Mremap   OpStats // mapped chunks resized by Realloc
-	Madvise  OpStats // pages released (MADV_DONTNEED): Trim, heap and reserved-break shrinking
+	Madvise  OpStats // pages released (MADV_DONTNEED: Trim, heap and reserved-break shrinking) and populated (tune.Populate)
 	Mprotect OpStats // heap and reserved-break commits and decommits
 	Mincore  OpStats // residency measurements (ReadResident), not the allocator's work
 }
@@ -519,6 +523,7 @@ func readStats(s *Stats, bins *[][]arena.BinSize) {
 		Perturb:          uint64(p.Perturb),
 		DynamicThreshold: p.DynamicThreshold,
 		DynamicRaises:    events.raises.Load(),
+		Populate:         p.Populate && !mmapper.PopulateRefused(),
 	}
 	s.Limit = LimitStats{
 		Limit:    uint64(account.limit.Load()),

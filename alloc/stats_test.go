@@ -30,6 +30,7 @@ import (
 	"unsafe"
 
 	"github.com/offheap/offheap/alloc"
+	"github.com/offheap/offheap/mmapper"
 	"github.com/offheap/offheap/tune"
 )
 
@@ -340,6 +341,7 @@ func checkStats(t *testing.T, s, prev *alloc.Stats, resident bool) {
 		"Params.Perturb":          {eq(konst(uint64(params.Perturb)))},
 		"Params.DynamicThreshold": {isBool(params.DynamicThreshold)},
 		"Params.DynamicRaises":    {cumulative("Params.DynamicRaises")},
+		"Params.Populate":         {isBool(params.Populate && !mmapper.PopulateRefused())},
 
 		"Limit.Limit":    {eq(konst(uint64(alloc.SetMemoryLimit(-1))))},
 		"Limit.Refused":  {cumulative("Limit.Refused")},

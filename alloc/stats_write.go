@@ -106,6 +106,7 @@ func writeStatsText(w io.Writer, s *Stats) error {
 	kv("perturb", s.Params.Perturb)
 	kv("dynamic threshold", s.Params.DynamicThreshold)
 	kv("dynamic raises", s.Params.DynamicRaises)
+	kv("populate", s.Params.Populate)
 	kv("limit", s.Limit.Limit)
 	kv("limit refused", s.Limit.Refused)
 	kv("limit reclaims", s.Limit.Reclaims)

@@ -96,6 +96,11 @@ type Params struct {
 	// needs a Memory that is also a HugeMemory; otherwise only the
 	// rounding applies.
 	HugePage uintptr
+	// Populate, when the Memory is also a PopulateMemory, faults in with
+	// one call the pages that a growth of an arena already holding
+	// populateFloor adds beyond the request, up to TopPad (see populate in
+	// sys.go). Not with huge pages, whose one fault maps a huge page.
+	Populate bool
 }
 
 // DefaultParams returns glibc 2.36's defaults.
@@ -183,6 +188,7 @@ type Heap struct {
 	decayNs       atomic.Int64   // Params.Decay; 0: glibc's policy
 	keepMapped    atomic.Bool    // Params.KeepMapped
 	hugePage      atomic.Uintptr // Params.HugePage; 0: none
+	populate      atomic.Bool    // Params.Populate
 	heapSys       atomic.Int64   // the system memory of every arena (the kept mappings' bound)
 
 	// main is the break region, [brkBase, brkEnd): chunks there belong to
@@ -257,6 +263,7 @@ func (h *Heap) SetParams(p Params) {
 	}
 	h.hugePage.Store(p.HugePage)
 	h.keepMapped.Store(p.KeepMapped)
+	h.populate.Store(p.Populate)
 	if old := time.Duration(h.decayNs.Swap(int64(max(p.Decay, 0)))); p.Decay < old {
 		// A shorter decay (or none) applies to what is kept already.
 		h.kickDecay(0)
@@ -277,6 +284,7 @@ func (h *Heap) Params() Params {
 		Decay:            time.Duration(h.decayNs.Load()),
 		KeepMapped:       h.keepMapped.Load(),
 		HugePage:         h.hugePage.Load(),
+		Populate:         h.populate.Load(),
 	}
 }
 

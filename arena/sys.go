@@ -91,6 +91,43 @@ func (h *Heap) adviseHuge(addr, n uintptr) {
 	}
 }
 
+// PopulateMemory is what a Memory offers to fault pages in ahead of use
+// (Params.Populate).
+type PopulateMemory interface {
+	// Populate makes [addr, addr+n), page aligned, resident and writable
+	// (MADV_POPULATE_WRITE). It is best effort: the arenas ignore its
+	// error.
+	Populate(addr, n uintptr) error
+}
+
+// populateFloor is the memory an arena holds before its growth is
+// populated: a program that small pays the page faults of what it touches
+// only (and its first allocation no more than that).
+const populateFloor = 1 << 20
+
+// populate faults in the pages that growth of the top to end added beyond
+// a request of nb bytes carved at the top's start, up to top_pad: the
+// chunks carved there next write their headers at once, and one call
+// costs less than a fault per page (a fault costs 2.5-3.5 us a page here,
+// the call 2.1; the python-json replay ran 5% faster). The pages of the
+// request itself are left to the program, which may never touch a large
+// block's. Called with the arena locked, after the growth.
+func (a *Arena) populate(nb, end uintptr) {
+	h := a.h
+	if !h.populate.Load() || h.hugePage.Load() != 0 || a.system < populateFloor {
+		return
+	}
+	pm, ok := h.mem.(PopulateMemory)
+	if !ok {
+		return
+	}
+	from := roundUp(a.top+nb+MinSize, h.pageSize)
+	if end <= from {
+		return
+	}
+	_ = pm.Populate(from, min(end-from, roundUp(h.topPad.Load(), h.pageSize)))
+}
+
 // growPad is what growth asks for beyond the request: top_pad (glibc),
 // and with decay at least an eighth of what the arena holds. Decay keeps
 // what the top does not use and gives it back once unused, so growing in
@@ -170,6 +207,7 @@ func (a *Arena) growBrk(nb uintptr) bool {
 		return false
 	}
 	h.adviseHuge(old, size)
+	a.populate(nb, old+size)
 	h.brkEnd.Store(old + size)
 	a.addSystem(size)
 	a.setTop(a.top, topSize+size)
@@ -202,6 +240,7 @@ func (a *Arena) growHeap(nb uintptr) bool {
 		}
 		want = need
 	}
+	a.populate(nb, end+want)
 	setHeapEnd(r.base, end+want)
 	a.addSystem(want)
 	a.setTop(a.top, topSize+want)

@@ -94,3 +94,32 @@ func MapHugeTLB(n, hugePageSize uintptr) (uintptr, error) {
 	}
 	return addr, nil
 }
+
+// populateRefused is set for good once the kernel refuses
+// MADV_POPULATE_WRITE (before Linux 5.14): Populate then does nothing.
+var populateRefused atomic.Bool
+
+// Populate makes [addr, addr+n) resident and writable in one call
+// (MADV_POPULATE_WRITE, Linux 5.14): the kernel does the work of a page
+// fault for each page without the faults. On a kernel that does not know
+// the advice (EINVAL) it reports the error once and from then on returns
+// nil without a call; PopulateRefused reports whether that happened.
+func Populate(addr, n uintptr) error {
+	if err := checkRange("Populate", addr, n); err != nil {
+		return err
+	}
+	if populateRefused.Load() {
+		return nil
+	}
+	if err := madvise(addr, n, unix.MADV_POPULATE_WRITE); err != nil {
+		if errors.Is(err, syscall.EINVAL) {
+			populateRefused.Store(true)
+		}
+		return callError(err, "madvise %#x %d bytes MADV_POPULATE_WRITE", addr, n)
+	}
+	return nil
+}
+
+// PopulateRefused reports whether the kernel refused MADV_POPULATE_WRITE,
+// which Populate no longer asks for.
+func PopulateRefused() bool { return populateRefused.Load() }

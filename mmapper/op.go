@@ -11,7 +11,7 @@ const (
 	OpMmap     Op = iota // mmap: Map, MapAligned, Reserve, MapFile, MapFileAt, MapHugeTLB
 	OpMunmap             // munmap: Unmap, and the slack of MapAligned and Reserve
 	OpMremap             // mremap: Remap
-	OpMadvise            // madvise: DontNeed, Free, Hugepage, Decommit
+	OpMadvise            // madvise: DontNeed, Free, Hugepage, Populate, Decommit
 	OpMprotect           // mprotect: Commit, Decommit
 	OpMincore            // mincore: Resident (one call per chunk of the range)
 	OpMsync              // msync: Msync

@@ -34,6 +34,7 @@
 //	decay           -                 -                       no       0        0..MaxInt32  duration
 //	hugetlb         -                 -                       yes      0        0..2         level
 //	heap_cache      -                 -                       no       64MiB    0..MaxInt64  bytes
+//	populate        -                 -                       no       on       off, on      enum
 //
 // (TestDocTable keeps this copy in step with the table.) Tunable means
 // GLIBC_TUNABLES may set the parameter as glibc.malloc.<name>. glibc calls

@@ -181,6 +181,11 @@ var table = [...]Spec{
 		Default: 64 << 20, Min: 0, Max: math.MaxInt64, Unit: Bytes,
 		Doc: "bytes of destroyed private heaps kept for the next ones (NewHeap); 0 gives them back at once",
 	},
+	{
+		Param: Populate, Name: "populate",
+		Default: 1, Min: 0, Max: 1, Unit: Enum, Values: []string{"off", "on"},
+		Doc: "fault in, with one call, the pages a warm arena's growth adds beyond the request (up to top_pad): on, or off (glibc)",
+	},
 }
 
 // traceKey is the OFFHEAP key of the one string option, Settings.Trace.
