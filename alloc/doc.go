@@ -87,9 +87,10 @@
 // mapped chunks for transparent huge pages and moves the heaps' ends in
 // whole huge pages; 2 takes large chunks from the system's pool of huge
 // pages, falling back to 1 when it is empty (huge.go). Populate
-// (tune.Populate, on by default): an arena holding 1 MiB or more faults
-// in the pages each growth adds beyond the request, up to top_pad, with
-// one madvise(MADV_POPULATE_WRITE) rather than a fault a page.
+// (tune.Populate, on by default): an arena holding 1 MiB or more, in a
+// heap of one arena, faults in the pages each growth adds beyond the
+// request, up to top_pad, with one madvise(MADV_POPULATE_WRITE) rather
+// than a fault a page.
 //
 // The environment (OFFHEAP, GLIBC_TUNABLES, MALLOC_*) is read once, at the
 // first call; see package tune.

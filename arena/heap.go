@@ -99,7 +99,8 @@ type Params struct {
 	// Populate, when the Memory is also a PopulateMemory, faults in with
 	// one call the pages that a growth of an arena already holding
 	// populateFloor adds beyond the request, up to TopPad (see populate in
-	// sys.go). Not with huge pages, whose one fault maps a huge page.
+	// sys.go), while the Heap has one arena. Not with huge pages, whose one
+	// fault maps a huge page.
 	Populate bool
 }
 

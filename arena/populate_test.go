@@ -30,17 +30,20 @@ func (pp *populatePlain) ranges() [][2]uintptr {
 // With Populate, an arena's growth is populated once the arena holds
 // 1 MiB: page-aligned, past the request that caused it, top_pad at most,
 // inside the new top; never a small arena's, never with the parameter off
-// or with huge pages; on the break and on a heap alike.
+// or with huge pages, never once the Heap has a second arena; on the break
+// and on a heap alike.
 func TestPopulate(t *testing.T) {
 	for _, c := range []struct {
 		name             string
 		populate, onHeap bool
 		hugePage         uintptr
+		arenas           int
 	}{
-		{"break", true, false, 0},
-		{"heap", true, true, 0},
-		{"off", false, false, 0},
-		{"huge pages", true, false, hugePage},
+		{"break", true, false, 0, 1},
+		{"heap", true, true, 0, 1},
+		{"off", false, false, 0, 1},
+		{"huge pages", true, false, hugePage, 1},
+		{"two arenas", true, false, 0, 2},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			pm := newPlainMemory(t, 1<<30)
@@ -57,6 +60,11 @@ func TestPopulate(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(h.StopDecay)
+			if c.arenas == 2 {
+				if _, err := h.NewArenaUpTo(2); err != nil {
+					t.Fatal(err)
+				}
+			}
 			a := h.Arena(0)
 			var bs []uintptr
 			for range 400 { // 400 KiB: grows the top a few times, below 1 MiB
@@ -70,7 +78,7 @@ func TestPopulate(t *testing.T) {
 			}
 			big := a.Malloc(512 << 10) // a request larger than top_pad
 			got := mem.ranges()
-			if !c.populate || c.hugePage != 0 {
+			if !c.populate || c.hugePage != 0 || c.arenas > 1 {
 				if len(got) != 0 {
 					t.Fatalf("populated %v", got)
 				}

@@ -109,12 +109,17 @@ const populateFloor = 1 << 20
 // a request of nb bytes carved at the top's start, up to top_pad: the
 // chunks carved there next write their headers at once, and one call
 // costs less than a fault per page (a fault costs 2.5-3.5 us a page here,
-// the call 2.1; the python-json replay ran 5% faster). The pages of the
+// the call 2.1; the python-json replay ran 5-10% faster). The pages of the
 // request itself are left to the program, which may never touch a large
-// block's. Called with the arena locked, after the growth.
+// block's. Only while the Heap has one arena: the call holds the
+// process's mmap lock for reading while it works, and threads of other
+// arenas moving their own ends (brk, mmap, munmap, mprotect need it for
+// writing) wait for it; mstress on two Ps ran 4-5% slower populating, and
+// a single-arena heap (one goroutine allocating, or GOMAXPROCS=1) pays no
+// such wait. Called with the arena locked, after the growth.
 func (a *Arena) populate(nb, end uintptr) {
 	h := a.h
-	if !h.populate.Load() || h.hugePage.Load() != 0 || a.system < populateFloor {
+	if !h.populate.Load() || h.hugePage.Load() != 0 || a.system < populateFloor || h.narenas.Load() > 1 {
 		return
 	}
 	pm, ok := h.mem.(PopulateMemory)

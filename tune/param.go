@@ -89,11 +89,12 @@ const (
 	// next private heaps; 0 gives every one back at once. With Decay set,
 	// what is kept goes back once unused for that long.
 	HeapCache Param = 111
-	// Populate says whether an arena that already holds 1 MiB faults in,
-	// with one system call (MADV_POPULATE_WRITE), the pages its growth adds
-	// beyond the request, up to TopPad bytes: the chunks carved there next
-	// are written at once, and one call costs less than a page fault per
-	// page. 0 leaves every page to fault on first touch, as glibc does.
+	// Populate says whether an arena that already holds 1 MiB, in a heap
+	// of one arena, faults in with one system call (MADV_POPULATE_WRITE)
+	// the pages its growth adds beyond the request, up to TopPad bytes: the
+	// chunks carved there next are written at once, and one call costs
+	// less than a page fault per page. 0 leaves every page to fault on
+	// first touch, as glibc does.
 	Populate Param = 112
 )
 
