@@ -203,6 +203,23 @@ func claim(ch, size uintptr) bool {
 	return v != keyFor(ch) && arena.NextInUse(ch, size) && atomic.CompareAndSwapUintptr(k, v, keyFor(ch))
 }
 
+// claimFree is claim for Free's slow path (freeMiss): with harden=1 the
+// compare-and-swap; at harden=0 the same checks and a plain store, as the
+// fast path does (fast.go). The swap settles a race of two frees of one
+// block, which harden=0 does not promise to settle (SECURITY.md), and it
+// cost a sampled block's free an atomic operation for nothing.
+func claimFree(ch, size uintptr) bool {
+	if fastOff.Load()&fastHarden != 0 {
+		return claim(ch, size)
+	}
+	k := keyWord(ch)
+	if *k == keyFor(ch) || !arena.NextInUse(ch, size) {
+		return false
+	}
+	*k = keyFor(ch)
+	return true
+}
+
 // cacheCorrupted reports a chunk popped from a cache whose link decodes to
 // an unaligned address (a forged or overwritten link: next) or that lost its
 // key (written after free, or freed twice by two goroutines at once and

@@ -454,10 +454,10 @@ func freeMiss(ptr unsafe.Pointer) {
 	}
 	ch, size := heap.FrontFree(p)
 	if ch != 0 {
-		// Claim the chunk: the cache key goes into its second word with a
-		// compare-and-swap, so that of two frees of p at once exactly one
-		// wins, and a later one finds the key (see cache.go).
-		if !claim(ch, size) {
+		// Claim the chunk: the cache key goes into its second word (with
+		// harden=1 by a compare-and-swap, so that of two frees of p at once
+		// exactly one wins), and a later free finds the key (cache.go).
+		if !claimFree(ch, size) {
 			misuse("free(): double free detected in tcache 2", p)
 			return
 		}

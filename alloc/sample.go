@@ -174,13 +174,18 @@ type psample struct {
 const countSlots = 64
 
 type countSlot struct {
-	id            uint32 // 0: empty
-	allocs, frees int64
+	id                   uint32 // 0: empty
+	allocs, frees, bytes int64
 }
 
 // count adds allocs and frees to bucket id's counts in ps, which the
 // caller holds pinned.
-func (ps *psample) count(id uint32, allocs, frees int64) {
+func (ps *psample) count(id uint32, allocs, frees int64) { ps.countBytes(id, allocs, frees, 0) }
+
+// countBytes is count with the bytes of the allocations counted: a P adds
+// them to its slot, not to the bucket, whose counter all Ps would share
+// (an atomic add on a line that moves between cores).
+func (ps *psample) countBytes(id uint32, allocs, frees, bytes int64) {
 	c := &ps.counts[id&(countSlots-1)]
 	if c.id != id {
 		if c.id != 0 {
@@ -190,11 +195,15 @@ func (ps *psample) count(id uint32, allocs, frees int64) {
 	}
 	c.allocs += allocs
 	c.frees += frees
+	c.bytes += bytes
 }
 
 // flush adds slot c's counts to its bucket and empties it.
 func (c *countSlot) flush() {
 	if b := bucketByID(c.id); b != nil {
+		if c.bytes != 0 {
+			b.bytes.Add(c.bytes)
+		}
 		b.allocs.Add(c.allocs)
 		b.frees.Add(c.frees)
 	}
@@ -299,8 +308,7 @@ func recordSample(p uintptr, bytes int, skip int, heap uint32) {
 			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels && b.heap == heap {
 				if t := sampleTable.cur.Load(); t != nil {
 					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
-						ps.count(b.id, 1, 0)
-						b.bytes.Add(int64(bytes))
+						ps.countBytes(b.id, 1, 0, int64(bytes))
 						if stale != 0 {
 							ps.count(stale, 0, 1)
 						}
