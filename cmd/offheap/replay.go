@@ -33,7 +33,7 @@ func runReplay(args []string) error {
 	offheap := fs.String("offheap", "", "OFFHEAP `settings` for the offheap replay, e.g. mmap_threshold=1MiB (default: the environment's)")
 	procs := fs.Int("procs", 1, "GOMAXPROCS of the offheap replay")
 	partial := fs.Bool("partial", false, "accept a binary trace without its end block (a process that never called StopTrace)")
-	noTouch := fs.Bool("no-touch", false, "do not touch the pages of the blocks (by default one byte of every page is written)")
+	noTouch := fs.Bool("no-touch", false, "do not touch the pages of the blocks (by default one byte of every page is written); offheap's populate still faults in the heap's growth, which then counts pages a program would have touched")
 	syscalls := fs.Bool("syscalls", true, "count the go and glibc replays' system calls in a second run under ptrace")
 	asJSON := fs.Bool("json", false, "print the results as JSON")
 	if err := fs.Parse(args); err != nil {

@@ -48,7 +48,7 @@ func runTune(args []string) error {
 	base := fs.String("base", "", "OFFHEAP `settings` of the baseline to compare with (default: the defaults)")
 	parallel := fs.Int("j", 1, "replays to run at a time (more is faster, timings less clean)")
 	partial := fs.Bool("partial", false, "accept a binary trace without its end block")
-	noTouch := fs.Bool("no-touch", false, "do not touch the pages of the blocks")
+	noTouch := fs.Bool("no-touch", false, "do not touch the pages of the blocks (offheap's populate still faults in the heap's growth: the faults then favour settings that map blocks)")
 	all := fs.Bool("all", false, "print every setting tried, not only the 15 cheapest")
 	extras := fs.String("extras", strings.Join(replay.DefaultExtras, "|"), "OFFHEAP `settings`, separated by |, tried on top of the grid's best (\"\" for none)")
 	if err := fs.Parse(args); err != nil {
