@@ -29,9 +29,10 @@ import (
 //     (arena.InUseFast: one cache line, the chunk's own header), and it
 //     does not carry the cache key already (a double free by one
 //     goroutine). Two goroutines freeing one pointer at the same instant may
-//     both get past the key check here; the slow paths' compare-and-swap
-//     (claim) catches that, at check_action levels that route every free
-//     there (see debug.go), and refill and flush catch a chunk held twice.
+//     both get past the key check here; with harden=1, which routes every
+//     free to the slow path, its compare-and-swap (claim) catches that
+//     (claimFree: at harden=0 the slow path stores the key as this one
+//     does), and refill and flush catch a chunk held twice.
 //
 // With -race, -asan or -msan the compiler inserts calls into every
 // function, which would break the no-preemption argument: fast_instr.go
