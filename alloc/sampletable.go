@@ -8,29 +8,28 @@ import (
 	"unsafe"
 )
 
-// The table of sampled blocks: for each block in the heap profile, the id
-// of its bucket (samplebucket.go), so that freeing it can count the free
-// where its allocation was counted. A block's S header bit tells Free to
-// look here; nothing else does.
+// The table of sampled blocks: for each block in the heap profile, the id of
+// its bucket (samplebucket.go), so that freeing it can count the free where
+// its allocation was counted. A block's S header bit tells Free to look
+// here; nothing else does.
 //
 // It is a hash table of one-word entries in lines of eight (a cache line):
 // an entry lives in the line its address hashes to, anywhere in it, and an
-// empty slot is 0. A sample enters its block with one compare-and-swap and
-// a free removes it with one ordinary store (clearSlot), without a lock; there are no
-// tombstones, since a search always reads the whole line. An entry packs
-// the user pointer (16-aligned and below 2^48, so 44 bits hold p>>4) and
-// the bucket id (20 bits).
+// empty slot is 0. A sample enters its block with one compare-and-swap and a
+// free removes it with one ordinary store (clearSlot), without a lock; there
+// are no tombstones, since a search always reads the whole line. An entry
+// packs the user pointer (16-aligned and below 2^48, so 44 bits hold p>>4)
+// and the bucket id (20 bits).
 //
 // A line that is full when a sample comes is what makes the table grow: it
 // is rebuilt with twice the slots, and at least eight per live entry, so
 // that a line (one entry in it on average) fills up about once in 10^5
 // lines. Updates run pinned to their P (procPin), so the rebuilder freezes
-// the table, waits for a stop-the-world (by then no pinned update of the
-// old table is still running, as for the per-P caches, see flush.go),
-// copies the entries, and publishes the new table; an update that finds
-// the table frozen waits for the rebuild and starts again. Under the race
-// detector, where procPin does not pin, a mutex serializes updates
-// instead.
+// the table, waits for a stop-the-world (by then no pinned update of the old
+// table is still running, as for the per-P caches, see flush.go), copies the
+// entries, and publishes the new table; an update that finds the table
+// frozen waits for the rebuild and starts again. Under the race detector,
+// where procPin does not pin, a mutex serializes updates instead.
 
 const (
 	entryAddrBits = 44

@@ -182,3 +182,63 @@ func TestMapHugeTLB(t *testing.T) {
 		t.Error("a MAP_HUGETLB mapping is not usable")
 	}
 }
+
+// restorePopulate puts the sticky refusal back as it was when the test ends.
+func restorePopulate(t *testing.T) {
+	was := mmapper.PopulateRefused()
+	t.Cleanup(func() { mmapper.SetPopulateRefused(was); mmapper.ClearFaults() })
+}
+
+// Populate makes the pages resident in one counted call, without changing
+// what they hold.
+func TestPopulate(t *testing.T) {
+	restorePopulate(t)
+	mmapper.SetPopulateRefused(false)
+	n := 8 * page
+	addr := mustMap(t, n)
+	defer mustUnmap(t, addr, n)
+	fill(mem(addr, page), 14) // the first page written, the rest untouched
+	if r := mustResident(t, addr, n); r != page {
+		t.Fatalf("before Populate, %d bytes resident, want %d", r, page)
+	}
+	var err error
+	got := counting(func() { err = mmapper.Populate(addr, n) })
+	if err != nil {
+		t.Skipf("Populate: %v (a kernel before 5.14)", err)
+	}
+	check(t, "Populate", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Bytes: uint64(n)}}, got)
+	if r := mustResident(t, addr, n); r != n {
+		t.Errorf("after Populate, %d bytes resident, want %d", r, n)
+	}
+	if !hasPattern(mem(addr, page), 14) || !allZero(mem(addr+page, n-page)) {
+		t.Error("Populate changed the contents")
+	}
+	if err := mmapper.Populate(addr+1, page); err == nil {
+		t.Error("Populate of an unaligned address: no error")
+	}
+}
+
+// A kernel without MADV_POPULATE_WRITE answers EINVAL: Populate reports it
+// once and from then on makes no call.
+func TestPopulateStickyRefusal(t *testing.T) {
+	restorePopulate(t)
+	mmapper.SetPopulateRefused(false)
+	n := 4 * page
+	addr := mustMap(t, n)
+	defer mustUnmap(t, addr, n)
+	mmapper.FailAfter(mmapper.OpMadvise, 1, syscall.EINVAL)
+	var err error
+	got := counting(func() { err = mmapper.Populate(addr, n) })
+	if !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("Populate refused: %v, want EINVAL", err)
+	}
+	if !mmapper.PopulateRefused() {
+		t.Fatal("Populate did not remember the refusal")
+	}
+	check(t, "Populate refused", mmapper.Counters{Madvise: mmapper.OpStats{Calls: 1, Errors: 1}}, got)
+	got = counting(func() { err = mmapper.Populate(addr, n) })
+	if err != nil {
+		t.Errorf("Populate after the refusal: %v, want nil", err)
+	}
+	check(t, "Populate after the refusal", mmapper.Counters{}, got)
+}

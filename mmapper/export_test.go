@@ -13,3 +13,7 @@ var Injected = injected
 var CountResident = countResident
 
 const ResidentChunkPages = residentChunkPages
+
+// SetPopulateRefused sets the sticky MADV_POPULATE_WRITE refusal, so a test
+// that forces it can undo it.
+func SetPopulateRefused(v bool) { populateRefused.Store(v) }
