@@ -252,11 +252,11 @@ const (
 
 // Foreign chunks: a chunk freed on a P whose arena does not own it (its
 // goroutine allocated it on another P, or the P moved to another arena)
-// goes to the P's foreign class, which Malloc never takes from; a full
-// foreign class goes back to the owners' arena lists (giveBack), where
-// their own Ps refill from. A P thus hands out only chunks of its own
-// arena, and two Ps never hand out neighbouring chunks that share a cache
-// line: with one set of classes, a chunk freed on the other P came back to
+// goes to the P's foreign class, which Malloc does not take from (but in
+// a heap of 64 MiB or more, reuseForeign in malloc.go); a full foreign
+// class goes back to the owners' arena lists (giveBack), where their own
+// Ps refill from. A P thus hands out only chunks of its own arena, and two
+// Ps do not hand out neighbouring chunks that share a cache line: with one set of classes, a chunk freed on the other P came back to
 // the program from this P, next to chunks the other P kept using, and the
 // line went back and forth between the cores for as long as both lived
 // (thread-shape's 32-byte chunks, two to a line, ran 15% more CPU time an
@@ -269,10 +269,11 @@ const (
 // operation when every class had them (the owner's arena then took the
 // chunks under its lock, while the freeing P carved new ones), and back
 // to 70-78 with the exact classes only. Even so, a goroutine that keeps a
-// large live set and changes P pays for it: each of its frees sends a
+// large live set and changes P would pay for it: each of its frees sends a
 // chunk home and its next malloc takes a cold one (the churn of 5 M
 // values: 150-165 ns a replacement against 139-143 with one set of
-// classes; bench/README.md lists what was tried instead).
+// classes). In a heap that large, an empty class reuses the foreign class
+// instead (reuseForeign), where sharing lines with the other P is rare.
 
 // cacheSlots lists the slots of a cache that hold classes: its own, then
 // its foreign ones.

@@ -78,3 +78,63 @@ func TestForeignChunksGoHome(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestForeignReusedInBigHeap: in a heap of reuseForeignMin or more, a P
+// whose class is empty hands out the chunks of its foreign class (freed on
+// it, owned by another arena) before it refills from its own arena; in a
+// small heap it does not (TestForeignChunksGoHome).
+func TestForeignReusedInBigHeap(t *testing.T) {
+	if runInChild(t, "OFFHEAP=profile_rate=0,mmap_threshold=2m") {
+		return
+	}
+	runtime.GOMAXPROCS(1) // one P: this goroutine's cache throughout
+	h := theHeap()
+	var big []unsafe.Pointer
+	for h.HeapSys() < reuseForeignMin {
+		big = append(big, Malloc(1<<20)) // from the break, below mmap_threshold
+	}
+	main := myCache().arena.Load()
+	const n = 30
+	var mine [n]unsafe.Pointer
+	owned := map[uintptr]bool{}
+	for i := range mine {
+		mine[i] = Malloc(64)
+		owned[uintptr(mine[i])] = true
+	}
+	other, err := h.NewArena()
+	if err != nil {
+		t.Fatal(err)
+	}
+	FlushCaches()             // the refills' spare chunks of the first arena leave
+	myCache().setArena(other) // the P moves: the blocks above are foreign now
+	for _, p := range mine {
+		Free(p)
+	}
+	reused := 0
+	var fresh [n]unsafe.Pointer
+	for i := range fresh {
+		fresh[i] = Malloc(64)
+		if owned[uintptr(fresh[i])] {
+			reused++
+		} else if _, a := h.Lookup(uintptr(fresh[i])); a != other {
+			t.Fatalf("block %d is neither a reused foreign chunk nor from the P's arena", i)
+		}
+	}
+	if reused != n {
+		t.Fatalf("%d of the %d foreign chunks freed on this P handed out again, want all (heap %d bytes)", reused, n, h.HeapSys())
+	}
+	if err := Check(); err != nil {
+		t.Fatalf("Check with foreign chunks reused: %v", err)
+	}
+	for i := range fresh {
+		Free(fresh[i])
+	}
+	myCache().setArena(main)
+	for _, p := range big {
+		Free(p)
+	}
+	FlushCaches()
+	if err := Check(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -289,6 +289,10 @@ func (h *Heap) Params() Params {
 	}
 }
 
+// HeapSys returns the system memory every arena of the Heap holds (its
+// break region and heaps, not its mapped chunks).
+func (h *Heap) HeapSys() uintptr { return uintptr(max(h.heapSys.Load(), 0)) }
+
 // PageSize returns the page size of the heap's Memory.
 func (h *Heap) PageSize() uintptr { return h.pageSize }
 
