@@ -5,6 +5,7 @@ import (
 
 	"github.com/offheap/offheap/brk"
 	"github.com/offheap/offheap/mmapper"
+	"github.com/offheap/offheap/tune"
 )
 
 // TestPopulateGrowth grows the process heap by 4 MiB of small blocks in a
@@ -65,5 +66,32 @@ func TestPopulateGrowth(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPopulateMallopt: Mallopt turns populate off and on again, the
+// process heap's parameters and Stats follow, and a value out of range is
+// refused with the setting kept.
+func TestPopulateMallopt(t *testing.T) {
+	d := tune.Defaults()
+	defer Mallopt(tune.Populate, int(d.Get(tune.Populate)))
+	for _, v := range []int{0, 1, 0} {
+		if err := Mallopt(tune.Populate, v); err != nil {
+			t.Fatalf("Mallopt(Populate, %d): %v", v, err)
+		}
+		if got := theHeap().Params().Populate; got != (v == 1) {
+			t.Errorf("after Mallopt(Populate, %d) the heap's Populate is %v", v, got)
+		}
+		var st Stats
+		ReadStats(&st)
+		if want := v == 1 && !mmapper.PopulateRefused(); st.Params.Populate != want {
+			t.Errorf("after Mallopt(Populate, %d) Stats.Params.Populate = %v, want %v", v, st.Params.Populate, want)
+		}
+	}
+	if err := Mallopt(tune.Populate, 2); err == nil {
+		t.Error("Mallopt(Populate, 2): no error")
+	}
+	if theHeap().Params().Populate {
+		t.Error("a refused Mallopt changed the setting")
 	}
 }
