@@ -317,9 +317,28 @@ type pcache struct {
 // sampling countdown at sampleLeft; its classes are off until
 // refreshLimits.
 func newPcache(pid int, sampleLeft int64) *pcache {
-	c := &pcache{pid: pid, sampleLeft: sampleLeft}
+	c := newPcacheStruct()
+	*c = pcache{pid: pid, sampleLeft: sampleLeft}
 	c.foreignBins = (*[nSmall]cacheBin)(c.bins[nClassSlots:])
 	return c
+}
+
+// firstPcache is the first cache of the process, in static memory: the
+// first Malloc of a fresh process then takes no span of the Go heap for its
+// 3 KiB (a span's first use costs page faults of its own). Later caches,
+// and this one's replacements when it is flushed, come from the Go heap.
+var (
+	firstPcache     pcache
+	firstPcacheUsed atomic.Bool
+)
+
+// newPcacheStruct returns memory for a pcache: firstPcache once, then the
+// Go heap's.
+func newPcacheStruct() *pcache {
+	if firstPcacheUsed.CompareAndSwap(false, true) {
+		return &firstPcache
+	}
+	return new(pcache)
 }
 
 // setArena makes a the arena c refills from.

@@ -31,6 +31,9 @@ type Arena struct {
 	freshFrom, carved, carvedFresh uintptr
 
 	regions []region // regions[len-1] holds the top
+	// regionStore holds the first regions, so that an arena's first
+	// growth makes no allocation of the Go heap (firstArena).
+	regionStore [2]region
 
 	system    uintptr // bytes of all regions obtained from the OS
 	maxSystem uintptr

@@ -356,7 +356,9 @@ func (h *Heap) newArena(limit int) (*Arena, error) {
 			return nil, fmt.Errorf("arena: bin page: %w", err)
 		}
 	}
-	a := &Arena{h: h, index: n, binPage: page, binStatic: !mapped}
+	a := newArenaStruct()
+	*a = Arena{h: h, index: n, binPage: page, binStatic: !mapped}
+	a.regions = a.regionStore[:0]
 	for i := 1; i < nBins; i++ {
 		b := a.binAt(i)
 		setFd(b, b)
@@ -378,6 +380,25 @@ func (h *Heap) newArena(limit int) (*Arena, error) {
 	h.arenas[n/arenaBlock].Load()[n%arenaBlock].Store(a)
 	h.narenas.Store(int32(n + 1))
 	return a, nil
+}
+
+// firstArena is the first arena of the process, in static memory like
+// binStore: a fresh process's first allocation then takes no span of the
+// Go heap for it (a span's first use costs page faults of its own), one of
+// the page faults of the first Malloc less. Later arenas come from the Go
+// heap.
+var (
+	firstArena     Arena
+	firstArenaUsed atomic.Bool
+)
+
+// newArenaStruct returns zeroed memory for an Arena: firstArena once,
+// then the Go heap's.
+func newArenaStruct() *Arena {
+	if firstArenaUsed.CompareAndSwap(false, true) {
+		return &firstArena
+	}
+	return new(Arena)
 }
 
 // binStore holds the bin heads of the first arenas of the process (the
