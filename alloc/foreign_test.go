@@ -19,27 +19,9 @@ func TestForeignChunksGoHome(t *testing.T) {
 	}
 	runtime.GOMAXPROCS(1) // one P: this goroutine's cache throughout
 	h := theHeap()
-	main := myCache().arena.Load()
 	const n = 300
-	var mine [n]unsafe.Pointer
-	owned := map[uintptr]bool{}
-	for i := range mine {
-		mine[i] = Malloc(64)
-		owned[uintptr(mine[i])] = true
-		if _, a := h.Lookup(uintptr(mine[i])); a != main {
-			t.Fatalf("block %d is not from the P's arena %d", i, main.Index())
-		}
-	}
-	other, err := h.NewArena()
-	if err != nil {
-		t.Fatal(err)
-	}
-	FlushCaches()             // the refills' spare chunks of the first arena leave
-	myCache().setArena(other) // the P moves: the blocks above are foreign now
-	for _, p := range mine {
-		Free(p)
-	}
-	if c := myCache(); c.foreignBins[chunkClass(arena.ChunkSize(uintptr(mine[0])-16))].count == 0 {
+	main, other, owned := freeOnOtherArena(t, h, n)
+	if c := myCache(); c.foreignBins[chunkClass(arena.Request2Size(64))].count == 0 {
 		t.Fatal("no chunk in the foreign class after freeing another arena's blocks")
 	}
 	var fresh [n]unsafe.Pointer
@@ -93,23 +75,8 @@ func TestForeignReusedInBigHeap(t *testing.T) {
 	for h.HeapSys() < reuseForeignMin {
 		big = append(big, Malloc(1<<20)) // from the break, below mmap_threshold
 	}
-	main := myCache().arena.Load()
 	const n = 30
-	var mine [n]unsafe.Pointer
-	owned := map[uintptr]bool{}
-	for i := range mine {
-		mine[i] = Malloc(64)
-		owned[uintptr(mine[i])] = true
-	}
-	other, err := h.NewArena()
-	if err != nil {
-		t.Fatal(err)
-	}
-	FlushCaches()             // the refills' spare chunks of the first arena leave
-	myCache().setArena(other) // the P moves: the blocks above are foreign now
-	for _, p := range mine {
-		Free(p)
-	}
+	main, other, owned := freeOnOtherArena(t, h, n)
 	reused := 0
 	var fresh [n]unsafe.Pointer
 	for i := range fresh {
@@ -137,4 +104,31 @@ func TestForeignReusedInBigHeap(t *testing.T) {
 	if err := Check(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// freeOnOtherArena allocates n 64-byte blocks from this P's arena, moves
+// the P to a new arena and frees them there, where they are foreign. It
+// returns the first arena, the new one and the blocks' addresses.
+func freeOnOtherArena(t *testing.T, h *arena.Heap, n int) (main, other *arena.Arena, owned map[uintptr]bool) {
+	t.Helper()
+	main = myCache().arena.Load()
+	mine := make([]unsafe.Pointer, n)
+	owned = map[uintptr]bool{}
+	for i := range mine {
+		mine[i] = Malloc(64)
+		owned[uintptr(mine[i])] = true
+		if _, a := h.Lookup(uintptr(mine[i])); a != main {
+			t.Fatalf("block %d is not from the P's arena %d", i, main.Index())
+		}
+	}
+	other, err := h.NewArena()
+	if err != nil {
+		t.Fatal(err)
+	}
+	FlushCaches()             // the refills' spare chunks of the first arena leave
+	myCache().setArena(other) // the P moves: the blocks above are foreign now
+	for _, p := range mine {
+		Free(p)
+	}
+	return main, other, owned
 }
