@@ -46,11 +46,13 @@ import (
 // holds the old cache. Under the race detector a mutex per cache does that.
 
 const (
-	nSmall     = 64 // chunk sizes 32..1040
-	nMid       = 24 // requests 1280..65536
-	nClasses   = nSmall + nMid
-	smallLimit = 1024  // largest request of the exact classes
-	midLimit   = 65536 // largest request of any class
+	nSmall = 64 // chunk sizes 32..1040
+	// smallChunkMax is the largest chunk of a small class.
+	smallChunkMax = arena.MinSize + (nSmall-1)*16
+	nMid          = 24 // requests 1280..65536
+	nClasses      = nSmall + nMid
+	smallLimit    = 1024  // largest request of the exact classes
+	midLimit      = 65536 // largest request of any class
 	// midBytes bounds what one upper class holds (two chunks at least):
 	// a chunk in a cache cannot coalesce nor serve another size, and at
 	// 256 KiB per class the gcc-cc1 replay faulted 290 more pages than at

@@ -92,26 +92,29 @@ func Free(ptr unsafe.Pointer) {
 		if ch, size := h.InUseHeader(uintptr(ptr), room); ch != 0 && uint(pid) < maxCachedProcs {
 			k := keyWord(ch)
 			if key := keyFor(ch); *k != key {
-				if cl := chunkClass(size); cl >= 0 {
-					if c := caches[pid].Load(); c != nil {
-						// A chunk of 1 KiB or less of another arena goes to
-						// the P's foreign class (cache.go). This is a
-						// branch, not a conditional move (the arm loads
-						// c.foreignBins): predicted right, as it is where Ps
-						// keep to their own chunks or free only others' (a
-						// consumer), it adds no latency. A mid-size chunk
-						// bordering the top goes to the arena unless its
-						// class is empty (freeToTop); only one near its
-						// region's end can (MayBorderTop).
-						b := &c.bins[uint(cl)%nClassSlots]
-						if c.foreign(entry, cl) {
-							b = &c.foreignBins[uint(cl)%nSmall]
+				if c := caches[pid].Load(); c != nil {
+					if size <= smallChunkMax {
+						// A small chunk. One of another arena goes to the
+						// P's foreign class (cache.go). This is a branch,
+						// not a conditional move: predicted right, as it is
+						// where Ps keep to their own chunks or free only
+						// others' (a consumer), it adds no latency.
+						cl := uint(size-arena.MinSize) >> 4 % nSmall
+						b := &c.bins[cl]
+						if entry != c.home.Load() {
+							b = &c.bins[nClassSlots+cl]
 						}
-						if b.count < b.limit && (cl < nSmall || b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
-							*k = key
-							*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
-							b.head = ch
-							b.count++
+						if b.count < b.limit {
+							fastPush(b, ch, k, key)
+							return
+						}
+					} else if cl := chunkClass(size); cl >= 0 {
+						// A mid-size chunk bordering the top goes to the
+						// arena unless its class is empty (freeToTop); only
+						// one near its region's end can (MayBorderTop).
+						b := &c.bins[uint(cl)%nClassSlots]
+						if b.count < b.limit && (b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
+							fastPush(b, ch, k, key)
 							return
 						}
 					}
@@ -120,4 +123,16 @@ func Free(ptr unsafe.Pointer) {
 		}
 	}
 	freeMiss(ptr)
+}
+
+// fastPush puts chunk ch at the head of class b, with its cache key (key,
+// into *k) and its safe-linked link: Free's fast path.
+//
+//go:nosplit
+//go:nocheckptr
+func fastPush(b *cacheBin, ch uintptr, k *uintptr, key uintptr) {
+	*k = key
+	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
+	b.head = ch
+	b.count++
 }
