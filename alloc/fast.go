@@ -16,9 +16,11 @@ import (
 // inside one, and it makes no call between reading its P's id (getPid) and
 // its last use of the P's cache. No other goroutine can run on that P
 // meanwhile, which is what procPin would guarantee, for free. Whatever the
-// fast path cannot finish (an empty or full class, a sample due, a bad or
-// mapped pointer, an optional feature on) it hands, untouched, to
-// mallocMiss or freeMiss, ordinary functions that pin explicitly.
+// fast path cannot finish (an empty or full class, a bad, mapped or
+// sampled pointer, an optional feature on) it hands, untouched, to
+// mallocMiss or freeMiss, ordinary functions that pin explicitly. A block
+// whose allocation is to be sampled is popped as any other, and the
+// cache left, before sampledMalloc records it (sample.go).
 //
 // What the fast paths check (SECURITY.md lists it against the slow paths):
 //   - Malloc: the popped chunk's safe-linked link decodes to a 16-aligned
@@ -59,11 +61,16 @@ func Malloc(size int) unsafe.Pointer {
 					next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
 					k := keyWord(ch)
 					left := c.sampleLeft - int64(size)
-					if next&15 == 0 && *k == keyFor(ch) && left >= 0 {
+					if next&15 == 0 && *k == keyFor(ch) {
 						c.sampleLeft = left
 						b.head = next
 						b.count--
 						*k = 0
+						if left < 0 {
+							// The profiling countdown ran out: the chunk
+							// is popped, and the cache no longer used.
+							return sampledMalloc(ch+16, size)
+						}
 						return unsafe.Add(nil, ch+16)
 					}
 				}

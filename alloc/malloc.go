@@ -503,6 +503,18 @@ func freeMiss(ptr unsafe.Pointer) {
 		debugFree(p)
 		return
 	}
+	if fastOff.Load() == 0 {
+		// A sampled block (the S bit is why Free's fast path let it go):
+		// out of the profile, then freed as any other.
+		if room, _ := heap.FastRegion(p - 16); room != 0 {
+			if c := heap.SampledHeader(p, room); c != 0 {
+				forgetSample(p)
+				arena.SetSampled(c, false)
+				Free(ptr)
+				return
+			}
+		}
+	}
 	ch, size := heap.FrontFree(p)
 	if ch != 0 {
 		// Claim the chunk: the cache key goes into its second word (with

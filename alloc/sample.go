@@ -146,6 +146,18 @@ func sampleDue(cs []atomic.Pointer[pcache], size int) bool {
 	return due
 }
 
+// sampledMalloc records user pointer p of size bytes, which Malloc's fast
+// path popped when its P's profiling countdown ran out (leaving the
+// countdown below zero), and returns it. recordSample redraws the
+// countdown of the P it runs on (if the goroutine moved meanwhile, the old
+// P's next allocation finds its own below zero and samples too).
+//
+//go:noinline
+func sampledMalloc(p uintptr, size int) unsafe.Pointer {
+	recordSample(p, size, 2, 0)
+	return unsafe.Add(nil, p)
+}
+
 // countDown takes size bytes off c's profiling countdown and reports
 // whether a sample is due, starting the next countdown if so. The caller
 // is pinned to c's P.
@@ -300,6 +312,13 @@ func recordSample(p uintptr, bytes int, skip int, heap uint32) {
 	}
 	labels := goroutineLabels()
 	pid := procPin()
+	if !raceEnabled && uint(pid) < maxCachedProcs {
+		// The countdown of Malloc's fast path, which leaves it below zero
+		// (sampledMalloc); cachePop and sampleDue have redrawn theirs.
+		if c := caches[pid].Load(); c != nil && c.sampleLeft < 0 {
+			c.sampleLeft = nextSampleGap()
+		}
+	}
 	ps := sampler(pid)
 	r := captureFailed
 	if ps != nil && fpUnwind {

@@ -414,6 +414,25 @@ func (h *Heap) FastRegion(c uintptr) (room uintptr, entry uint32) {
 	return 0, 0
 }
 
+// SampledHeader is InUseHeader for a sampled block: it returns the chunk
+// of user pointer p if its header is sound, marks an in-use chunk of an
+// arena and carries the S bit, or 0.
+//
+//go:nosplit
+func (h *Heap) SampledHeader(p, room uintptr) uintptr {
+	c := p - hdrSz
+	if p&alignMask != 0 || room < 2*hdrSz {
+		return 0
+	}
+	w := *(*uintptr)(unsafe.Add(nil, c+sizeSz))
+	size := w & sizeBits &^ flagMask
+	if w&notInUse != flagS || size < MinSize || room < size+hdrSz ||
+		w>>tagShift != ((c>>4)^(size<<16)^h.secret)*0x9E3779B97F4A7C15>>tagShift {
+		return 0
+	}
+	return c
+}
+
 // InUseHeader is InUseFast's header check of user pointer p, whose chunk
 // has room bytes before the end of its region (0: not in one).
 //
