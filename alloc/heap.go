@@ -134,6 +134,7 @@ func initHeap() {
 		panic(fmt.Sprintf("offheap: cannot start: %v", err))
 	}
 	heap = h
+	installGrowHook(h)
 	applyGlobals(&s)
 	configurePool(&s)
 	initProfiling(&s)

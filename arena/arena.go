@@ -290,6 +290,7 @@ func (a *Arena) mallocFor(nb uintptr, consolidate bool) uintptr {
 			a.consolidate()
 		}
 	}
+	hooked := false
 	for {
 		if c := a.sortUnsorted(nb); c != 0 {
 			return c
@@ -318,8 +319,35 @@ func (a *Arena) mallocFor(nb uintptr, consolidate bool) uintptr {
 			a.consolidate()
 			continue
 		}
+		if !hooked && !a.h.mapsFirst(nb) {
+			// Before the arena grows: chunks held for reuse elsewhere
+			// (the front caches' lists) come back first (SetGrowHook).
+			hooked = true
+			if f := a.h.growHook.Load(); f != nil && (*f)(a) {
+				continue
+			}
+		}
 		return a.sysmalloc(nb)
 	}
+}
+
+// mapsFirst reports whether sysmalloc maps a request of nb bytes before
+// it tries to grow the top.
+func (h *Heap) mapsFirst(nb uintptr) bool {
+	return nb >= h.mmapThreshold.Load() && h.mapped.live.Load() < h.mmapMax.Load()
+}
+
+// SetGrowHook sets f to run, with the arena's lock held, before an arena
+// grows its top to serve a request (not before it maps one, see
+// sysmalloc): f may give chunks back to the arena (UnrefillLocked) and
+// returns whether it did, and the arena then searches its bins again
+// first. It runs at most once per request. nil removes it.
+func (h *Heap) SetGrowHook(f func(a *Arena) bool) {
+	if f == nil {
+		h.growHook.Store(nil)
+		return
+	}
+	h.growHook.Store(&f)
 }
 
 // carveTop splits nb bytes off the front of the top chunk, which must hold

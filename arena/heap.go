@@ -191,6 +191,7 @@ type Heap struct {
 	hugePage      atomic.Uintptr // Params.HugePage; 0: none
 	populate      atomic.Bool    // Params.Populate
 	heapSys       atomic.Int64   // the system memory of every arena (the kept mappings' bound)
+	growHook      atomic.Pointer[func(*Arena) bool]
 
 	// main is the break region, [brkBase, brkEnd): chunks there belong to
 	// arena 0. brkEnd moves under arena 0's lock and is read atomically.

@@ -31,7 +31,7 @@ import "sync/atomic"
 func (a *Arena) sysmalloc(nb uintptr) uintptr {
 	h := a.h
 	tried := false
-	if nb >= h.mmapThreshold.Load() && h.mapped.live.Load() < h.mmapMax.Load() {
+	if h.mapsFirst(nb) {
 		if c, kept := h.mapChunk(nb, 0); c != 0 {
 			if kept {
 				a.decay.reused = c
