@@ -14,6 +14,11 @@ const fpUnwindBuilt = true
 // caller's frame record.
 func getcallerfp() uintptr
 
+// callerFrame returns getcallerfp's and goroutineStack's results in one
+// call: the frame pointer of its caller and the running goroutine's stack
+// bounds.
+func callerFrame() (fp, lo, hi uintptr)
+
 // goroutineStack returns the bounds [lo, hi) of the running goroutine's
 // stack, read from the runtime's g. fpUnwindWorks checks once that they
 // bracket the running frame before any walk relies on them.

@@ -26,3 +26,16 @@ TEXT ·goroutineStack(SB),NOSPLIT|NOFRAME,$0-16
 	MOVQ	8(AX), BX
 	MOVQ	BX, hi+8(FP)
 	RET
+
+// func callerFrame() (fp, lo, hi uintptr)
+//
+// getcallerfp and goroutineStack in one call.
+TEXT ·callerFrame(SB),NOSPLIT|NOFRAME,$0-24
+	MOVQ	BP, fp+0(FP)
+	MOVQ	TLS, CX
+	MOVQ	0(CX)(TLS*1), AX
+	MOVQ	0(AX), BX
+	MOVQ	BX, lo+8(FP)
+	MOVQ	8(AX), BX
+	MOVQ	BX, hi+16(FP)
+	RET

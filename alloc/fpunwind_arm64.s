@@ -24,3 +24,14 @@ TEXT ·goroutineStack(SB),NOSPLIT|NOFRAME,$0-16
 	MOVD	8(g), R0
 	MOVD	R0, hi+8(FP)
 	RET
+
+// func callerFrame() (fp, lo, hi uintptr)
+//
+// getcallerfp and goroutineStack in one call.
+TEXT ·callerFrame(SB),NOSPLIT|NOFRAME,$0-24
+	MOVD	R29, fp+0(FP)
+	MOVD	0(g), R0
+	MOVD	R0, lo+8(FP)
+	MOVD	8(g), R0
+	MOVD	R0, hi+16(FP)
+	RET

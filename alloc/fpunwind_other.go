@@ -10,3 +10,5 @@ const fpUnwindBuilt = false
 func getcallerfp() uintptr { return 0 }
 
 func goroutineStack() (lo, hi uintptr) { return 0, 0 }
+
+func callerFrame() (fp, lo, hi uintptr) { return 0, 0, 0 }

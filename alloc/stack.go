@@ -86,8 +86,7 @@ const (
 //go:norace
 //go:nocheckptr
 func captureFP(m *stackMemo, skip int) int {
-	fp := getcallerfp() // captureFP's own record: its return address is skip 1
-	lo, hi := goroutineStack()
+	fp, lo, hi := callerFrame() // captureFP's own record (its return address is skip 1), the stack's bounds
 	for ; skip > 1; skip-- {
 		if fp < lo || fp > hi-16 || fp&7 != 0 {
 			return captureFailed
@@ -101,17 +100,18 @@ func captureFP(m *stackMemo, skip int) int {
 	if fp < lo || fp > hi-16 || fp&7 != 0 {
 		return captureFailed
 	}
-	if n := m.n; n > 0 && m.fp[0] == fp {
+	if n := m.n; n > 0 && m.fp[0] == fp && m.fp[n-1] <= hi-16 {
 		// The memo: each record read was found, one step below, to be the
-		// next record of the running goroutine's chain.
+		// next record of the running goroutine's chain, and every record
+		// of the memo lies within the stack (they rise from fp, which does,
+		// to the last, which does too).
 		// (Indexed through unsafe.Add: no bounds checks, since n <= maxStack.)
 		fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
 		last := n - 1
 		i := 0
 		for ; i < last; i++ {
 			f := *(*uintptr)(unsafe.Add(fps, i*8))
-			next := *(*uintptr)(unsafe.Add(fps, i*8+8))
-			if *(*uintptr)(unsafe.Add(nil, f+8)) != *(*uintptr)(unsafe.Add(pcs, i*8)) || *(*uintptr)(unsafe.Add(nil, f)) != next || next > hi-16 {
+			if *(*uintptr)(unsafe.Add(nil, f+8)) != *(*uintptr)(unsafe.Add(pcs, i*8)) || *(*uintptr)(unsafe.Add(nil, f)) != *(*uintptr)(unsafe.Add(fps, i*8+8)) {
 				break
 			}
 		}
