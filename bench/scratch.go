@@ -48,6 +48,7 @@ func (w *scratchWorker) Run(n int) {
 		objs[i] = w.main.Malloc(w.size)
 	}
 	writes := ScratchRepetitions / w.threads
+	size := w.size
 	var c crew
 	for i := range w.threads {
 		a, obj, q := w.allocs[i], objs[i], share(n, w.threads, i)
@@ -56,19 +57,39 @@ func (w *scratchWorker) Run(n int) {
 			zero := scratchZero
 			var acc byte
 			for k := 0; k < q; k++ {
-				p := a.Malloc(w.size)
-				for j := 0; j < writes; j++ {
-					for b := 0; b < w.size; b++ {
-						*(*byte)(unsafe.Add(p, b)) = byte(b)
-						acc += *(*byte)(unsafe.Add(p, b+zero))
-					}
-				}
+				p := a.Malloc(size)
+				acc = scratchTouch(p, size, writes, zero, acc)
 				a.Free(p)
 			}
 			sinkWord.Add(uint64(acc))
 		})
 	}
 	c.Wait()
+}
+
+// scratchTouch writes each of the size bytes at p and reads it back,
+// writes times, adding what it reads to acc (the source's volatile loop),
+// and returns acc; zero is 0 (scratchZero). It is the time of
+// cache-scratch: the loop runs 2,000 times per malloc. On amd64 it is
+// assembly (scratch_amd64.s), its loop aligned to 32 bytes, so that every
+// peer binary runs the same instructions at the same alignment: compiled
+// into each binary from Go, it ran 1.3-1.4x slower in some binaries than in
+// others with the same instructions (a loop whose branch crosses a 32-byte
+// line leaves the decoded-instruction cache on the Skylake family, Intel's
+// JCC erratum; and a read of w.size from the Go heap in the loop collided
+// with the stores to the object through 4 KiB aliasing, depending on the
+// allocator's addresses).
+func scratchTouch(p unsafe.Pointer, size, writes, zero int, acc byte) byte {
+	if scratchAsm {
+		return scratchTouchAsm(p, size, writes, zero, acc)
+	}
+	for j := 0; j < writes; j++ {
+		for b := 0; b < size; b++ {
+			*(*byte)(unsafe.Add(p, b)) = byte(b)
+			acc += *(*byte)(unsafe.Add(p, b+zero))
+		}
+	}
+	return acc
 }
 
 func (w *scratchWorker) Close() {}

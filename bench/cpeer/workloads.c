@@ -820,10 +820,15 @@ static void *scratch_worker(void *arg) {
 	scratch_arg *a = arg;
 	free(a->obj);
 	char acc = 0;
+	// Locals, as the source's: a store through a char pointer may alias
+	// a->size and a->writes, which the loop would then read again after
+	// every byte it writes.
+	size_t size = a->size;
+	int writes = a->writes;
 	for (int64_t i = 0; i < a->n; i++) {
-		volatile char *obj = malloc(a->size);
-		for (int j = 0; j < a->writes; j++)
-			for (size_t k = 0; k < a->size; k++) {
+		volatile char *obj = malloc(size);
+		for (int j = 0; j < writes; j++)
+			for (size_t k = 0; k < size; k++) {
 				obj[k] = (char)k;
 				acc += obj[k];
 			}
