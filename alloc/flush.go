@@ -144,18 +144,14 @@ func flushCacheIn(ah *arena.Heap, c *pcache) *arena.CorruptionError {
 			if err != nil {
 				note(err)
 			}
+			var ferr *arena.CorruptionError
 			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						ce, ok := r.(*arena.CorruptionError)
-						if !ok {
-							panic(r)
-						}
-						note(ce)
-					}
-				}()
+				defer catchCorruption(&ferr)
 				freeChunksIn(ah, batch[:n])
 			}()
+			if ferr != nil {
+				note(ferr)
+			}
 		}
 	}
 	return bad

@@ -10,16 +10,9 @@ package alloc
 // runtime.Callers.
 const fpUnwindBuilt = true
 
-// getcallerfp returns the frame pointer of its caller: the address of the
-// caller's frame record.
-func getcallerfp() uintptr
-
-// callerFrame returns getcallerfp's and goroutineStack's results in one
-// call: the frame pointer of its caller and the running goroutine's stack
-// bounds.
+// callerFrame returns the frame pointer of its caller (the address of the
+// caller's frame record) and the bounds [lo, hi) of the running
+// goroutine's stack, read from the runtime's g. fpUnwindWorks checks once
+// that the bounds bracket the running frame before any walk relies on
+// them.
 func callerFrame() (fp, lo, hi uintptr)
-
-// goroutineStack returns the bounds [lo, hi) of the running goroutine's
-// stack, read from the runtime's g. fpUnwindWorks checks once that they
-// bracket the running frame before any walk relies on them.
-func goroutineStack() (lo, hi uintptr)

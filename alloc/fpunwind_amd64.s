@@ -2,34 +2,16 @@
 
 #include "textflag.h"
 
-// Helpers of the frame-pointer unwinder (stack.go). See fpunwind.go.
-
-// func getcallerfp() uintptr
-//
-// The frame pointer of the caller: BP is untouched by a NOFRAME function,
-// so it still points at the frame record of the function that called us
-// (its saved BP at 0(BP), its return address at 8(BP)).
-TEXT ·getcallerfp(SB),NOSPLIT|NOFRAME,$0-8
-	MOVQ	BP, ret+0(FP)
-	RET
-
-// func goroutineStack() (lo, hi uintptr)
-//
-// The bounds of the running goroutine's stack: g.stack, the first field of
-// the runtime's g (lo, then hi). The g pointer is read from thread-local
-// storage, as the runtime's own ABI0 assembly does (get_tls, g(CX)).
-TEXT ·goroutineStack(SB),NOSPLIT|NOFRAME,$0-16
-	MOVQ	TLS, CX
-	MOVQ	0(CX)(TLS*1), AX
-	MOVQ	0(AX), BX
-	MOVQ	BX, lo+0(FP)
-	MOVQ	8(AX), BX
-	MOVQ	BX, hi+8(FP)
-	RET
+// The helper of the frame-pointer unwinder (stack.go). See fpunwind.go.
 
 // func callerFrame() (fp, lo, hi uintptr)
 //
-// getcallerfp and goroutineStack in one call.
+// fp is the frame pointer of the caller: BP is untouched by a NOFRAME
+// function, so it still points at the frame record of the function that
+// called us (its saved BP at 0(BP), its return address at 8(BP)). lo and hi
+// are the bounds of the running goroutine's stack: g.stack, the first field
+// of the runtime's g (lo, then hi). The g pointer is read from thread-local
+// storage, as the runtime's own ABI0 assembly does (get_tls, g(CX)).
 TEXT ·callerFrame(SB),NOSPLIT|NOFRAME,$0-24
 	MOVQ	BP, fp+0(FP)
 	MOVQ	TLS, CX

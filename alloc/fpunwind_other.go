@@ -7,8 +7,4 @@ package alloc
 // stacks from runtime.Callers.
 const fpUnwindBuilt = false
 
-func getcallerfp() uintptr { return 0 }
-
-func goroutineStack() (lo, hi uintptr) { return 0, 0 }
-
 func callerFrame() (fp, lo, hi uintptr) { return 0, 0, 0 }

@@ -146,15 +146,7 @@ func (b *cacheBin) takeArena(a *arena.Arena, out []uintptr) int {
 // holds, and returns how many it gave back and the corruption that
 // stopped it, if any.
 func unrefillLocked(a *arena.Arena, chs []uintptr) (n int, bad *arena.CorruptionError) {
-	defer func() {
-		if r := recover(); r != nil {
-			ce, ok := r.(*arena.CorruptionError)
-			if !ok {
-				panic(r)
-			}
-			bad = ce
-		}
-	}()
+	defer catchCorruption(&bad)
 	for _, ch := range chs {
 		a.UnrefillLocked(ch)
 		n++

@@ -791,15 +791,7 @@ func freeRun(h *arena.Heap, chs []uintptr, trim bool) (n int, bad *arena.Corrupt
 	}
 	a.Lock()
 	defer a.Unlock()
-	defer func() {
-		if r := recover(); r != nil {
-			ce, ok := r.(*arena.CorruptionError)
-			if !ok {
-				panic(r)
-			}
-			bad = ce
-		}
-	}()
+	defer catchCorruption(&bad)
 	for _, ch := range chs {
 		if h.ArenaIndexOf(ch) != ai {
 			break
@@ -812,6 +804,18 @@ func freeRun(h *arena.Heap, chs []uintptr, trim bool) (n int, bad *arena.Corrupt
 		n++
 	}
 	return n, nil
+}
+
+// catchCorruption, deferred, stops a panic with an *arena.CorruptionError
+// and stores the error in *bad; any other panic goes on.
+func catchCorruption(bad **arena.CorruptionError) {
+	if r := recover(); r != nil {
+		ce, ok := r.(*arena.CorruptionError)
+		if !ok {
+			panic(r)
+		}
+		*bad = ce
+	}
 }
 
 // Calloc returns zeroed memory for n elements of size bytes, or nil when n

@@ -255,15 +255,7 @@ func drainRemotes(idle bool) (bad *arena.CorruptionError) {
 // freeBatch is freeChunks that returns the corruption it finds instead of
 // panicking.
 func freeBatch(chs []uintptr) (bad *arena.CorruptionError) {
-	defer func() {
-		if p := recover(); p != nil {
-			ce, ok := p.(*arena.CorruptionError)
-			if !ok {
-				panic(p)
-			}
-			bad = ce
-		}
-	}()
+	defer catchCorruption(&bad)
 	freeChunks(chs)
 	return nil
 }

@@ -32,7 +32,7 @@ import (
 //
 // The walk trusts nothing it reads: it stops where a frame pointer is 0,
 // misaligned, not above the previous one, or outside the goroutine's stack
-// (goroutineStack). A chain that leaves the stack before it ends (a Go
+// (callerFrame). A chain that leaves the stack before it ends (a Go
 // function called back from C: the record above the callback lies on the
 // C thread's stack) is not trusted: such samples, and builds without the
 // unwinder (other architectures, the offheap_nofpunwind tag, a runtime
@@ -179,8 +179,7 @@ func fpUnwindWorks() bool {
 
 //go:noinline
 func fpUnwindCheck() bool {
-	lo, hi := goroutineStack()
-	fp := getcallerfp()
+	fp, lo, hi := callerFrame()
 	if lo >= hi || hi-lo < 2048 || hi-lo > 1<<31 || fp < lo || fp > hi-16 {
 		return false
 	}
