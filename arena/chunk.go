@@ -89,7 +89,11 @@ const (
 	flagF    = 8
 	flagMask = 15
 	flagS    = uintptr(1) << 44 // SAMPLED: the block is in the heap profile
-	flagA    = uintptr(1) << 45 // IN_ARENA: the chunk is free in a bin of its arena
+	// flagSByte is the byte of the header word that holds S (little-endian),
+	// flagSInByte S within it (sampled_byte.go).
+	flagSByte   = 44 / 8
+	flagSInByte = 1 << (44 % 8)
+	flagA       = uintptr(1) << 45 // IN_ARENA: the chunk is free in a bin of its arena
 	// notInUse are the bits of which an in-use chunk of an arena's heap
 	// carries none (see InUseFast).
 	notInUse = flagM | flagT | flagF | flagS | flagA
@@ -210,16 +214,10 @@ func SetCached(c uintptr, on bool) {
 }
 
 // SetSampled sets or clears the S bit of in-use chunk c (the heap
-// profiler's mark). The tag is unaffected. It takes no lock: the update is
-// atomic, because the arena may change the P bit of the same word at the
-// same moment (when the chunk before c is allocated or freed).
-func SetSampled(c uintptr, on bool) {
-	if on {
-		atomic.OrUintptr(headWord(c), flagS)
-	} else {
-		atomic.AndUintptr(headWord(c), ^flagS)
-	}
-}
+// profiler's mark). The tag is unaffected. It takes no lock, though the
+// arena may change the P bit of the same word at the same moment (when the
+// chunk before c is allocated or freed): see setSampled.
+func SetSampled(c uintptr, on bool) { setSampled(c, on) }
 
 // IsSampled reports whether chunk c has its S bit set.
 func IsSampled(c uintptr) bool { return word(c+sizeSz)&flagS != 0 }
