@@ -458,14 +458,18 @@ func (h *Heap) decayEvent(k EventKind, arena int, addr, size uintptr) {
 // keptMaps holds the mappings of freed mapped chunks kept for decay, oldest
 // first, in a fixed array: keeping and reusing allocate nothing.
 type keptMaps struct {
-	mu    sync.Mutex
-	list  [keptMax]keptMap
-	n     int
+	// count first: sysmalloc reads it on every growth, and at the front
+	// it shares the Heap's first page with the fields read beside it
+	// (after the list it was a page of its own, faulted in by the first
+	// Malloc of a process).
 	count atomic.Int32 // n, for a lock-free look
+	mu    sync.Mutex
+	n     int
 	bytes atomic.Int64 // their bytes
 
 	reused atomic.Uint64 // mappings reused, cumulative
 	purged atomic.Uint64 // mappings unmapped (decay, Trim or the bound), cumulative
+	list   [keptMax]keptMap
 }
 
 type keptMap struct {
