@@ -508,8 +508,10 @@ func freeMiss(ptr unsafe.Pointer) {
 		// out of the profile, then freed as any other.
 		if room, _ := heap.FastRegion(p - 16); room != 0 {
 			if c := heap.SampledHeader(p, room); c != 0 {
-				forgetSample(p)
+				// The mark first: a byte store that Free's load of the
+				// whole header word, right after, would have to wait for.
 				arena.SetSampled(c, false)
+				forgetSample(p)
 				Free(ptr)
 				return
 			}
