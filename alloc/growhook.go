@@ -40,8 +40,10 @@ func giveBackBeforeGrow(a *arena.Arena) bool {
 	freed := 0
 	var batch [maxBatch]uintptr
 	if r := remoteOf(a.Index(), false); r != nil && r.take.CompareAndSwap(0, 1) {
+		// At most what the lists can hold: other Ps may push while this
+		// runs, and the arena's lock is held meanwhile.
 		for cl := range r.heads {
-			for r.heads[cl].Load() != 0 {
+			for r.heads[cl].Load() != 0 && freed < remoteMax {
 				first, n, err := r.takeLocked(cl)
 				if err == nil {
 					n, err = batchChunks(first, n, batch[:])
@@ -59,8 +61,9 @@ func giveBackBeforeGrow(a *arena.Arena) bool {
 		r.take.Store(0)
 	}
 	if raceEnabled {
-		// Under the race detector a cache has a mutex, which flushes hold
-		// while they take arena locks: not taken here, under one.
+		// Under the race detector a P's cache is guarded by its mutex,
+		// not by pinning: the hook, which runs under an arena lock, leaves
+		// the caches alone there rather than add that order of locks.
 		return freed > 0
 	}
 	var mid [midHeld]uintptr
