@@ -23,7 +23,7 @@ import (
 //   - every batch on the arena's own lists (unless a refill is taking one
 //     at that moment), and
 //   - the chunks of the arena in the calling P's mid-size classes (above
-//     1 KiB: 32 KiB a class, two chunks at least).
+//     1 KiB: 128 KiB a class, two chunks at least).
 //
 // Small classes keep theirs, as glibc's tcache does, and other Ps' caches
 // stay as they are: only a P touches its own. With this, cc1's replay
@@ -77,8 +77,9 @@ func giveBackBeforeGrow(a *arena.Arena) bool {
 }
 
 // midHeld bounds the chunks one give-back takes from the mid-size classes:
-// about what they hold when full (midBytes a class, two chunks at least).
-const midHeld = 192
+// what they hold when full, midBytes a class and two chunks at least,
+// whatever tcache_count (632; TestMidHeld).
+const midHeld = 640
 
 // takeMidClasses takes the chunks of arena a out of the calling P's
 // mid-size classes into out, as many as fit, keeping each class's other

@@ -140,3 +140,16 @@ func TestGrowHookKeepsOtherArenas(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMidHeld: one give-back can take every chunk the mid-size classes
+// hold when full, at any tcache_count.
+func TestMidHeld(t *testing.T) {
+	total := 0
+	for _, n := range midSizes {
+		total += int(max(2, midBytes/n))
+	}
+	if total > midHeld {
+		t.Fatalf("full mid-size classes hold %d chunks, the give-back takes %d", total, midHeld)
+	}
+	t.Logf("full mid-size classes hold %d chunks at most; midHeld %d", total, midHeld)
+}
