@@ -51,6 +51,13 @@
 //     size class from the calling P's cache. Malloc is go:nosplit: it
 //     cannot be preempted, so it reads its P's id (getPid) and pops the
 //     chunk with no pin, no lock and no atomic read-modify-write (fast.go).
+//     A class of 1 KiB or less holds up to tcache_count chunks (64); a
+//     class above holds up to 128 KiB of chunks (two at least, tcache_count
+//     at most): full, a P's classes of 1 KiB or less hold 2.1 MiB (and
+//     its foreign classes as much again: cache.go), those above 2.8 MiB. A
+//     P idle for 250 ms gives its cache back, Trim gives back every cache,
+//     and before an arena grows, the calling P gives back its chunks above
+//     1 KiB of that arena (growhook.go).
 //  2. An empty class takes a batch off its arena's list (chunks other
 //     caches gave back), or a batch carved from one free chunk of the P's
 //     arena under its lock (MallocBatchLocked). Every P starts on the main
