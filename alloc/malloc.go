@@ -482,10 +482,28 @@ func pushChunksIn(cs []atomic.Pointer[pcache], ah *arena.Heap, chs []uintptr, cl
 // compiled in. Of two frees of one pointer at once here, exactly one wins
 // (claim).
 func freeMiss(ptr unsafe.Pointer) {
+	p := uintptr(ptr)
+	if fastOff.Load() == 0 {
+		// A sampled block (the S bit is why Free's fast path let it go):
+		// out of the profile, then freed as any other. First, as it is
+		// the one route here that the default mode takes often (a 64 KiB
+		// block every eighth time at the default rate); fastOff at 0 says
+		// that nothing below applies (no pending corruption, trace or
+		// debug mode, the heap set up).
+		if room, _ := heap.FastRegion(p - 16); room != 0 {
+			if c := heap.SampledHeader(p, room); c != 0 {
+				// The mark first: a byte store that Free's load of the
+				// whole header word, right after, would have to wait for.
+				arena.SetSampled(c, false)
+				forgetSample(p)
+				Free(ptr)
+				return
+			}
+		}
+	}
 	if fastOff.Load()&fastPending != 0 {
 		raisePending()
 	}
-	p := uintptr(ptr)
 	if traceOn.Load() {
 		traceFree(p)
 	}
@@ -502,20 +520,6 @@ func freeMiss(ptr unsafe.Pointer) {
 		}
 		debugFree(p)
 		return
-	}
-	if fastOff.Load() == 0 {
-		// A sampled block (the S bit is why Free's fast path let it go):
-		// out of the profile, then freed as any other.
-		if room, _ := heap.FastRegion(p - 16); room != 0 {
-			if c := heap.SampledHeader(p, room); c != 0 {
-				// The mark first: a byte store that Free's load of the
-				// whole header word, right after, would have to wait for.
-				arena.SetSampled(c, false)
-				forgetSample(p)
-				Free(ptr)
-				return
-			}
-		}
 	}
 	ch, size := heap.FrontFree(p)
 	if ch != 0 {
