@@ -40,7 +40,9 @@ func contexts() []build.Context {
 	race.BuildTags = append(slices.Clone(race.BuildTags), "race")
 	nocgo := def
 	nocgo.CgoEnabled = false
-	return []build.Context{def, race, nocgo}
+	arm := nocgo
+	arm.GOARCH = "arm64"
+	return []build.Context{def, race, nocgo, arm}
 }
 
 // modulePackages reads the imports of every package of the module.

@@ -11,6 +11,10 @@ import (
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/offheap/offheap/internal/sysregs"
 )
 
 // Counting every peer's memory system calls.
@@ -56,25 +60,23 @@ const (
 	bpfLdAbsW        = 0x20 // BPF_LD | BPF_W | BPF_ABS
 	bpfJeqK          = 0x15 // BPF_JMP | BPF_JEQ | BPF_K
 	bpfRetK          = 0x06 // BPF_RET | BPF_K
-	auditArchX86_64  = 0xc000003e
 	seccompRetAllow  = 0x7fff0000
 	seccompRetTrace  = 0x7ff00000
 	seccompSetFilter = 1
 	seccompTsync     = 1
 	prSetNoNewPrivs  = 38
-	sysSeccomp       = 317 // amd64
 	ptraceEventSecc  = 7
 	ptraceOExitKill  = 0x100000
 	ptraceOSeccomp   = 0x80
 )
 
-// seccompProgram is the filter: trace the calls of tracedSyscalls on
-// x86-64, allow everything else.
+// seccompProgram is the filter: trace the calls of tracedSyscalls made
+// with this architecture's calling convention, allow everything else.
 func seccompProgram() []sockFilter {
 	m := uint8(len(tracedSyscalls))
 	prog := []sockFilter{
 		{bpfLdAbsW, 0, 0, 4}, // seccomp_data.arch
-		{bpfJeqK, 0, m + 1, auditArchX86_64},
+		{bpfJeqK, 0, m + 1, sysregs.AuditArch},
 		{bpfLdAbsW, 0, 0, 0}, // seccomp_data.nr
 	}
 	for i, nr := range tracedSyscalls {
@@ -94,15 +96,15 @@ func maybeTraceSelf() (bool, error) {
 	if err != nil || !strings.Contains(string(status), "TracerPid:") || strings.Contains(string(status), "TracerPid:\t0\n") {
 		return false, errors.New("bench: asked to be traced, but no tracer is attached")
 	}
-	if runtime.GOARCH != "amd64" {
-		return false, errors.New("bench: system call tracing is written for amd64")
+	if !sysregs.Supported {
+		return false, errors.New("bench: system call tracing is written for amd64 and arm64")
 	}
 	prog := seccompProgram()
 	fprog := sockFprog{n: uint16(len(prog)), filter: &prog[0]}
 	if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
 		return false, fmt.Errorf("bench: prctl(PR_SET_NO_NEW_PRIVS): %w", e)
 	}
-	if _, _, e := syscall.RawSyscall(sysSeccomp, seccompSetFilter, seccompTsync, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+	if _, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, seccompSetFilter, seccompTsync, uintptr(unsafe.Pointer(&fprog))); e != 0 {
 		return false, fmt.Errorf("bench: seccomp: %w", e)
 	}
 	runtime.KeepAlive(prog)
@@ -112,8 +114,8 @@ func maybeTraceSelf() (bool, error) {
 // traceSupported says why this machine cannot count system calls under
 // ptrace with a seccomp filter, or returns nil.
 func traceSupported() error {
-	if runtime.GOARCH != "amd64" {
-		return errors.New("the tracer is written for amd64")
+	if !sysregs.Supported {
+		return errors.New("the tracer is written for amd64 and arm64")
 	}
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil || !strings.Contains(string(b), "\nSeccomp:") {
@@ -207,11 +209,11 @@ func traceChild(path string, args, env []string, timeout time.Duration, out func
 		case sig == syscall.SIGTRAP && ws.TrapCause() == ptraceEventSecc:
 			var regs syscall.PtraceRegs
 			if syscall.PtraceGetRegs(tid, &regs) == nil {
-				switch nr := regs.Orig_rax; {
-				case nr == syscall.SYS_GETPGID && regs.Rdi == markerStart:
+				switch nr, arg0 := sysregs.Call(&regs); {
+				case nr == syscall.SYS_GETPGID && arg0 == markerStart:
 					counting = true
 					counts = append(counts, 0)
-				case nr == syscall.SYS_GETPGID && regs.Rdi == markerStop:
+				case nr == syscall.SYS_GETPGID && arg0 == markerStop:
 					counting = false
 				case nr == syscall.SYS_GETPGID:
 				case counting:

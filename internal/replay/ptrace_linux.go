@@ -6,6 +6,8 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+
+	"github.com/offheap/offheap/internal/sysregs"
 )
 
 // memorySyscalls names the system calls the ptrace counter counts.
@@ -23,6 +25,9 @@ var memorySyscalls = map[uint64]string{
 // child's start and stop markers. It returns the counts by name and the
 // child's exit status.
 func countSyscalls(exe string, argv, env []string) (map[string]int64, syscall.WaitStatus, error) {
+	if !sysregs.Supported {
+		return nil, 0, errors.New("ptrace: counting system calls is written for amd64 and arm64, not " + runtime.GOARCH)
+	}
 	// ptrace requests must come from the thread that is the tracer.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -89,11 +94,11 @@ func countSyscalls(exe string, argv, env []string) (map[string]int64, syscall.Wa
 			if entering {
 				var regs syscall.PtraceRegs
 				if syscall.PtraceGetRegs(tid, &regs) == nil {
-					nr := regs.Orig_rax
+					nr, arg0 := sysregs.Call(&regs)
 					switch {
-					case nr == syscall.SYS_GETPGID && regs.Rdi == markerStart:
+					case nr == syscall.SYS_GETPGID && arg0 == markerStart:
 						counting = true
-					case nr == syscall.SYS_GETPGID && regs.Rdi == markerStop:
+					case nr == syscall.SYS_GETPGID && arg0 == markerStop:
 						counting = false
 					case counting:
 						if name, ok := memorySyscalls[nr]; ok {
