@@ -44,7 +44,8 @@ const (
 	ArenaMax Param = -8
 
 	// TcacheCount is the number of chunks of each size a per-P cache holds
-	// (glibc.malloc.tcache_count).
+	// (glibc.malloc.tcache_count); above 1 KiB a size holds at most 128 KiB
+	// of chunks (two at least).
 	TcacheCount Param = 100
 	// TcacheMax is the largest request, in bytes, the per-P cache holds
 	// (glibc.malloc.tcache_max).

@@ -134,7 +134,7 @@ var table = [...]Spec{
 	{
 		Param: TcacheCount, Name: "tcache_count", Tunable: true,
 		Default: 64, Min: 0, Max: 65535, Unit: Count,
-		Doc: "chunks of each size held by a per-P cache",
+		Doc: "chunks of each size held by a per-P cache (above 1 KiB, 128 KiB of chunks at most, two at least)",
 	},
 	{
 		Param: TcacheMax, Name: "tcache_max", Tunable: true,
