@@ -403,8 +403,13 @@ func (a *Arena) LocalEntry() uint32 {
 //
 //go:nosplit
 func (h *Heap) FastRegion(c uintptr) (room uintptr, entry uint32) {
-	if b, e := h.brkBase.Load(), h.brkEnd.Load(); c-b < e-b {
-		return e - c, 0
+	// The break's end first: heaps, mapped above it, leave after one
+	// comparison (a chunk below the break's start goes on to the heaps
+	// too, where a heap below the break would be).
+	if e := h.brkEnd.Load(); c < e {
+		if c >= h.brkBase.Load() {
+			return e - c, 0
+		}
 	}
 	if v := granuleTable[(c>>granuleShift)%granules]; v>>arenaBits == h.id {
 		if e := *(*uintptr)(unsafe.Add(nil, c&^(HeapSize-1)+8)); c < e {
