@@ -826,7 +826,9 @@ func catchCorruption(bad **arena.CorruptionError) {
 
 // Calloc returns zeroed memory for n elements of size bytes, or nil when n
 // or size is negative, n*size overflows, or memory runs out. Memory fresh
-// from the operating system is not cleared again.
+// from the operating system is not cleared again (it reads zero, and its
+// pages stay untouched until the program writes them). The n*size bytes
+// asked for are zero; the rest of the block's UsableSize may not be.
 func Calloc(n, size int) unsafe.Pointer {
 	if n < 0 || size < 0 {
 		return nil
@@ -842,18 +844,23 @@ func Calloc(n, size int) unsafe.Pointer {
 		}
 		return unsafe.Add(nil, p)
 	}
-	if total <= midLimit && fastOff.Load()&mallocOff == 0 && fastPaths {
+	req := uintptr(total) // the request the arena serves when the cache does not
+	if total <= smallLimit && fastOff.Load()&mallocOff == 0 && fastPaths {
 		// Nothing optional is on (no trace to tell a calloc from a
 		// malloc): Malloc's fast path, then clear.
 		p := Malloc(int(total))
 		if p != nil {
-			clearUser(uintptr(p))
+			clearRequest(uintptr(p), uintptr(total))
 		}
 		return p
 	}
 	if total <= midLimit {
+		// A cached chunk was used before: cleared here. Above 1 KiB an
+		// empty class sends the request to the arena (below), which
+		// leaves memory fresh from the system as it is (it reads zero)
+		// where a refill would hand out a chunk to clear, page by page.
 		if p, sample := cachePop(requestClass(uintptr(total)), int(total)); p != 0 {
-			clearUser(p)
+			clearRequest(p, uintptr(total))
 			if sample {
 				recordSample(p, int(total), 2, 0)
 			}
@@ -863,22 +870,26 @@ func Calloc(n, size int) unsafe.Pointer {
 			return unsafe.Add(nil, p)
 		}
 		if uintptr(total) <= cacheMax.Load() {
-			p := mallocSlow(int(total))
-			if p == 0 {
-				return nil
+			if total <= smallLimit {
+				p := mallocSlow(int(total))
+				if p == 0 {
+					return nil
+				}
+				clearRequest(p, uintptr(total))
+				sampleAlloc(p, int(total))
+				if traceOn.Load() {
+					traceAlloc(recCalloc, p, uint64(size), uint64(n))
+				}
+				return unsafe.Add(nil, p)
 			}
-			clearUser(p)
-			sampleAlloc(p, int(total))
-			if traceOn.Load() {
-				traceAlloc(recCalloc, p, uint64(size), uint64(n))
-			}
-			return unsafe.Add(nil, p)
+			// The class's size, so that the block goes back to its class.
+			req = midSizes[requestClass(uintptr(total))-nSmall]
 		}
 	}
 	theHeap()
-	p := myCache().arena.Load().Calloc(uintptr(total))
+	p := myCache().arena.Load().CallocIn(req, uintptr(total))
 	if p == 0 && reclaimForLimit() { // refused at the memory limit (limit.go)
-		p = myCache().arena.Load().Calloc(uintptr(total))
+		p = myCache().arena.Load().CallocIn(req, uintptr(total))
 	}
 	sampleAlloc(p, int(total))
 	if traceOn.Load() {
@@ -889,6 +900,13 @@ func Calloc(n, size int) unsafe.Pointer {
 
 func clearUser(p uintptr) {
 	n := arena.UsableSize(p - 16)
+	clear(unsafe.Slice((*byte)(unsafe.Add(nil, p)), n))
+}
+
+// clearRequest clears the n bytes a Calloc asked for at p. The rest of the
+// block's usable size (a class rounds a request above 1 KiB up by as much
+// as a quarter) is left as it is: Calloc promises n zero bytes.
+func clearRequest(p, n uintptr) {
 	clear(unsafe.Slice((*byte)(unsafe.Add(nil, p)), n))
 }
 

@@ -541,7 +541,7 @@ func (h *Heap) Calloc(n, size int) unsafe.Pointer {
 	if total <= midLimit {
 		p := h.malloc(int(total))
 		if p != 0 {
-			clearUser(p)
+			clearRequest(p, uintptr(total))
 		}
 		if traceOn.Load() {
 			traceAllocIn(h.id, recCalloc, p, uint64(size), uint64(n))

@@ -156,6 +156,26 @@ func (a *Arena) Calloc(n uintptr) uintptr {
 	return Mem(c)
 }
 
+// CallocIn returns a user pointer to a block for a request of size bytes
+// whose first n bytes (n <= size) are zero, or 0. Memory fresh from the
+// operating system is not cleared again, and the block's bytes after the
+// first n are left as they are: a front cache asks for its class's size
+// and clears only what its caller asked for.
+func (a *Arena) CallocIn(size, n uintptr) uintptr {
+	if size > MaxRequest || n > size {
+		return 0
+	}
+	c, clearTo := a.callocLocked(Request2Size(size))
+	if c == 0 {
+		return 0
+	}
+	clearTo = min(clearTo, Mem(c)+n)
+	if clearTo > Mem(c) {
+		clearMem(Mem(c), clearTo-Mem(c))
+	}
+	return Mem(c)
+}
+
 // callocLocked allocates nb and says up to where the chunk must be cleared.
 func (a *Arena) callocLocked(nb uintptr) (c, clearTo uintptr) {
 	a.mu.Lock()
