@@ -140,21 +140,9 @@ func (a *Arena) lockedMalloc(nb uintptr) uintptr {
 	return a.mallocLocked(nb)
 }
 
-// Calloc returns a user pointer to at least n zeroed bytes, or 0. Memory
-// fresh from the operating system is not cleared again.
-func (a *Arena) Calloc(n uintptr) uintptr {
-	if n > MaxRequest {
-		return 0
-	}
-	c, clearTo := a.callocLocked(Request2Size(n))
-	if c == 0 {
-		return 0
-	}
-	if clearTo > Mem(c) {
-		clearMem(Mem(c), clearTo-Mem(c))
-	}
-	return Mem(c)
-}
+// Calloc returns a user pointer to a block of n bytes, zero, or 0 (CallocIn
+// with size n).
+func (a *Arena) Calloc(n uintptr) uintptr { return a.CallocIn(n, n) }
 
 // CallocIn returns a user pointer to a block for a request of size bytes
 // whose first n bytes (n <= size) are zero, or 0. Memory fresh from the
