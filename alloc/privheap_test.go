@@ -391,7 +391,12 @@ func TestHeapCacheDecay(t *testing.T) {
 // allocation sampled, and checks that they share one ID (a destroyed
 // heap's goes to the next), that two live at once get two, and that the
 // heap profile's buckets, which are kept per ID, stop growing: a heap per
-// request must not grow the profiler, nor run out of IDs after 2^21.
+// request must not grow the profiler, nor run out of IDs after 2^21. A
+// bucket's stack includes offheap's own frames above the caller's (they
+// are left out when a profile is written), so a rare inner path (a
+// refill, a rebuild of the table of sampled blocks) may add a bucket for
+// the same site: the bound allows a few, where a fresh ID per heap would
+// add a round's buckets per heap.
 func TestHeapIDsReused(t *testing.T) {
 	old := ProfileRate()
 	defer Mallopt(tune.ProfileRate, old)
@@ -418,8 +423,13 @@ func TestHeapIDsReused(t *testing.T) {
 			t.Fatalf("heap %d after %d destroyed ones has ID %d, want %d (the freed one)", i+1, i, id, first)
 		}
 	}
-	if grown := buckets.nextID.Load() - bucketsBefore; grown != 0 {
-		t.Errorf("3000 heaps, one at a time, allocating at the same sites added %d profile buckets, want none", grown)
+	// A round samples 40 allocations of 21 sizes at two sites: a fresh ID
+	// per heap would add about 22 buckets a round, 66,000 in all.
+	const bound = 64
+	if grown := buckets.nextID.Load() - bucketsBefore; grown > bound {
+		t.Errorf("3000 heaps, one at a time, allocating at the same sites added %d profile buckets, want at most %d", grown, bound)
+	} else if grown != 0 {
+		t.Logf("3000 more heaps added %d buckets", grown)
 	}
 	a, b := NewHeap(), NewHeap()
 	if a.ID() == b.ID() || a.ID() == 0 || b.ID() == 0 {
