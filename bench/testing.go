@@ -5,14 +5,12 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 )
 
 // Bench runs workload w on peer p as a Go benchmark: b.N operations, on
-// one goroutine, on two for ProdCons, or under b.RunParallel for a
-// parallel workload (one worker per goroutine, made before the timer
-// starts). Besides ns/op it reports ns/pair (the same figure: an operation
+// one goroutine, on two for ProdCons, or on GOMAXPROCS goroutines for a
+// parallel workload (one worker each, made before the timer starts). Besides ns/op it reports ns/pair (the same figure: an operation
 // is a pair), allocs/s, minflt/kop and, for a peer that counts them,
 // syscalls/kop (per 1,000 operations).
 func Bench(b *testing.B, p Peer, w *Workload) {
@@ -35,29 +33,14 @@ func Bench(b *testing.B, p Peer, w *Workload) {
 	}
 	before := readCounters(&p)
 	b.ResetTimer()
-	if w.Parallel {
-		var taken atomic.Int32
-		b.RunParallel(func(pb *testing.PB) {
-			i := int(taken.Add(1)) - 1
-			if i >= len(ws) {
-				// RunParallel starts GOMAXPROCS goroutines; a GOMAXPROCS
-				// change in between would leave this one without a worker.
-				for pb.Next() {
-				}
-				return
-			}
-			wk, k := ws[i], 0
-			for pb.Next() {
-				if k++; k == parallelGrain {
-					wk.Run(k)
-					k = 0
-				}
-			}
-			wk.Run(k)
-		})
-	} else {
-		ws[0].Run(b.N)
-	}
+	// A parallel workload's goroutines take b.N's operations from a shared
+	// counter a grain at a time, as the bench command's runs do
+	// (runWorkers). b.RunParallel's PB.Next sized its grain from the
+	// previous run: after the one-operation run that -benchtime Nx starts
+	// with, two operations, and the two goroutines then spent most of
+	// their time on the counter's cache line (65% of random-live-par's CPU
+	// time in PB.Next at -benchtime 60000000x).
+	runWorkers(ws, b.N)
 	b.StopTimer()
 	s := diff(&p, before, readCounters(&p), b.N)
 	s.NsPerOp = float64(b.Elapsed().Nanoseconds()) / float64(b.N)
