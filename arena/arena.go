@@ -470,10 +470,7 @@ func (a *Arena) fromLargeBin(idx int, nb uintptr) uintptr {
 	if victim == bin || chunkSize(victim) < nb {
 		return 0
 	}
-	victim = bkNextsize(victim)
-	for chunkSize(victim) < nb {
-		victim = bkNextsize(victim)
-	}
+	victim = sizeLeaderAtLeast(victim, nb)
 	// Avoid removing the first chunk of a size, so the nextsize list
 	// need not be rerouted.
 	if victim != bk(bin) && chunkSize(victim) == chunkSize(fd(victim)) {

@@ -149,7 +149,7 @@ func (a *Arena) placeInBin(p uintptr) {
 		if fwd != bck {
 			// Large bins are sorted largest first; fd_nextsize links the
 			// first chunk of each distinct size.
-			if size < chunkSize(bk(bck)) {
+			if smallest := chunkSize(bk(bck)); size < smallest {
 				// Smaller than the smallest: append at the end.
 				fwd = bck
 				bck = bk(bck)
@@ -159,9 +159,7 @@ func (a *Arena) placeInBin(p uintptr) {
 				setBkNextsize(first, p)
 				setFdNextsize(bkNextsize(p), p)
 			} else {
-				for size < chunkSize(fwd) {
-					fwd = fdNextsize(fwd)
-				}
+				fwd = sizeLeaderAtMost(fwd, size, smallest)
 				if size == chunkSize(fwd) {
 					// Same size: insert after the first, keeping the
 					// nextsize links where they are.
@@ -192,4 +190,60 @@ func (a *Arena) placeInBin(p uintptr) {
 	setFd(p, fwd)
 	setBk(fwd, p)
 	setFd(bck, p)
+}
+
+// sizeLeaderAtMost returns the first chunk of the largest size at most
+// size in a sorted large bin whose first chunk is first, as glibc's walk
+// down the nextsize ring from the largest size finds it; smallest is the
+// bin's smallest size, and size is at least that. The walk starts at the
+// end whose size is nearer: each step reads the header of a chunk of
+// another size, a cache miss in a large heap, and a bin of many sizes
+// (the bins above 3 KiB span 512 bytes to 256 KiB) made the walk from the
+// largest end the arena's costliest loop on mixed sizes. The ring is the
+// same either way, so the chunk found, and every choice made from the
+// bins, is glibc's.
+func sizeLeaderAtMost(first, size, smallest uintptr) uintptr {
+	largest := chunkSize(first)
+	if size >= largest {
+		return first
+	}
+	if size-smallest < largest-size {
+		// Up from the smallest size: the largest's bk_nextsize closes
+		// the ring there, and the largest, above size, ends the walk.
+		g := bkNextsize(first)
+		for up := bkNextsize(g); chunkSize(up) <= size; up = bkNextsize(g) {
+			g = up
+		}
+		return g
+	}
+	fwd := first
+	for size < chunkSize(fwd) {
+		fwd = fdNextsize(fwd)
+	}
+	return fwd
+}
+
+// sizeLeaderAtLeast returns the first chunk of the smallest size at least
+// nb in a sorted large bin whose first chunk, of the largest size, is
+// first and at least nb: glibc's walk up from the smallest size finds
+// the same chunk; this one starts at the nearer end (sizeLeaderAtMost).
+func sizeLeaderAtLeast(first, nb uintptr) uintptr {
+	low := bkNextsize(first)
+	smallest := chunkSize(low)
+	if nb <= smallest {
+		return low
+	}
+	if largest := chunkSize(first); largest-nb < nb-smallest {
+		// Down from the largest size; the smallest, below nb, ends it.
+		g := first
+		for dn := fdNextsize(g); chunkSize(dn) >= nb; dn = fdNextsize(g) {
+			g = dn
+		}
+		return g
+	}
+	victim := bkNextsize(low)
+	for chunkSize(victim) < nb {
+		victim = bkNextsize(victim)
+	}
+	return victim
 }
