@@ -2,6 +2,7 @@ package arena
 
 import (
 	"math/rand/v2"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -16,10 +17,18 @@ func TestSizeLeaderWalks(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 7))
+	// Chunk i's words at 64i, the bin's after the last chunk: memory of
+	// the system's, as the arena's is (the race detector's checkptr
+	// refuses raw words in Go's heap).
+	mem, err := syscall.Mmap(-1, 0, 64*64, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	defer syscall.Munmap(mem)
+	base := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	for round := 0; round < 200; round++ {
 		n := 1 + rng.IntN(60)
-		mem := make([]uintptr, (n+1)*8) // chunk i's words at mem[8i:8i+8], the bin's at 8n
-		chunk := func(i int) uintptr { return uintptr(unsafe.Pointer(&mem[8*i])) }
+		chunk := func(i int) uintptr { return base + uintptr(64*i) }
 		bin := chunk(n)
 		setFd(bin, bin)
 		setBk(bin, bin)
