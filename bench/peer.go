@@ -316,19 +316,41 @@ func (r *Ring) Consume(a Allocator, n int) {
 	r.head.Store(int64(n))
 }
 
-// parallelGrain is how many operations a goroutine of a parallel workload
-// takes at a time from the shared count.
-const parallelGrain = 1024
+// parallelGrain is the fewest operations a goroutine of a parallel
+// workload takes at a time from the shared count; grainsPerWorker is about
+// how many grains each worker takes in a run (grain).
+const (
+	parallelGrain   = 1024
+	grainsPerWorker = 256
+)
+
+// grain returns how many operations a worker of k takes at a time in a run
+// of n: n/(256k), at least parallelGrain. Each grain costs the workers a
+// shared line or two (the count, and the sinks and states they write when
+// a grain ends: the C peers' states sit side by side in C's heap), a
+// transfer between cores each, and a native peer a cgo call. Grains of
+// 1,024 operations (about 10 us of random-live) took several percent of a
+// two-P sample: a pure Go loop over a private 512 KiB array per goroutine,
+// in this harness, gave 1.64-1.89x the one-goroutine throughput on two Ps
+// with grains of 1,024 and 1.92-2.00x with 16,384, where two separate
+// processes give 1.91-2.09x; twenty two-P samples of glibc natively went
+// from medians of 1.57x (pair), 1.25x (random-live) and 1.36x
+// (thread-shape) to 1.83x, 1.65x and 1.56x, offheap's from 1.95x, 1.87x and
+// 1.88x to 1.99x, 1.90x and 1.89x (bench/README.md, "2026-12-07, third
+// session"). 256 grains a worker leave at most one grain, 0.4% of the
+// run, to the end's imbalance.
+func grain(n, k int) int64 { return max(int64(n)/int64(grainsPerWorker*k), parallelGrain) }
 
 // runWorkers performs n operations with the workers, one goroutine each,
-// handing out the operations in grains so a fast goroutine does more. A
-// panic in a worker stops the others at their next grain and is raised
-// again on the calling goroutine.
+// handing out the operations in grains (grain) so a fast goroutine does
+// more. A panic in a worker stops the others at their next grain and is
+// raised again on the calling goroutine.
 func runWorkers(ws []Worker, n int) {
 	if len(ws) == 1 {
 		ws[0].Run(n)
 		return
 	}
+	g := grain(n, len(ws))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var failOnce sync.Once
@@ -344,11 +366,11 @@ func runWorkers(ws []Worker, n int) {
 				}
 			}()
 			for {
-				start := next.Add(parallelGrain) - parallelGrain
+				start := next.Add(g) - g
 				if start >= int64(n) {
 					return
 				}
-				wk.Run(int(min(parallelGrain, int64(n)-start)))
+				wk.Run(int(min(g, int64(n)-start)))
 			}
 		}()
 	}

@@ -32,7 +32,7 @@ func Peers() ([]bench.Peer, error) {
 			func() bench.Allocator { return CgoMalloc{} }, nil),
 		{
 			Name:      Lib + "-native",
-			About:     about + ": the same loops in C (one cgo call per 1,024 operations)",
+			About:     about + ": the same loops in C (one cgo call per grain of the shared count, 1,024 operations or more)",
 			NewWorker: newNativeWorker,
 			First:     bench.NativeFirst,
 		},
