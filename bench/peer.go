@@ -331,9 +331,9 @@ const (
 // transfer between cores each, and a native peer a cgo call. Grains of
 // 1,024 operations (about 10 us of random-live) took several percent of a
 // two-P sample: a pure Go loop over a private 512 KiB array per goroutine,
-// in this harness, gave 1.64-1.89x the one-goroutine throughput on two Ps
-// with grains of 1,024 and 1.92-2.00x with 16,384, where two separate
-// processes give 1.91-2.09x; twenty two-P samples of glibc natively went
+// in this harness (bench/cmd/grains), gave 1.64-1.89x the one-goroutine
+// throughput on two Ps with grains of 1,024 and 1.92-2.00x with 16,384,
+// where two separate processes give 1.91-2.09x; twenty two-P samples of glibc natively went
 // from medians of 1.57x (pair), 1.25x (random-live) and 1.36x
 // (thread-shape) to 1.83x, 1.65x and 1.56x, offheap's from 1.95x, 1.87x and
 // 1.88x to 1.99x, 1.90x and 1.89x (bench/README.md, "2026-12-07, third
