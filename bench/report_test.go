@@ -575,3 +575,44 @@ func TestTargets14(t *testing.T) {
 		t.Errorf("the table shows issue 14's target without its figures:\n%s", b.String())
 	}
 }
+
+// TestTargets11FreshProcesses: with 20 samples or more (each from a
+// process of its own), target 3 adds its second test, no sample below 1.6x,
+// beside the first (every sample at least 1.8x): a slowest sample of 1.7x
+// misses the first and meets the second; one of 1.59x misses both.
+func TestTargets11FreshProcesses(t *testing.T) {
+	for _, c := range []struct {
+		slowest     float64
+		want18      string
+		want16      string
+		withSixteen bool
+	}{{1.9, "MET", "MET", true}, {1.7, "MISS", "MET", true}, {1.59, "MISS", "MISS", true}, {1.7, "MISS", "", false}} {
+		r := report(2, map[string]map[string]float64{"offheap": {"random-live": 12, "random-live-par": 6}}, 0)
+		par := r.Result("offheap", "random-live-par")
+		n := 20
+		if !c.withSixteen {
+			n = 19
+		}
+		var ss []bench.Sample
+		for i := 0; i < n; i++ {
+			ss = append(ss, par.Samples[0])
+		}
+		ss[7].NsPerOp = 12 / c.slowest
+		par.Samples = ss
+		got18, got16 := "", ""
+		for _, x := range r.Targets11() {
+			if strings.HasPrefix(x.Text, "3. random-live-par: the slowest of") {
+				got18 = x.Status()
+			}
+			if strings.HasPrefix(x.Text, "3. random-live-par: no sample below 1.6x in") {
+				got16 = x.Status()
+				if !strings.Contains(x.Text, fmt.Sprintf("in %d fresh processes", n)) {
+					t.Errorf("%q", x.Text)
+				}
+			}
+		}
+		if got18 != c.want18 || got16 != c.want16 {
+			t.Errorf("%d samples, slowest %.2fx: 1.8x test %q, 1.6x test %q; want %q, %q", n, c.slowest, got18, got16, c.want18, c.want16)
+		}
+	}
+}
