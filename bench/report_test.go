@@ -582,17 +582,14 @@ func TestTargets14(t *testing.T) {
 // misses the first and meets the second; one of 1.59x misses both.
 func TestTargets11FreshProcesses(t *testing.T) {
 	for _, c := range []struct {
-		slowest     float64
-		want18      string
-		want16      string
-		withSixteen bool
-	}{{1.9, "MET", "MET", true}, {1.7, "MISS", "MET", true}, {1.59, "MISS", "MISS", true}, {1.7, "MISS", "", false}} {
+		n       int // samples
+		slowest float64
+		want18  string
+		want16  string // "": no such line
+	}{{20, 1.9, "MET", "MET"}, {20, 1.7, "MISS", "MET"}, {20, 1.59, "MISS", "MISS"}, {19, 1.7, "MISS", ""}} {
 		r := report(2, map[string]map[string]float64{"offheap": {"random-live": 12, "random-live-par": 6}}, 0)
 		par := r.Result("offheap", "random-live-par")
-		n := 20
-		if !c.withSixteen {
-			n = 19
-		}
+		n := c.n
 		var ss []bench.Sample
 		for i := 0; i < n; i++ {
 			ss = append(ss, par.Samples[0])
