@@ -278,6 +278,29 @@ func BenchmarkPairProfiled(b *testing.B) {
 	}
 }
 
+// BenchmarkPairProfiledFilled is BenchmarkPairProfiled with each block
+// written in full before it is freed, as a program that uses its blocks
+// does: what default-rate sampling costs such a program. (BenchmarkPair's
+// blocks are never touched, so there a sample is measured against a pair
+// of a few nanoseconds.)
+func BenchmarkPairProfiledFilled(b *testing.B) {
+	old := alloc.ProfileRate()
+	defer alloc.SetProfileRate(old)
+	for _, rate := range []int{0, 512 << 10} {
+		for _, n := range []int{4096, 65536} {
+			b.Run("rate="+itoa(rate)+"/"+itoa(n), func(b *testing.B) {
+				alloc.SetProfileRate(rate)
+				b.SetBytes(int64(n))
+				for b.Loop() {
+					p := alloc.Malloc(n)
+					clear(unsafe.Slice((*byte)(p), n))
+					alloc.Free(p)
+				}
+			})
+		}
+	}
+}
+
 // BenchmarkSampledPair measures the cost of one sample and of the free of
 // the sampled block: at profile_rate=1 every allocation is sampled, so the
 // difference to rate=0 is that cost, per pair.
