@@ -11,16 +11,20 @@ import (
 // The fast paths of Malloc and Free: a chunk popped from, or pushed to, the
 // calling P's cache with no lock, no atomic read-modify-write and no pin.
 //
-// Both functions are go:nosplit: the compiler marks every instruction of a
-// nosplit function an unsafe point, so the goroutine cannot be preempted
-// inside one, and it makes no call between reading its P's id (getPid) and
-// its last use of the P's cache. No other goroutine can run on that P
-// meanwhile, which is what procPin would guarantee, for free. Whatever the
-// fast path cannot finish (an empty or full class, a bad, mapped or
-// sampled pointer, an optional feature on) it hands, untouched, to
-// mallocMiss or freeMiss, ordinary functions that pin explicitly. A block
-// whose allocation is to be sampled is popped as any other, and the
-// cache left, before sampledMalloc records it (sample.go).
+// Free (below) and Malloc (fast_malloc.go) are go:nosplit: the compiler
+// marks every instruction of a nosplit function an unsafe point, so the
+// goroutine cannot be preempted inside one, and it makes no call between
+// reading its P's id (getPid) and its last use of the P's cache. No other
+// goroutine can run on that P meanwhile, which is what procPin would
+// guarantee, for free. On amd64 with go1.26 Malloc is the same fast path in
+// assembly (fast_malloc_amd64.s), which reads the P's id inline: the
+// runtime never preempts assembly asynchronously, and it calls nothing.
+// Whatever the fast path cannot finish (an empty or full class, a bad,
+// mapped or sampled pointer, an optional feature on) it hands, untouched,
+// to mallocMiss or freeMiss, ordinary functions that pin explicitly. A
+// block whose allocation is to be sampled is popped as any other, and the
+// cache left, before sampledMalloc records it (sample.go); the assembly
+// Malloc leaves that case to mallocMiss, which pops and records it.
 //
 // What the fast paths check (SECURITY.md lists it against the slow paths):
 //   - Malloc: the popped chunk's safe-linked link decodes to a 16-aligned
@@ -42,43 +46,6 @@ import (
 
 // fastPaths says that Malloc and Free have their fast paths in this build.
 const fastPaths = true
-
-// Malloc returns a pointer to at least size bytes of memory outside the Go
-// heap, 16-byte aligned, or nil when size is negative, impossibly large, or
-// memory runs out. Malloc(0) returns a unique minimum chunk. The memory is
-// not zeroed, is invisible to the garbage collector and must not hold Go
-// pointers; free it with Free.
-//
-//go:nosplit
-//go:nocheckptr
-func Malloc(size int) unsafe.Pointer {
-	if fastOff.Load()&mallocOff == 0 {
-		pid := getPid()
-		if uint(size) <= midLimit && uint(pid) < maxCachedProcs {
-			if c := caches[pid].Load(); c != nil {
-				b := &c.bins[uint(requestClass(uintptr(size)))%nClassSlots]
-				if ch := b.head; ch != 0 {
-					next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
-					k := keyWord(ch)
-					left := c.sampleLeft - int64(size)
-					if next&15 == 0 && *k == keyFor(ch) {
-						c.sampleLeft = left
-						b.head = next
-						b.count--
-						*k = 0
-						if left < 0 {
-							// The profiling countdown ran out: the chunk
-							// is popped, and the cache no longer used.
-							return sampledMalloc(ch+16, size)
-						}
-						return unsafe.Add(nil, ch+16)
-					}
-				}
-			}
-		}
-	}
-	return mallocMiss(size)
-}
 
 // Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
 // does nothing. A pointer that offheap did not return (Go heap, stack,

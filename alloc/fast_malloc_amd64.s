@@ -1,0 +1,76 @@
+//go:build amd64 && go1.26 && !go1.27 && !race && !asan && !msan
+
+#include "go_asm.h"
+#include "textflag.h"
+
+// func Malloc(size int) unsafe.Pointer
+//
+// Malloc's fast path of fast_malloc.go, instruction for instruction, with
+// getPid inline: g from R14 (Go's register ABI keeps the running g there,
+// and every caller of this ABI0 function is Go code or its ABI wrapper),
+// then g.m.p.id with go1.26's offsets (pid_amd64.s). It pops the head of
+// the calling P's class when the class has one, its safe-linked link
+// decodes to a 16-aligned address, the chunk carries its cache key, and
+// the profiling countdown stays at or above zero; anything else (a fast
+// path turned off, a size above midLimit, no cache, an empty class, a bad
+// link or key, a sample due) jumps to mallocMiss with nothing changed,
+// which does it all again the slow way. An assembly function is never
+// preempted (the runtime does not preempt asynchronously in assembly) and
+// this one calls nothing, so it stays on its P from the id to the pop, as
+// the nosplit Go version does.
+TEXT ·Malloc(SB), NOSPLIT|NOFRAME, $0-16
+	MOVL	·fastOff(SB), CX
+	TESTL	$(~const_fastHarden), CX
+	JNE	miss
+	MOVQ	size+0(FP), AX
+	CMPQ	AX, $const_midLimit
+	JHI	miss			// unsigned: a negative size too
+	MOVQ	48(R14), DX		// g.m
+	MOVQ	208(DX), DX		// m.p
+	MOVLQSX	0(DX), DX		// p.id
+	CMPQ	DX, $const_maxCachedProcs
+	JCC	miss			// unsigned >=
+	LEAQ	·caches(SB), CX
+	MOVQ	(CX)(DX*8), CX		// c = caches[pid].Load()
+	TESTQ	CX, CX
+	JEQ	miss
+	CMPQ	AX, $const_smallLimit
+	JHI	mid
+	LEAQ	7(AX), DX
+	SHRQ	$4, DX
+	LEAQ	·smallClassOf(SB), SI
+	MOVBLZX	(SI)(DX*1), DX
+	JMP	class
+mid:
+	LEAQ	-1(AX), DX
+	SHRQ	$8, DX
+	LEAQ	·midClassOf(SB), SI
+	MOVBLZX	(SI)(DX*1), DX
+	ADDQ	$const_nSmall, DX
+class:
+	ANDQ	$(const_nClassSlots-1), DX
+	SHLQ	$4, DX			// the class's cacheBin (16 bytes) in c.bins
+	MOVQ	cacheBin_head(CX)(DX*1), SI	// ch = b.head
+	TESTQ	SI, SI
+	JEQ	miss
+	LEAQ	16(SI), DI		// the user pointer, where the link is
+	MOVQ	DI, R9
+	SHRQ	$12, R9
+	XORQ	16(SI), R9		// next = arena.Protect(ch+16, link)
+	TESTQ	$15, R9
+	JNE	miss
+	MOVQ	·cacheKey(SB), R10
+	XORQ	SI, R10
+	CMPQ	24(SI), R10		// the cache key, keyFor(ch)
+	JNE	miss
+	MOVQ	pcache_sampleLeft(CX), R8
+	SUBQ	AX, R8
+	JLT	miss			// a sample is due: mallocMiss pops and records it
+	MOVQ	R8, pcache_sampleLeft(CX)
+	MOVQ	R9, cacheBin_head(CX)(DX*1)
+	DECL	cacheBin_count(CX)(DX*1)
+	MOVQ	$0, 24(SI)		// the key goes: the chunk is the program's
+	MOVQ	DI, ret+8(FP)
+	RET
+miss:
+	JMP	·mallocMiss(SB)
