@@ -14,7 +14,6 @@ import "unsafe"
 // fast_malloc.go with the P's id read inline: a call to getPid, which Go
 // code needs to reach the runtime's g, cost more than the rest of the
 // pop. Whatever it cannot finish it hands, untouched, to mallocMiss.
-//
 func Malloc(size int) unsafe.Pointer
 
 // What fast_malloc_amd64.s takes for granted, checked by the compiler: a
