@@ -5,7 +5,7 @@
 
 // func Malloc(size int) unsafe.Pointer
 //
-// Malloc's fast path of fast_malloc.go, instruction for instruction, with
+// Malloc's fast path of fast_malloc.go (the same checks, the same pop), with
 // getPid inline: g from R14 (Go's register ABI keeps the running g there,
 // and every caller of this ABI0 function is Go code or its ABI wrapper),
 // then g.m.p.id with go1.26's offsets (pid_amd64.s). It pops the head of
