@@ -2,14 +2,15 @@
 
 #include "go_asm.h"
 #include "textflag.h"
+#include "gpid_amd64.h"
 
 // func Malloc(size int) unsafe.Pointer
 //
 // Malloc's fast path of fast_malloc.go (the same checks, the same pop), with
 // getPid inline: g from R14 (Go's register ABI keeps the running g there,
 // and every caller of this ABI0 function is Go code or its ABI wrapper),
-// then g.m.p.id with go1.26's offsets (pid_amd64.s). It pops the head of
-// the calling P's class when the class has one, its safe-linked link
+// then g.m.p.id with go1.26's offsets (gpid_amd64.h, as getPid). It pops the
+// head of the calling P's class when the class has one, its safe-linked link
 // decodes to a 16-aligned address, the chunk carries its cache key, and
 // the profiling countdown stays at or above zero; anything else (a fast
 // path turned off, a size above midLimit, no cache, an empty class, a bad
@@ -25,9 +26,7 @@ TEXT ·Malloc(SB), NOSPLIT|NOFRAME, $0-16
 	MOVQ	size+0(FP), AX
 	CMPQ	AX, $const_midLimit
 	JHI	miss			// unsigned: a negative size too
-	MOVQ	48(R14), DX		// g.m
-	MOVQ	208(DX), DX		// m.p
-	MOVLQSX	0(DX), DX		// p.id
+	PID_FROM_R14(DX)		// g.m.p.id
 	CMPQ	DX, $const_maxCachedProcs
 	JCC	miss			// unsigned >=
 	LEAQ	·caches(SB), CX

@@ -1,10 +1,11 @@
 //go:build amd64 && go1.26 && !go1.27
 
 #include "textflag.h"
+#include "gpid_amd64.h"
 
 // func getPid() int
 //
-// g.m.p.id with go1.26's offsets (g_m 48, m_p 208, p_id 0); see pid_amd64.go.
+// g.m.p.id with go1.26's offsets (gpid_amd64.h); see pid_amd64.go.
 // The g comes from R14, not from thread-local storage: Go's register ABI
 // (ABIInternal) keeps the running goroutine's g in R14, and every caller
 // of this ABI0 function is Go code, which calls it directly with R14
@@ -12,8 +13,6 @@
 // (Malloc, Free: 2-3% of a pair; see pid_amd64.go). checkPid and TestGetPid
 // compare the result with procPin's.
 TEXT ·getPid(SB), NOSPLIT|NOFRAME, $0-8
-	MOVQ 48(R14), AX
-	MOVQ 208(AX), AX
-	MOVLQSX 0(AX), AX
+	PID_FROM_R14(AX)
 	MOVQ AX, ret+0(FP)
 	RET
