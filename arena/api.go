@@ -432,7 +432,7 @@ func (h *Heap) SampledHeader(p, room uintptr) uintptr {
 	w := *(*uintptr)(unsafe.Add(nil, c+sizeSz))
 	size := w & sizeBits &^ flagMask
 	if w&notInUse != flagS || size < MinSize || room < size+hdrSz ||
-		w>>tagShift != ((c>>4)^(size<<16)^h.secret)*0x9E3779B97F4A7C15>>tagShift {
+		w>>tagShift != ((c>>4)^(size<<16)^h.secret)*tagMul>>tagShift {
 		return 0
 	}
 	return c
@@ -450,7 +450,7 @@ func (h *Heap) InUseHeader(p, room uintptr) (c, size uintptr) {
 	w := *(*uintptr)(unsafe.Add(nil, c+sizeSz))
 	size = w & sizeBits &^ flagMask
 	if w&notInUse != 0 || size < MinSize || room < size+hdrSz ||
-		w>>tagShift != ((c>>4)^(size<<16)^h.secret)*0x9E3779B97F4A7C15>>tagShift {
+		w>>tagShift != ((c>>4)^(size<<16)^h.secret)*tagMul>>tagShift {
 		return 0, 0
 	}
 	return c, size

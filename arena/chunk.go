@@ -162,7 +162,7 @@ func setFoot(c, size uintptr) { setWord(c+size, size) }
 
 // tag returns the 16-bit check value of a chunk header for chunk c of size s.
 func (h *Heap) tag(c, s uintptr) uintptr {
-	return (((c >> 4) ^ (s << 16) ^ h.secret) * 0x9E3779B97F4A7C15) >> 48 << tagShift
+	return (((c >> 4) ^ (s << 16) ^ h.secret) * tagMul) >> tagShift << tagShift
 }
 
 // setHead writes chunk c's size word: size s, flags f, and the tag.

@@ -1,0 +1,79 @@
+//go:build amd64 && go1.26 && !go1.27 && !race && !asan && !msan
+
+package alloc
+
+import (
+	"unsafe"
+
+	"github.com/offheap/offheap/arena"
+)
+
+// Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
+// does nothing. A pointer that offheap did not return (Go heap, stack,
+// interior, misaligned) and a second free of the same pointer are misuse:
+// by default (check_action 3) they panic with a glibc-style message and the
+// address (an *arena.CorruptionError); check_action 0 or 1 ignores the call
+// (1 prints a line first). A corrupted neighbouring header always panics.
+// The allocator stays usable after recover. See debug.go and SECURITY.md
+// for what each check_action level catches.
+//
+// On amd64 its fast path is assembly (fast_free_amd64.s), the Go one of
+// fast_free.go with the P's id read inline, as Malloc's. Whatever it
+// cannot finish it hands, untouched, to freeMiss.
+func Free(ptr unsafe.Pointer)
+
+// What fast_free_amd64.s reads of arena's layout, under names go_asm.h
+// gives it (const_heapBrkBase, ...): arena's Asm constants, where each is
+// said. The assembly takes nothing of arena's from a copy of its own.
+const (
+	heapBrkBase       = arena.AsmHeapBrkBase
+	heapBrkEnd        = arena.AsmHeapBrkEnd
+	heapID            = arena.AsmHeapID
+	heapSecret        = arena.AsmHeapSecret
+	heapPageSize      = arena.AsmHeapPageSize
+	heapTrimThreshold = arena.AsmHeapTrimThreshold
+	heapTopPad        = arena.AsmHeapTopPad
+	heapDecayNs       = arena.AsmHeapDecayNs
+	heapHugePage      = arena.AsmHeapHugePage
+	granuleShift      = arena.AsmGranuleShift
+	granuleMask       = arena.AsmGranuleMask
+	arenaBits         = arena.AsmArenaBits
+	heapEndWord       = arena.AsmHeapEndWord
+	heapSizeMask      = -arena.HeapSize // a heap's start: c & heapSizeMask
+	chunkSizeMask     = arena.AsmSizeMask
+	notInUse          = arena.AsmNotInUse
+	tagShift          = arena.AsmTagShift
+	tagMul            = arena.AsmTagMul
+	flagT             = arena.AsmFlagT
+	fastConsolid      = arena.AsmFastConsolid
+	minChunk          = arena.MinSize
+)
+
+// granuleTab is arena's granule table, which the assembly indexes.
+var granuleTab = arena.AsmGranuleTable()
+
+// midChunkCap is the largest chunk chunkClass gives a class (the last
+// class's chunk plus overMid); the assembly leaves larger ones to freeMiss.
+var midChunkCap = classChunk[nClasses-1] + overMid
+
+// What else fast_free_amd64.s takes for granted, checked by the compiler:
+// the small classes' and the slots' counts and chunkFloor's length are
+// powers of two (a modulo by them is a mask), the heap's fields it loads
+// are words (the id a 32-bit one), and the small classes are the chunk
+// sizes minChunk, minChunk+16, ... smallChunkMax.
+const (
+	_ = -(nSmall & (nSmall - 1))
+	_ = -(nClassSlots & (nClassSlots - 1))
+	_ = -(chunkFloorLen & (chunkFloorLen - 1))
+	_ = -(smallChunkMax ^ (minChunk + (nSmall-1)*16))
+	_ = -(unsafe.Sizeof(cacheBin{}.count) ^ 4)
+	_ = -(unsafe.Sizeof(pcache{}.home) ^ 4)
+)
+
+// freeFast is Free's fast path alone (fast_free_amd64.s): it reports
+// whether it pushed ptr's chunk onto the calling P's cache, and leaves
+// everything as it was where Free would go on to freeMiss. Only
+// TestFastFreeAsm calls it.
+//
+//go:noescape
+func freeFast(ptr unsafe.Pointer) (pushed bool)

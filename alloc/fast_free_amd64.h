@@ -1,0 +1,147 @@
+// The body of Free's fast path (fast_free_amd64.s), included by Free and
+// by freeFast, the form TestFastFreeAsm calls. The includer defines
+// FREE_PUSHED, what follows a push (Free returns), and a label miss right
+// after the include, where every other case ends (Free jumps to freeMiss).
+	MOVL	·fastOff(SB), CX
+	TESTL	CX, CX
+	JNE	miss
+	MOVQ	ptr+0(FP), AX
+	LEAQ	-16(AX), BX
+	MOVQ	·heap(SB), R8
+
+	// FastRegion(c): the break region first.
+	MOVQ	const_heapBrkEnd(R8), R9
+	CMPQ	BX, R9
+	JCC	heaps			// c >= brkEnd (unsigned)
+	CMPQ	BX, const_heapBrkBase(R8)
+	JCS	heaps			// c < brkBase
+	SUBQ	BX, R9			// room = brkEnd - c
+	XORL	R10, R10		// entry 0
+	JMP	header
+heaps:
+	MOVQ	BX, DX
+	SHRQ	$const_granuleShift, DX
+	ANDQ	$const_granuleMask, DX
+	MOVQ	·granuleTab(SB), SI
+	MOVL	(SI)(DX*4), R10		// v = granuleTable[...]
+	MOVL	R10, DX
+	SHRL	$const_arenaBits, DX
+	CMPL	DX, const_heapID(R8)
+	JNE	miss			// not one of this Heap's heaps
+	MOVQ	BX, DX
+	ANDQ	$const_heapSizeMask, DX
+	MOVQ	const_heapEndWord(DX), R9	// the heap's end
+	CMPQ	BX, R9
+	JCC	miss			// c >= end
+	SUBQ	BX, R9			// room = end - c
+
+header:
+	// InUseHeader(p, room).
+	TESTQ	$15, AX
+	JNE	miss			// misaligned
+	CMPQ	R9, $32
+	JCS	miss			// room < 2*hdrSz
+	MOVQ	8(BX), DX		// w, the size word
+	MOVQ	$const_notInUse, CX
+	TESTQ	CX, DX
+	JNE	miss			// free, mapped, top, fencepost, sampled
+	MOVQ	$const_chunkSizeMask, R11
+	ANDQ	DX, R11			// size
+	CMPQ	R11, $const_minChunk
+	JCS	miss
+	LEAQ	16(R11), CX
+	CMPQ	R9, CX
+	JCS	miss			// room < size+hdrSz
+	MOVQ	BX, CX			// the tag: ((c>>4)^(size<<16)^secret)*mul
+	SHRQ	$4, CX
+	MOVQ	R11, SI
+	SHLQ	$16, SI
+	XORQ	SI, CX
+	XORQ	const_heapSecret(R8), CX
+	MOVQ	$const_tagMul, SI
+	IMULQ	SI, CX
+	SHRQ	$const_tagShift, CX
+	SHRQ	$const_tagShift, DX
+	CMPQ	CX, DX
+	JNE	miss			// a corrupt or forged header
+
+	// The P's cache, and the key.
+	PID_FROM_R14(DX)		// g.m.p.id
+	CMPQ	DX, $const_maxCachedProcs
+	JCC	miss			// unsigned >=
+	MOVQ	·cacheKey(SB), SI
+	XORQ	BX, SI			// key = keyFor(c)
+	CMPQ	24(BX), SI
+	JEQ	miss			// it carries the key: a double free
+	LEAQ	·caches(SB), CX
+	MOVQ	(CX)(DX*8), CX		// caches[pid].Load()
+	TESTQ	CX, CX
+	JEQ	miss
+	CMPQ	R11, $const_smallChunkMax
+	JHI	mid
+
+	// A small chunk: its class, (size-MinSize)>>4, own or foreign.
+	LEAQ	-const_minChunk(R11), DX
+	SHRQ	$4, DX
+	ANDQ	$(const_nSmall-1), DX
+	CMPL	R10, pcache_home(CX)
+	JEQ	small
+	ADDQ	$const_nClassSlots, DX	// a chunk of another arena
+small:
+	SHLQ	$4, DX			// the class's cacheBin (16 bytes)
+	MOVL	cacheBin_count(CX)(DX*1), DI
+	CMPL	DI, cacheBin_limit(CX)(DX*1)
+	JCC	miss			// full
+push:
+	MOVQ	SI, 24(BX)		// the key
+	MOVQ	AX, DI			// the link, arena.Protect(p, head)
+	SHRQ	$12, DI
+	XORQ	cacheBin_head(CX)(DX*1), DI
+	MOVQ	DI, 16(BX)
+	MOVQ	BX, cacheBin_head(CX)(DX*1)
+	INCL	cacheBin_count(CX)(DX*1)
+	FREE_PUSHED
+
+mid:
+	// chunkClass(size): from the usable bytes, at most midLimit.
+	LEAQ	-8(R11), DI		// u = size - 8
+	CMPQ	DI, $const_midLimit
+	JLS	floor
+	CMPQ	R11, ·midChunkCap(SB)
+	JHI	miss			// far too big to keep
+	MOVQ	$const_midLimit, DI
+floor:
+	SHRQ	$8, DI
+	ANDQ	$(const_chunkFloorLen-1), DI
+	LEAQ	·chunkFloor(SB), DX
+	MOVBLZX	(DX)(DI*1), DX
+	ANDQ	$(const_nClassSlots-1), DX
+	SHLQ	$4, DX
+	MOVL	cacheBin_count(CX)(DX*1), DI
+	CMPL	DI, cacheBin_limit(CX)(DX*1)
+	JCC	miss			// full
+	TESTL	DI, DI
+	JEQ	push			// an empty class takes it even at the top
+	// MayBorderTop(room, size): with decay, yes; else whether room-size
+	// is within max(trimThreshold, fastConsolid)+topPad+max(hugePage,
+	// pageSize) of the region's end.
+	CMPQ	const_heapDecayNs(R8), $0
+	JGT	nexttop
+	MOVQ	const_heapHugePage(R8), DI
+	MOVQ	const_heapPageSize(R8), R12
+	CMPQ	DI, R12
+	CMOVQCS	R12, DI			// unit = max(hugePage, pageSize)
+	MOVQ	const_heapTrimThreshold(R8), R12
+	MOVQ	$const_fastConsolid, R13
+	CMPQ	R12, R13
+	CMOVQCS	R13, R12		// max(trimThreshold, fastConsolid)
+	ADDQ	R12, DI
+	ADDQ	const_heapTopPad(R8), DI
+	SUBQ	R11, R9			// room - size
+	CMPQ	R9, DI
+	JHI	push			// too far from the end to border the top
+nexttop:
+	// NextIsTop(c, size): the next chunk's header word.
+	MOVQ	8(BX)(R11*1), DI
+	TESTQ	$const_flagT, DI
+	JEQ	push

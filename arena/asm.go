@@ -1,0 +1,56 @@
+package arena
+
+import "unsafe"
+
+// The layout that an assembly free path reads: alloc's Free on amd64
+// (fast_free_amd64.s) does FastRegion, InUseHeader, MayBorderTop and
+// NextIsTop inline, as the Go functions do, so that it needs no call. Its
+// package takes every offset, mask and constant from here, none from a
+// copy of its own; a change to the Heap's fields or to the header's bits
+// moves them with it. The functions above are the definitions: each
+// constant says which part of them it stands for. alloc's
+// TestFastFreeAsm compares the assembly with them on every kind of
+// pointer.
+const (
+	// Offsets in a Heap of the fields the fast path loads.
+	AsmHeapBrkBase       = unsafe.Offsetof((*Heap)(nil).brkBase)       // atomic.Uintptr: the break region's start
+	AsmHeapBrkEnd        = unsafe.Offsetof((*Heap)(nil).brkEnd)        // atomic.Uintptr: its end
+	AsmHeapID            = unsafe.Offsetof((*Heap)(nil).id)            // uint32: the id in granuleTable's entries
+	AsmHeapSecret        = unsafe.Offsetof((*Heap)(nil).secret)        // uintptr: the header tag's secret
+	AsmHeapPageSize      = unsafe.Offsetof((*Heap)(nil).pageSize)      // uintptr
+	AsmHeapTrimThreshold = unsafe.Offsetof((*Heap)(nil).trimThreshold) // atomic.Uintptr
+	AsmHeapTopPad        = unsafe.Offsetof((*Heap)(nil).topPad)        // atomic.Uintptr
+	AsmHeapDecayNs       = unsafe.Offsetof((*Heap)(nil).decayNs)       // atomic.Int64: > 0 with decay
+	AsmHeapHugePage      = unsafe.Offsetof((*Heap)(nil).hugePage)      // atomic.Uintptr: 0 without huge pages
+
+	// granuleTable: entry (c >> AsmGranuleShift) & AsmGranuleMask, a
+	// uint32, whose bits above AsmArenaBits are the Heap's id.
+	AsmGranuleShift = granuleShift
+	AsmGranuleMask  = granules - 1
+	AsmArenaBits    = arenaBits
+	// A heap starts at a multiple of HeapSize; the word at AsmHeapEndWord
+	// from its start is the end of its chunks (FastRegion's room).
+	AsmHeapEndWord = 8
+
+	// A chunk header (InUseHeader): the size is word & AsmSizeMask; an
+	// in-use chunk of an arena has none of AsmNotInUse; its tag, the bits
+	// from AsmTagShift up, is ((c>>4) ^ (size<<16) ^ secret) * AsmTagMul
+	// >> AsmTagShift.
+	AsmSizeMask = sizeBits &^ flagMask
+	AsmNotInUse = notInUse
+	AsmTagShift = tagShift
+	AsmTagMul   = tagMul
+	// AsmFlagT marks the top chunk (NextIsTop reads it in the next
+	// chunk's header word).
+	AsmFlagT = flagT
+	// AsmFastConsolid is the floor of MayBorderTop's trim threshold.
+	AsmFastConsolid = fastConsolid
+)
+
+// AsmGranuleTable returns the granule table (GranuleEntry's) for an
+// assembly fast path to index: AsmGranuleTable()[GranuleEntry's index].
+func AsmGranuleTable() *[granules]uint32 { return &granuleTable }
+
+// tagMul is the header tag's multiplier (tag, InUseHeader): 2^64 divided
+// by the golden ratio, Fibonacci hashing's.
+const tagMul = 0x9E3779B97F4A7C15
