@@ -49,7 +49,8 @@
 //
 //  1. A request up to M_TCACHE_MAX (64 KiB by default) takes a chunk of its
 //     size class from the calling P's cache. Malloc is go:nosplit (on
-//     amd64 assembly, fast_malloc_amd64.s): it cannot be preempted, so it
+//     amd64 assembly, fast_malloc_amd64.s, as Free's fast path is,
+//     fast_free_amd64.s): it cannot be preempted, so it
 //     reads its P's id (getPid) and pops the chunk with no pin, no lock
 //     and no atomic read-modify-write (fast.go).
 //     A class of 1 KiB or less holds up to tcache_count chunks (64); a
