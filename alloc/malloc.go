@@ -208,6 +208,9 @@ type arenaState struct {
 	// change.
 	turns  atomic.Uint32
 	turnAt atomic.Int64
+	// lastG is the goroutine that refilled from the arena last (curG; 0
+	// where it is not known).
+	lastG atomic.Uintptr
 	// remote holds the arena's lists of chunks freed by other Ps, created
 	// when first needed (remoteOf).
 	remote atomic.Pointer[remoteLists]
@@ -234,6 +237,9 @@ func noteRefill(c *pcache) {
 	}
 	a := c.arena.Load()
 	i := a.Index()
+	if g := curG(); arenaStates[i].lastG.Load() != g {
+		arenaStates[i].lastG.Store(g)
+	}
 	me := uint32(c.pid+1) & 0xffff
 	old := arenaStates[i].turns.Load()
 	if old&0xffff == me {
@@ -256,8 +262,17 @@ func noteRefill(c *pcache) {
 // homeArena returns the arena P pid refills from. Every P starts on the
 // main arena (on the program break), as every thread starts on glibc's, so
 // a program that allocates from one goroutine at a time uses one arena
-// wherever the scheduler runs it; a P moves when it finds the arena busy
-// (lockArena).
+// wherever the scheduler runs it; but a P whose first allocation comes
+// from another goroutine than the one that refilled from the main arena
+// last takes an arena of its own, while M_ARENA_MAX allows, as glibc gives
+// each new thread a new arena (arena_get2). Two goroutines on two Ps of
+// one arena would otherwise hand out each other's neighbours: a chunk one
+// P allocated and another freed is the other's to reuse when their arena
+// is the same, and two cores writing such neighbours share a cache line at
+// every write (cache-scratch-par, whose workers each free a block the main
+// goroutine allocated and then allocate their own: 600-870 ns an operation
+// against 180, in every process where no refill had moved a P). A P also
+// moves when it finds its arena busy (lockArena, noteRefill).
 func homeArena(pid int) *arena.Arena {
 	h := theHeap()
 	if uint(pid) >= maxCachedProcs {
@@ -267,30 +282,44 @@ func homeArena(pid int) *arena.Arena {
 		if v := pidArena[pid].Load(); v != 0 {
 			return h.Arena(int(v - 1))
 		}
+		if arenaStates[0].users.Load() > 0 && arenaMax.Load() > 1 && curG() != arenaStates[0].lastG.Load() {
+			if a := claimArena(); a != nil {
+				if pidArena[pid].CompareAndSwap(0, int32(a.Index()+1)) {
+					return a
+				}
+				arenaStates[a.Index()].users.Add(-1) // set meanwhile
+				continue
+			}
+		}
 		if pidArena[pid].CompareAndSwap(0, 1) {
 			arenaStates[0].users.Add(1)
 		}
 	}
 }
 
-// moveHome gives P pid, whose arena from is busy and shared, an arena that
-// no P refills from: an existing one, or a new one while M_ARENA_MAX
-// allows. It returns nil when there is none.
-func moveHome(pid int, from *arena.Arena) *arena.Arena {
+// claimArena returns an arena that no P refills from, counted as used by
+// one: an existing one, or a new one while M_ARENA_MAX allows; or nil.
+func claimArena() *arena.Arena {
 	h := heap
-	var to *arena.Arena
-	for i := 0; i < h.NumArenas() && to == nil; i++ {
+	for i := 0; i < h.NumArenas(); i++ {
 		if arenaStates[i].users.CompareAndSwap(0, 1) {
-			to = h.Arena(i)
+			return h.Arena(i)
 		}
 	}
+	a, err := h.NewArenaUpTo(int(arenaMax.Load()))
+	if err != nil {
+		return nil
+	}
+	arenaStates[a.Index()].users.Add(1)
+	return a
+}
+
+// moveHome gives P pid, whose arena from is busy and shared, an arena that
+// no P refills from (claimArena). It returns nil when there is none.
+func moveHome(pid int, from *arena.Arena) *arena.Arena {
+	to := claimArena()
 	if to == nil {
-		a, err := h.NewArenaUpTo(int(arenaMax.Load()))
-		if err != nil {
-			return nil
-		}
-		arenaStates[a.Index()].users.Add(1)
-		to = a
+		return nil
 	}
 	if !pidArena[pid].CompareAndSwap(int32(from.Index()+1), int32(to.Index()+1)) {
 		arenaStates[to.Index()].users.Add(-1) // moved meanwhile (another goroutine on this P)

@@ -19,3 +19,7 @@ func getPid() int {
 	runtimeProcUnpin()
 	return pid
 }
+
+// curG returns 0 here: the running goroutine's identity is not at hand, and
+// homeArena keeps every P on the main arena until it finds it busy.
+func curG() uintptr { return 0 }

@@ -18,3 +18,11 @@ const pidFast = true
 //
 //go:noescape
 func getPid() int
+
+// curG returns the address of the running goroutine's g, an identity
+// (homeArena compares it; nothing reads through it). g structures are
+// reused after a goroutine exits, so two goroutines, one after the other,
+// may have the same.
+//
+//go:noescape
+func curG() uintptr

@@ -16,3 +16,10 @@ TEXT ·getPid(SB), NOSPLIT|NOFRAME, $0-8
 	PID_FROM_R14(AX)
 	MOVQ AX, ret+0(FP)
 	RET
+
+// func curG() uintptr
+//
+// The running goroutine's g, from R14 as getPid takes it.
+TEXT ·curG(SB), NOSPLIT|NOFRAME, $0-8
+	MOVQ	R14, ret+0(FP)
+	RET
