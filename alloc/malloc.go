@@ -208,8 +208,8 @@ type arenaState struct {
 	// change.
 	turns  atomic.Uint32
 	turnAt atomic.Int64
-	// lastG is the goroutine that refilled from the arena last (curG; 0
-	// where it is not known).
+	// lastG is the goroutine that refilled from the arena last, or made a
+	// P its user (curG; 0 where it is not known).
 	lastG atomic.Uintptr
 	// remote holds the arena's lists of chunks freed by other Ps, created
 	// when first needed (remoteOf).
@@ -293,6 +293,11 @@ func homeArena(pid int) *arena.Arena {
 		}
 		if pidArena[pid].CompareAndSwap(0, 1) {
 			arenaStates[0].users.Add(1)
+			// Its first allocation may take no refill (no cache, a mapped
+			// chunk): the goroutine counts as the arena's last from here.
+			if g := curG(); arenaStates[0].lastG.Load() != g {
+				arenaStates[0].lastG.Store(g)
+			}
 		}
 	}
 }

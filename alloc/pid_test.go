@@ -49,3 +49,50 @@ func TestGetPid(t *testing.T) {
 		}
 	}
 }
+
+// TestCurG: curG tells goroutines apart (on amd64 with go1.26; 0
+// elsewhere, where homeArena does without it) and is the same for one
+// goroutine wherever it runs.
+func TestCurG(t *testing.T) {
+	if !pidFast {
+		if g := curG(); g != 0 {
+			t.Fatalf("curG() = %#x without pidFast, want 0", g)
+		}
+		return
+	}
+	me := curG()
+	if me == 0 {
+		t.Fatal("curG() = 0")
+	}
+	var started, wg sync.WaitGroup
+	release := make(chan struct{})
+	others := make([]uintptr, 8)
+	for i := range others {
+		started.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := curG()
+			others[i] = g
+			started.Done()
+			<-release // alive until every one has its g
+			if again := curG(); again != g {
+				t.Errorf("curG changed from %#x to %#x within one goroutine", g, again)
+			}
+		}()
+	}
+	started.Wait()
+	close(release)
+	wg.Wait()
+	seen := map[uintptr]bool{me: true}
+	for _, g := range others {
+		if seen[g] {
+			t.Fatalf("curG() = %#x for two goroutines alive at once", g)
+		}
+		seen[g] = true
+	}
+	runtime.Gosched()
+	if again := curG(); again != me {
+		t.Fatalf("curG() = %#x after Gosched, %#x before", again, me)
+	}
+}
