@@ -62,10 +62,14 @@
 //     1 KiB of that arena (growhook.go).
 //  2. An empty class takes a batch off its arena's list (chunks other
 //     caches gave back), or a batch carved from one free chunk of the P's
-//     arena under its lock (MallocBatchLocked). Every P starts on the main
-//     arena (the program break); a P whose arena is busy and shared, or
-//     that takes turns on it with another P, moves to an arena of its own,
-//     while fewer than M_ARENA_MAX exist (by default one per P).
+//     arena under its lock (MallocBatchLocked). The first P to allocate
+//     takes the main arena (the program break), and so does a P whose
+//     first allocation comes from the goroutine that used the main arena
+//     last (one that migrated); a P first used by another goroutine takes
+//     an arena of its own, as glibc gives each new thread one, and a P
+//     whose arena is busy and shared, or that takes turns on it with
+//     another P, moves to one, while fewer than M_ARENA_MAX exist (by
+//     default one per P).
 //  3. Larger requests go to the arena: exact small bins, the unsorted list,
 //     sorted large bins, the binmap, the top; when the top cannot serve,
 //     either a mapping of its own (at or above the mmap threshold) or growth
