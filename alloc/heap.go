@@ -96,7 +96,8 @@ func theHeap() *arena.Heap {
 }
 
 // touchFirstPages writes the first slots of the per-P tables that the
-// first allocation reads and then writes (caches, pidArena). A page of
+// first allocation reads and then writes (caches, pidArena, the main
+// arena's arenaStates, whose users homeArena reads first). A page of
 // static memory that is read first is mapped to the kernel's zero page and
 // faults again when written, a copy-on-write fault; written first, it
 // faults once. That is one page fault less for each table in the first
@@ -105,6 +106,7 @@ func theHeap() *arena.Heap {
 func touchFirstPages() {
 	caches[0].Store(nil)
 	pidArena[0].Store(0)
+	arenaStates[0].users.Store(0)
 }
 
 func initHeap() {
