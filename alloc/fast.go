@@ -13,7 +13,8 @@ package alloc
 // guarantee, for free. On amd64 with go1.26 both are the same fast paths in
 // assembly (fast_malloc_amd64.s, fast_free_amd64.s), which read the P's id
 // inline: the runtime never preempts assembly asynchronously, and they call
-// nothing.
+// nothing. The build tag offheap_noasm keeps the Go fast paths on amd64 too
+// (CI tests them so: they are what other platforms run).
 //
 // Whatever the fast path cannot finish (an empty or full class, a bad,
 // mapped or sampled pointer, an optional feature on) it hands, untouched,

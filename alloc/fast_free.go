@@ -1,4 +1,4 @@
-//go:build !race && !asan && !msan && !(amd64 && go1.26 && !go1.27)
+//go:build !race && !asan && !msan && (!(amd64 && go1.26 && !go1.27) || offheap_noasm)
 
 package alloc
 
@@ -9,9 +9,9 @@ import (
 )
 
 // Free's fast path in Go (fast.go explains it); amd64 with go1.26 has it in
-// assembly (fast_free_amd64.s). TestFastFreeAsm holds the assembly to this
-// function's decision, of which it keeps a copy (freeFastWant): a change
-// here goes there too.
+// assembly (fast_free_amd64.s) unless built with the tag offheap_noasm.
+// TestFastFreeAsm holds the assembly to this function's decision, of which
+// it keeps a copy (freeFastWant): a change here goes there too.
 
 // Free frees memory from Malloc, Calloc, Realloc or AlignedAlloc. Free(nil)
 // does nothing. A pointer that offheap did not return (Go heap, stack,

@@ -1,4 +1,4 @@
-//go:build amd64 && go1.26 && !go1.27 && !race && !asan && !msan
+//go:build amd64 && go1.26 && !go1.27 && !race && !asan && !msan && !offheap_noasm
 
 package alloc
 

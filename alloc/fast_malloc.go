@@ -1,4 +1,4 @@
-//go:build !race && !asan && !msan && !(amd64 && go1.26 && !go1.27)
+//go:build !race && !asan && !msan && (!(amd64 && go1.26 && !go1.27) || offheap_noasm)
 
 package alloc
 
@@ -9,7 +9,7 @@ import (
 )
 
 // Malloc's fast path in Go (fast.go explains it); amd64 with go1.26 has it
-// in assembly (fast_malloc_amd64.s).
+// in assembly (fast_malloc_amd64.s) unless built with the tag offheap_noasm.
 
 // Malloc returns a pointer to at least size bytes of memory outside the Go
 // heap, 16-byte aligned, or nil when size is negative, impossibly large, or
