@@ -6,9 +6,6 @@
 
 // func Malloc(size int) unsafe.Pointer
 //
-// (The code is in fast_malloc_amd64.h, which (*Heap).Malloc, below,
-// includes too.)
-//
 // Malloc's fast path of fast_malloc.go (the same checks, the same pop), with
 // getPid inline: g from R14 (Go's register ABI keeps the running g there,
 // and every caller of this ABI0 function is Go code or its ABI wrapper),
@@ -23,37 +20,56 @@
 // this one calls nothing, so it stays on its P from the id to the pop, as
 // the nosplit Go version does.
 TEXT ·Malloc(SB), NOSPLIT|NOFRAME, $0-16
+	MOVL	·fastOff(SB), CX
+	TESTL	$(~const_fastHarden), CX
+	JNE	miss
 	MOVQ	size+0(FP), AX
-#define MALLOC_CACHE \
-	CMPQ	DX, $const_maxCachedProcs; \
-	JCC	miss; \
-	LEAQ	·caches(SB), CX; \
-	MOVQ	(CX)(DX*8), CX
-#include "fast_malloc_amd64.h"
-#undef MALLOC_CACHE
+	CMPQ	AX, $const_midLimit
+	JHI	miss			// unsigned: a negative size too
+	PID_FROM_R14(DX)		// g.m.p.id
+	CMPQ	DX, $const_maxCachedProcs
+	JCC	miss			// unsigned >=
+	LEAQ	·caches(SB), CX
+	MOVQ	(CX)(DX*8), CX		// c = caches[pid].Load()
+	TESTQ	CX, CX
+	JEQ	miss
+	CMPQ	AX, $const_smallLimit
+	JHI	mid
+	LEAQ	7(AX), DX
+	SHRQ	$4, DX
+	LEAQ	·smallClassOf(SB), SI
+	MOVBLZX	(SI)(DX*1), DX
+	JMP	class
+mid:
+	LEAQ	-1(AX), DX
+	SHRQ	$8, DX
+	LEAQ	·midClassOf(SB), SI
+	MOVBLZX	(SI)(DX*1), DX
+	ADDQ	$const_nSmall, DX
+class:
+	ANDQ	$(const_nClassSlots-1), DX
+	SHLQ	$4, DX			// the class's cacheBin (16 bytes) in c.bins
+	MOVQ	cacheBin_head(CX)(DX*1), SI	// ch = b.head
+	TESTQ	SI, SI
+	JEQ	miss
+	LEAQ	16(SI), DI		// the user pointer, where the link is
+	MOVQ	DI, R9
+	SHRQ	$12, R9
+	XORQ	16(SI), R9		// next = arena.Protect(ch+16, link)
+	TESTQ	$15, R9
+	JNE	miss
+	MOVQ	·cacheKey(SB), R10
+	XORQ	SI, R10
+	CMPQ	24(SI), R10		// the cache key, keyFor(ch)
+	JNE	miss
+	MOVQ	pcache_sampleLeft(CX), R8
+	SUBQ	AX, R8
+	JLT	miss			// a sample is due: mallocMiss pops and records it
+	MOVQ	R8, pcache_sampleLeft(CX)
+	MOVQ	R9, cacheBin_head(CX)(DX*1)
+	DECL	cacheBin_count(CX)(DX*1)
+	MOVQ	$0, 24(SI)		// the key goes: the chunk is the program's
 	MOVQ	DI, ret+8(FP)
 	RET
 miss:
 	JMP	·mallocMiss(SB)
-
-// func heapMalloc(h *Heap, size int) unsafe.Pointer
-//
-// (*Heap).Malloc's fast path (the method, which assembly cannot define,
-// is a call of it that the compiler inlines): the same over a private
-// heap's caches (h.caches, one per P when the heap was made: an id past
-// its length misses); what it does not finish goes to heapMallocMiss
-// (h.mallocMiss), untouched.
-TEXT ·heapMalloc(SB), NOSPLIT|NOFRAME, $0-24
-	MOVQ	h+0(FP), R8
-	MOVQ	size+8(FP), AX
-#define MALLOC_CACHE \
-	CMPQ	DX, (Heap_caches+8)(R8); \
-	JCC	miss; \
-	MOVQ	Heap_caches(R8), CX; \
-	MOVQ	(CX)(DX*8), CX
-#include "fast_malloc_amd64.h"
-#undef MALLOC_CACHE
-	MOVQ	DI, ret+16(FP)
-	RET
-miss:
-	JMP	·heapMallocMiss(SB)
