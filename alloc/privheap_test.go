@@ -438,3 +438,51 @@ func TestHeapIDsReused(t *testing.T) {
 	b.Destroy()
 	a.Destroy()
 }
+
+// TestPrivateHeapMoreProcs: a heap has a cache per P of GOMAXPROCS when it
+// was made; after GOMAXPROCS grows, goroutines on the new Ps (ids past its
+// cache table) allocate and free through the slow path, their blocks
+// intact, and the heap checks clean.
+func TestPrivateHeapMoreProcs(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	h := NewHeap()
+	defer h.Destroy()
+	if len(h.caches) != 1 {
+		t.Fatalf("a heap made at GOMAXPROCS 1 has %d caches", len(h.caches))
+	}
+	runtime.GOMAXPROCS(4)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var live []unsafe.Pointer
+			for i := range 3000 {
+				n := 1 + (i*37+g*101)%2000
+				p := h.Malloc(n)
+				if p == nil {
+					t.Errorf("Malloc(%d) = nil", n)
+					return
+				}
+				*(*byte)(p) = byte(g)
+				live = append(live, p)
+				if i%3 == 2 {
+					q := live[0]
+					if *(*byte)(q) != byte(g) {
+						t.Errorf("goroutine %d: a block lost its first byte", g)
+						return
+					}
+					h.Free(q)
+					live = live[1:]
+				}
+			}
+			for _, q := range live {
+				h.Free(q)
+			}
+		}()
+	}
+	wg.Wait()
+	if err := h.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
