@@ -223,19 +223,7 @@ func mustCheckHeap(t *testing.T, when string) {
 // failing t if it does not panic so, or if the message is not want.
 func expectPanic(t *testing.T, want string, f func()) *arena.CorruptionError {
 	t.Helper()
-	var got any
-	func() {
-		defer func() { got = recover() }()
-		f()
-	}()
-	ce, ok := got.(*arena.CorruptionError)
-	if !ok {
-		t.Fatalf("got panic %v (%T), want a CorruptionError %q", got, got, want)
-	}
-	if ce.Op != want {
-		t.Fatalf("panic %q, want %q", ce.Error(), want)
-	}
-	return ce
+	return expectPanicOneOf(t, []string{want}, f)
 }
 
 // expectPanicOneOf is expectPanic for a misuse that may be reported by
