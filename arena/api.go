@@ -412,7 +412,7 @@ func (h *Heap) FastRegion(c uintptr) (room uintptr, entry uint32) {
 		}
 	}
 	if v := granuleTable[(c>>granuleShift)%granules]; v>>arenaBits == h.id {
-		if e := *(*uintptr)(unsafe.Add(nil, c&^(HeapSize-1)+8)); c < e {
+		if e := *(*uintptr)(unsafe.Add(nil, c&^(HeapSize-1)+heapEndWord)); c < e {
 			return e - c, v
 		}
 	}

@@ -7,8 +7,8 @@ import "unsafe"
 // NextIsTop inline, as the Go functions do, so that it needs no call. Its
 // package takes every offset, mask and constant from here, none from a
 // copy of its own; a change to the Heap's fields or to the header's bits
-// moves them with it. The functions above are the definitions: each
-// constant says which part of them it stands for. alloc's
+// moves them with it. FastRegion, InUseHeader, MayBorderTop and NextIsTop
+// are the definitions: each constant says which part of them it stands for. alloc's
 // TestFastFreeAsm compares the assembly with them on every kind of
 // pointer.
 const (
@@ -30,7 +30,7 @@ const (
 	AsmArenaBits    = arenaBits
 	// A heap starts at a multiple of HeapSize; the word at AsmHeapEndWord
 	// from its start is the end of its chunks (FastRegion's room).
-	AsmHeapEndWord = 8
+	AsmHeapEndWord = heapEndWord
 
 	// A chunk header (InUseHeader): the size is word & AsmSizeMask; an
 	// in-use chunk of an arena has none of AsmNotInUse; its tag, the bits

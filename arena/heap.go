@@ -510,14 +510,18 @@ func (h *Heap) heapOf(addr uintptr) (base uintptr, arena int) {
 	return addr &^ (HeapSize - 1), int(v&(1<<arenaBits-1)) - 1
 }
 
-// heapEnd is the committed end of the heap at base, kept in its header.
+// heapEnd is the committed end of the heap at base, kept in its header's
+// word at heapEndWord.
 func heapEnd(base uintptr) uintptr {
-	return atomic.LoadUintptr((*uintptr)(unsafe.Add(nil, base+8)))
+	return atomic.LoadUintptr((*uintptr)(unsafe.Add(nil, base+heapEndWord)))
 }
 
 func setHeapEnd(base, end uintptr) {
-	atomic.StoreUintptr((*uintptr)(unsafe.Add(nil, base+8)), end)
+	atomic.StoreUintptr((*uintptr)(unsafe.Add(nil, base+heapEndWord)), end)
 }
+
+// heapEndWord is where in a heap's header its committed end is kept.
+const heapEndWord = 8
 
 // Kind of memory a pointer belongs to, as found by Lookup.
 const (
