@@ -8,9 +8,10 @@ import "unsafe"
 // package takes every offset, mask and constant from here, none from a
 // copy of its own; a change to the Heap's fields or to the header's bits
 // moves them with it. FastRegion, InUseHeader, MayBorderTop and NextIsTop
-// are the definitions: each constant says which part of them it stands for. alloc's
-// TestFastFreeAsm compares the assembly with them on every kind of
-// pointer.
+// are the definitions: each constant says which part of them it stands
+// for. alloc's TestFastFreeAsm compares the assembly with them on every
+// kind of pointer. They describe this build's layout and may change with
+// any release: they are for offheap's own assembly, not an API to build on.
 const (
 	// Offsets in a Heap of the fields the fast path loads.
 	AsmHeapBrkBase       = unsafe.Offsetof((*Heap)(nil).brkBase)       // atomic.Uintptr: the break region's start
@@ -49,6 +50,7 @@ const (
 
 // AsmGranuleTable returns the granule table (GranuleEntry's) for an
 // assembly fast path to index: AsmGranuleTable()[GranuleEntry's index].
+// Only the arenas write it; a program that did would break every free.
 func AsmGranuleTable() *[granules]uint32 { return &granuleTable }
 
 // tagMul is the header tag's multiplier (tag, InUseHeader): 2^64 divided
