@@ -20,8 +20,11 @@ package alloc
 // mapped or sampled pointer, an optional feature on) it hands, untouched,
 // to mallocMiss or freeMiss, ordinary functions that pin explicitly. A
 // block whose allocation is to be sampled is popped as any other, and the
-// cache left, before sampledMalloc records it (sample.go); the assembly
-// Malloc leaves that case to mallocMiss, which pops and records it.
+// cache left, before sampledMalloc records it (sample.go; the assembly
+// Malloc jumps to sampledMallocWord with the pointer and the size in its
+// one argument word). A sampled block's free takes the fast path's checks
+// too, and the assembly Free then jumps to freeSampled, which takes it
+// out of the profile and frees it (the Go Free leaves it to freeMiss).
 //
 // What the fast paths check (SECURITY.md lists it against the slow paths):
 //   - Malloc: the popped chunk's safe-linked link decodes to a 16-aligned

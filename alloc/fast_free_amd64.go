@@ -45,6 +45,7 @@ const (
 	tagShift          = arena.AsmTagShift
 	tagMul            = arena.AsmTagMul
 	flagT             = arena.AsmFlagT
+	flagS             = arena.AsmFlagS
 	fastConsolid      = arena.AsmFastConsolid
 	minChunk          = arena.MinSize
 )
@@ -77,3 +78,16 @@ const (
 //
 //go:noescape
 func freeFast(ptr unsafe.Pointer) (pushed bool)
+
+// freeSampled is Free for a block in the heap profile (its S bit set) whose
+// header Free's fast path found sound (fast_free_amd64.h jumps here): the
+// S bit goes first (a byte store that Free's load of the whole header word
+// would otherwise have to wait for), the profile counts the free
+// (forgetSample), and Free frees the block as any other. freeMiss's
+// sampled route does the same where the fast path is Go's.
+func freeSampled(ptr unsafe.Pointer) {
+	p := uintptr(ptr)
+	arena.SetSampled(p-16, false)
+	forgetSample(p)
+	Free(ptr)
+}

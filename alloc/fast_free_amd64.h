@@ -1,7 +1,33 @@
 // The body of Free's fast path (fast_free_amd64.s), included by Free and
 // by freeFast, the form TestFastFreeAsm calls. The includer defines
-// FREE_PUSHED, what follows a push (Free returns), and a label miss right
-// after the include, where every other case ends (Free jumps to freeMiss).
+// FREE_PUSHED, what follows a push (Free returns), FREE_SAMPLED, what
+// follows the checks of a sampled block's sound header (Free jumps to
+// freeSampled), and a label miss right after the include, where every
+// other case ends (Free jumps to freeMiss).
+// SIZE_AND_TAG is the rest of InUseHeader, once the flags are known: the
+// size from w (DX) into R11, at least minChunk and within the room (R9),
+// and the tag in w's top bits (DX is left shifted down to it).
+#define SIZE_AND_TAG \
+	MOVQ	$const_chunkSizeMask, R11; \
+	ANDQ	DX, R11			/* size */; \
+	CMPQ	R11, $const_minChunk; \
+	JCS	miss; \
+	LEAQ	16(R11), CX; \
+	CMPQ	R9, CX; \
+	JCS	miss			/* room < size+hdrSz */; \
+	MOVQ	BX, CX			/* the tag: ((c>>4)^(size<<16)^secret)*mul */; \
+	SHRQ	$4, CX; \
+	MOVQ	R11, SI; \
+	SHLQ	$16, SI; \
+	XORQ	SI, CX; \
+	XORQ	const_heapSecret(R8), CX; \
+	MOVQ	$const_tagMul, SI; \
+	IMULQ	SI, CX; \
+	SHRQ	$const_tagShift, CX; \
+	SHRQ	$const_tagShift, DX; \
+	CMPQ	CX, DX; \
+	JNE	miss			/* a corrupt or forged header */
+
 	MOVL	·fastOff(SB), CX
 	TESTL	CX, CX
 	JNE	miss
@@ -44,26 +70,8 @@ header:
 	MOVQ	8(BX), DX		// w, the size word
 	MOVQ	$const_notInUse, CX
 	TESTQ	CX, DX
-	JNE	miss			// free, mapped, top, fencepost, sampled
-	MOVQ	$const_chunkSizeMask, R11
-	ANDQ	DX, R11			// size
-	CMPQ	R11, $const_minChunk
-	JCS	miss
-	LEAQ	16(R11), CX
-	CMPQ	R9, CX
-	JCS	miss			// room < size+hdrSz
-	MOVQ	BX, CX			// the tag: ((c>>4)^(size<<16)^secret)*mul
-	SHRQ	$4, CX
-	MOVQ	R11, SI
-	SHLQ	$16, SI
-	XORQ	SI, CX
-	XORQ	const_heapSecret(R8), CX
-	MOVQ	$const_tagMul, SI
-	IMULQ	SI, CX
-	SHRQ	$const_tagShift, CX
-	SHRQ	$const_tagShift, DX
-	CMPQ	CX, DX
-	JNE	miss			// a corrupt or forged header
+	JNE	notinuse		// free, mapped, top, fencepost, sampled
+	SIZE_AND_TAG
 
 	// The P's cache, and the key.
 	PID_FROM_R14(DX)		// g.m.p.id
@@ -145,3 +153,17 @@ nexttop:
 	MOVQ	8(BX)(R11*1), DI
 	TESTQ	$const_flagT, DI
 	JEQ	push
+	JMP	miss			// it borders the top
+
+notinuse:
+	// A sampled block (S and no other flag) with a sound header goes to
+	// FREE_SAMPLED, which takes it out of the profile before it is freed;
+	// every other flag is freeMiss's.
+	MOVQ	$const_notInUse, CX
+	ANDQ	DX, CX
+	MOVQ	$const_flagS, SI
+	CMPQ	CX, SI
+	JNE	miss
+	SIZE_AND_TAG
+	FREE_SAMPLED
+#undef SIZE_AND_TAG

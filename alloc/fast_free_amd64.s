@@ -17,8 +17,10 @@
 // then arena.NextIsTop). arena's layout comes from its Asm constants
 // (fast_free_amd64.go). Anything else (a fast path turned off, a pointer
 // offheap does not hold in use, a double free, no cache, a full class, a
-// mapped, sampled or too large chunk, one bordering the top) jumps to
-// freeMiss with nothing changed. It calls nothing and is never preempted,
+// mapped or too large chunk, one bordering the top) jumps to freeMiss with
+// nothing changed; a sampled block whose header passes the same checks
+// jumps to freeSampled, which takes it out of the heap profile and frees
+// it. It calls nothing and is never preempted,
 // so it stays on its P from the id to the push.
 //
 // The code is in fast_free_amd64.h, which freeFast includes too: a
@@ -30,8 +32,10 @@
 // DX the class's offset in it, SI the key.
 TEXT ·Free(SB), NOSPLIT|NOFRAME, $0-8
 #define FREE_PUSHED RET
+#define FREE_SAMPLED JMP ·freeSampled(SB)
 #include "fast_free_amd64.h"
 #undef FREE_PUSHED
+#undef FREE_SAMPLED
 miss:
 	JMP	·freeMiss(SB)
 
@@ -42,8 +46,10 @@ miss:
 // nothing changed).
 TEXT ·freeFast(SB), NOSPLIT|NOFRAME, $0-9
 #define FREE_PUSHED JMP done
+#define FREE_SAMPLED JMP miss
 #include "fast_free_amd64.h"
 #undef FREE_PUSHED
+#undef FREE_SAMPLED
 miss:
 	MOVB	$0, pushed+8(FP)
 	RET

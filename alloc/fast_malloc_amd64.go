@@ -13,8 +13,27 @@ import "unsafe"
 // On amd64 its fast path is assembly (fast_malloc_amd64.s), the Go one of
 // fast_malloc.go with the P's id read inline: a call to getPid, which Go
 // code needs to reach the runtime's g, cost more than the rest of the
-// pop. Whatever it cannot finish it hands, untouched, to mallocMiss.
+// pop. Whatever it cannot finish it hands, untouched, to mallocMiss; a
+// block whose allocation is to be sampled it pops, and hands to
+// sampledMallocWord.
 func Malloc(size int) unsafe.Pointer
+
+// sampleSizeShift is where sampledMallocWord's word holds the size, above
+// the user pointer: sizes up to midLimit (17 bits) above pointers below
+// 2^47, the lower half of amd64's address space, where Linux maps what it
+// is not asked to map higher (the assembly checks the pointer).
+const sampleSizeShift = 47
+
+// sampledMallocWord records the sample of a block that Malloc's fast path
+// popped with its P's profiling countdown run out: w is its user pointer p
+// | size<<sampleSizeShift, for Malloc's frame has one argument word.
+//
+//go:noinline
+func sampledMallocWord(w uintptr) unsafe.Pointer {
+	p := w & (1<<sampleSizeShift - 1)
+	recordSample(p, int(w>>sampleSizeShift), 2, 0)
+	return unsafe.Add(nil, p)
+}
 
 // What fast_malloc_amd64.s takes for granted, checked by the compiler: a
 // cacheBin is 16 bytes (the class index is shifted by 4), and caches and
@@ -24,4 +43,5 @@ const (
 	_ = -(unsafe.Sizeof(cacheBin{}) ^ 16)
 	_ = -(unsafe.Sizeof(caches[0]) ^ 8)
 	_ = -(unsafe.Sizeof(fastOff) ^ 4)
+	_ = -(uint(midLimit) >> (64 - sampleSizeShift)) // the size fits above the pointer
 )

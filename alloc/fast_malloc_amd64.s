@@ -12,10 +12,11 @@
 // then g.m.p.id with go1.26's offsets (gpid_amd64.h, as getPid). It pops the
 // head of the calling P's class when the class has one, its safe-linked link
 // decodes to a 16-aligned address, the chunk carries its cache key, and
-// the profiling countdown stays at or above zero; anything else (a fast
-// path turned off, a size above midLimit, no cache, an empty class, a bad
-// link or key, a sample due) jumps to mallocMiss with nothing changed,
-// which does it all again the slow way. An assembly function is never
+// the profiling countdown stays at or above zero. When the countdown runs
+// out it pops all the same and jumps to sampledMallocWord, which records
+// the sample; anything else (a fast path turned off, a size above
+// midLimit, no cache, an empty class, a bad link or key) jumps to
+// mallocMiss with nothing changed, which does it all again the slow way. An assembly function is never
 // preempted (the runtime does not preempt asynchronously in assembly) and
 // this one calls nothing, so it stays on its P from the id to the pop, as
 // the nosplit Go version does.
@@ -64,12 +65,28 @@ class:
 	JNE	miss
 	MOVQ	pcache_sampleLeft(CX), R8
 	SUBQ	AX, R8
-	JLT	miss			// a sample is due: mallocMiss pops and records it
+	JLT	sample			// a sample is due
 	MOVQ	R8, pcache_sampleLeft(CX)
 	MOVQ	R9, cacheBin_head(CX)(DX*1)
 	DECL	cacheBin_count(CX)(DX*1)
 	MOVQ	$0, 24(SI)		// the key goes: the chunk is the program's
 	MOVQ	DI, ret+8(FP)
 	RET
+sample:
+	// The pop as above, the countdown left below zero, and then
+	// sampledMallocWord(p | size<<sampleSizeShift) in Malloc's own frame:
+	// the same argument and result words, the argument slot the callee's
+	// to overwrite. p must fit below the size.
+	MOVQ	DI, R11
+	SHRQ	$const_sampleSizeShift, R11
+	JNE	miss
+	MOVQ	R8, pcache_sampleLeft(CX)
+	MOVQ	R9, cacheBin_head(CX)(DX*1)
+	DECL	cacheBin_count(CX)(DX*1)
+	MOVQ	$0, 24(SI)
+	SHLQ	$const_sampleSizeShift, AX
+	ORQ	DI, AX
+	MOVQ	AX, size+0(FP)
+	JMP	·sampledMallocWord(SB)
 miss:
 	JMP	·mallocMiss(SB)

@@ -3,6 +3,7 @@ package alloc_test
 import (
 	"math"
 	"testing"
+	"unsafe"
 
 	"github.com/offheap/offheap/alloc"
 	"github.com/offheap/offheap/tune"
@@ -78,5 +79,57 @@ func TestSampleGaps(t *testing.T) {
 	// errors to spare; an exponential's deviation equals its mean.
 	if math.Abs(mean/rate-1) > 0.01 || math.Abs(sd/rate-1) > 0.02 {
 		t.Errorf("gaps: mean %.0f, deviation %.0f; want both %d", mean, sd, rate)
+	}
+}
+
+// TestSampledSizes: at a rate of one byte every allocation is sampled, so
+// the profile holds each block's exact size. Sizes up to midLimit are popped
+// by Malloc's fast path, which on amd64 hands the pointer and the size to
+// the sampler packed in one word: the profile must count every byte and
+// every live block, the blocks must be the program's to write, and their
+// frees (Free's route for sampled blocks) must take them all out again.
+// (inuse_space is the live blocks times the mean size of their bucket,
+// which sizes of one class share: the objects are what is exact.)
+func TestSampledSizes(t *testing.T) {
+	old := alloc.ProfileRate()
+	alloc.SetProfileRate(1)
+	defer alloc.SetProfileRate(old)
+	live := alloc.LiveSamples()
+	for _, size := range []int{16, 17, 1000, 4000, 32768, 65535, 65536} {
+		before := figuresBySite(t, mustProfile(t), "")[siteSmall]
+		const n, kept = 200, 50
+		keep := make([]unsafe.Pointer, kept)
+		profSiteSmall(size, size*n, keep)
+		for i, p := range keep {
+			b := unsafe.Slice((*byte)(p), size)
+			for j := range b {
+				b[j] = byte(i)
+			}
+		}
+		mid := figuresBySite(t, mustProfile(t), "")[siteSmall]
+		for _, p := range keep {
+			alloc.Free(p)
+		}
+		after := figuresBySite(t, mustProfile(t), "")[siteSmall]
+		if mid == nil || after == nil {
+			t.Fatalf("size %d: no sample of the site in the profile", size)
+		}
+		var base [4]int64
+		if before != nil {
+			base = before.values
+		}
+		// Scaled by 1/(1-e^(-size/rate)): 1 for these sizes.
+		if got := mid.values[1] - base[1]; got != int64(size*n) {
+			t.Errorf("size %d: alloc_space grew by %d, want %d", size, got, size*n)
+		}
+		if got := mid.values[2] - base[2]; got != kept {
+			t.Errorf("size %d: inuse_objects grew by %d with %d blocks live", size, got, kept)
+		}
+		if after.values[3] != base[3] || after.values[2] != base[2] {
+			t.Errorf("size %d: inuse %d objects, %d bytes after every free, %d and %d before", size, after.values[2], after.values[3], base[2], base[3])
+		}
+	}
+	if n := alloc.LiveSamples(); n > live {
+		t.Errorf("%d sampled blocks live after freeing every block, %d before", n, live)
 	}
 }

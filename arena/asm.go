@@ -44,6 +44,8 @@ const (
 	// AsmFlagT marks the top chunk (NextIsTop reads it in the next
 	// chunk's header word).
 	AsmFlagT = flagT
+	// AsmFlagS marks a block in the heap profile (SetSampled).
+	AsmFlagS = flagS
 	// AsmFastConsolid is the floor of MayBorderTop's trim threshold.
 	AsmFastConsolid = fastConsolid
 )
