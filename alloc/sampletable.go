@@ -64,10 +64,12 @@ func tableKey(p uintptr) uint64 {
 	return k
 }
 
-// line returns the line of key.
+// line returns the line of key. (Through unsafe.Add: the index is below
+// len(t.slots) by construction, the top bits of a 64-bit product shifted
+// down to a line's number, so the slice's bounds checks were dead code.)
 func (t *addrTable) line(key uint64) *[lineSlots]atomic.Uint64 {
 	i := (key * 0x9E3779B97F4A7C15) >> t.shift * lineSlots
-	return (*[lineSlots]atomic.Uint64)(t.slots[i : i+lineSlots])
+	return (*[lineSlots]atomic.Uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.slots)), i*8))
 }
 
 // Results of the table's updates.
@@ -88,30 +90,28 @@ func (t *addrTable) insert(key uint64, e uint64) (result int, stale uint32) {
 		return tableFrozen, 0
 	}
 	l := t.line(key)
-	for {
-		empty := -1
-		for i := range l {
-			v := l[i].Load()
-			if v == 0 {
-				if empty < 0 {
-					empty = i
-				}
-			} else if v&entryAddrMask == key {
-				if l[i].CompareAndSwap(v, e) {
-					return tableDone, uint32(v >> entryAddrBits)
-				}
-				empty = -2
-				break
+again:
+	// The key first (key is never 0, so a match is never an empty slot),
+	// then the first empty slot: two short loops, the second of which
+	// stops at once in a line that is mostly empty. A slot that changes
+	// between the reads and the compare-and-swap makes it look again.
+	for i := range l {
+		if v := l[i].Load(); v&entryAddrMask == key {
+			if l[i].CompareAndSwap(v, e) {
+				return tableDone, uint32(v >> entryAddrBits)
 			}
+			goto again
 		}
-		if empty == -1 {
-			return tableFull, 0
-		}
-		if empty >= 0 && l[empty].CompareAndSwap(0, e) {
-			return tableDone, 0
-		}
-		// A slot changed meanwhile: look again.
 	}
+	for i := range l {
+		if l[i].Load() == 0 {
+			if l[i].CompareAndSwap(0, e) {
+				return tableDone, 0
+			}
+			goto again
+		}
+	}
+	return tableFull, 0
 }
 
 // remove deletes key's entry and returns its bucket id. Only the free of
@@ -123,7 +123,7 @@ func (t *addrTable) remove(key uint64) (uint32, int) {
 	}
 	l := t.line(key)
 	for i := range l {
-		if v := l[i].Load(); v&entryAddrMask == key && v != 0 {
+		if v := l[i].Load(); v&entryAddrMask == key { // key != 0: not an empty slot
 			clearSlot(&l[i])
 			return uint32(v >> entryAddrBits), tableDone
 		}
