@@ -43,11 +43,11 @@ import (
 // by an ordinary write of its byte of the header, which the arena's locked
 // updates of the P bit in the same word cannot undo (arena.SetSampled);
 // the table's compare-and-swap, the memo check (a load and a compare per
-// frame of the stack) and the calls remain: about 840 instructions a
+// frame of the stack) and the calls remain: about 770 instructions a
 // sampled pair more than a pair in bench's pair/4096 (callgrind), of which
-// the memo check of its 12 frames is 215, the table's insert 140 and
-// remove 46, recordSample's own 140, the sampled free's second pass
-// through Free 80. On amd64 neither half of a sampled pair goes through
+// the memo check of its 12 frames is 210, the table's insert 110 and
+// remove 30, recordSample's own 135, the sampled free's second pass
+// through Free 77. On amd64 neither half of a sampled pair goes through
 // the slow paths (mallocMiss, freeMiss): Malloc's fast path pops the block
 // and hands it to sampledMallocWord, Free's checks it and hands it to
 // freeSampled.
