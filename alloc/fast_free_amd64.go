@@ -46,6 +46,8 @@ const (
 	tagMul            = arena.AsmTagMul
 	flagT             = arena.AsmFlagT
 	flagS             = arena.AsmFlagS
+	flagSByteOffset   = arena.AsmFlagSByte
+	flagSInByte       = arena.AsmFlagSInByte
 	fastConsolid      = arena.AsmFastConsolid
 	minChunk          = arena.MinSize
 )
@@ -69,6 +71,22 @@ const (
 	_ = -(smallChunkMax ^ (minChunk + (nSmall-1)*16))
 	_ = -(unsafe.Sizeof(cacheBin{}.count) ^ 4)
 	_ = -(unsafe.Sizeof(pcache{}.home) ^ 4)
+)
+
+// What the assembly's sampled free (fast_free_amd64.s) takes for granted
+// of the table of sampled blocks and the psamples (forgetSample's common
+// case), checked by the compiler: a line is 1<<lineShift bytes, a count
+// slot 1<<countSlotShift, sampleTable's first word is cur, samplers and
+// an addrTable's frozen flag are plain words.
+const (
+	lineShift      = 6
+	countSlotShift = 5
+	_              = -(uint(lineSlots*8) ^ (1 << lineShift))
+	_              = -(unsafe.Sizeof(countSlot{}) ^ (1 << countSlotShift))
+	_              = -(unsafe.Offsetof(sampleTable.cur) ^ 0)
+	_              = -(unsafe.Sizeof(samplers[0]) ^ 8)
+	_              = -(unsafe.Sizeof(addrTable{}.frozen) ^ 4)
+	_              = -(uint(countSlots) & (countSlots - 1))
 )
 
 // freeFast is Free's fast path alone (fast_free_amd64.s): it reports

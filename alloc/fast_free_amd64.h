@@ -1,9 +1,10 @@
 // The body of Free's fast path (fast_free_amd64.s), included by Free and
 // by freeFast, the form TestFastFreeAsm calls. The includer defines
 // FREE_PUSHED, what follows a push (Free returns), FREE_SAMPLED, what
-// follows the checks of a sampled block's sound header (Free jumps to
-// freeSampled), and a label miss right after the include, where every
-// other case ends (Free jumps to freeMiss).
+// follows the checks of a sampled block's sound header (Free takes it out
+// of the profile and goes on at sound, the label after the checks), and a
+// label miss right after the include, where every other case ends (Free
+// jumps to freeMiss).
 // SIZE_AND_TAG is the rest of InUseHeader, once the flags are known: the
 // size from w (DX) into R11, at least minChunk and within the room (R9),
 // and the tag in w's top bits (DX is left shifted down to it).
@@ -72,6 +73,7 @@ header:
 	TESTQ	CX, DX
 	JNE	notinuse		// free, mapped, top, fencepost, sampled
 	SIZE_AND_TAG
+sound:
 
 	// The P's cache, and the key.
 	PID_FROM_R14(DX)		// g.m.p.id

@@ -18,9 +18,10 @@
 // (fast_free_amd64.go). Anything else (a fast path turned off, a pointer
 // offheap does not hold in use, a double free, no cache, a full class, a
 // mapped or too large chunk, one bordering the top) jumps to freeMiss with
-// nothing changed; a sampled block whose header passes the same checks
-// jumps to freeSampled, which takes it out of the heap profile and frees
-// it. It calls nothing and is never preempted,
+// nothing changed. A sampled block whose header passes the same checks
+// leaves the heap profile here when forgetSample's common case holds, and
+// is then freed as any other; else it goes to freeSampled, which does it
+// in Go. It calls nothing and is never preempted,
 // so it stays on its P from the id to the push.
 //
 // The code is in fast_free_amd64.h, which freeFast includes too: a
@@ -32,12 +33,73 @@
 // DX the class's offset in it, SI the key.
 TEXT ·Free(SB), NOSPLIT|NOFRAME, $0-8
 #define FREE_PUSHED RET
-#define FREE_SAMPLED JMP ·freeSampled(SB)
+#define FREE_SAMPLED JMP sampled
 #include "fast_free_amd64.h"
 #undef FREE_PUSHED
 #undef FREE_SAMPLED
 miss:
 	JMP	·freeMiss(SB)
+
+sampled:
+	// A block in the heap profile, its header sound: forgetSample's common
+	// case, then the free goes on as any other's (at sound). Its entry is
+	// in the table of sampled blocks (not frozen by a rebuild), and the
+	// calling P's psample holds the count slot of the entry's bucket: the
+	// entry goes (an ordinary store, as clearSlot), the slot counts the
+	// free, and the S bit goes (a byte store, as arena.SetSampled). Every
+	// check comes before the first store; anything else is freeSampled's.
+	// Nothing here is preempted, so the P's psample and the table stay
+	// what they were from the checks to the stores (as forgetSample's
+	// procPin keeps them).
+	PID_FROM_R14(DX)		// g.m.p.id
+	CMPQ	DX, $const_maxCachedProcs
+	JCC	slowsampled
+	LEAQ	·samplers(SB), R13
+	MOVQ	(R13)(DX*8), R13	// ps = samplers[pid].Load()
+	TESTQ	R13, R13
+	JEQ	slowsampled
+	MOVQ	·sampleTable(SB), R12	// t = sampleTable.cur.Load()
+	TESTQ	R12, R12
+	JEQ	slowsampled
+	CMPL	addrTable_frozen(R12), $0
+	JNE	slowsampled
+	MOVQ	AX, SI
+	SHRQ	$4, SI			// key = tableKey(p): p is 16-aligned
+	MOVQ	SI, DI
+	SHRQ	$const_entryAddrBits, DI
+	JNE	slowsampled		// too high for the table
+	MOVQ	$const_tableHashMul, DI
+	IMULQ	SI, DI
+	MOVQ	addrTable_shift(R12), CX
+	SHRQ	CX, DI			// the line (t.line)
+	SHLQ	$const_lineShift, DI
+	ADDQ	addrTable_slots(R12), DI	// its first slot
+	MOVQ	$const_entryAddrMask, R12
+	XORL	DX, DX
+scan:
+	MOVQ	(DI)(DX*8), CX
+	ANDQ	R12, CX
+	CMPQ	CX, SI
+	JEQ	found			// key != 0: not an empty slot
+	INCQ	DX
+	CMPQ	DX, $const_lineSlots
+	JLT	scan
+	JMP	slowsampled		// not there: freeSampled says so
+found:
+	MOVQ	(DI)(DX*8), CX
+	SHRQ	$const_entryAddrBits, CX	// the bucket's id
+	MOVQ	CX, SI
+	ANDQ	$(const_countSlots-1), SI
+	SHLQ	$const_countSlotShift, SI
+	LEAQ	psample_counts(R13)(SI*1), SI	// its count slot in ps
+	CMPL	countSlot_id(SI), CX
+	JNE	slowsampled		// the slot counts another bucket
+	MOVQ	$0, (DI)(DX*8)		// the entry goes
+	INCQ	countSlot_frees(SI)	// the free is counted
+	ANDB	$(~const_flagSInByte), const_flagSByteOffset(BX)	// the S bit goes
+	JMP	sound
+slowsampled:
+	JMP	·freeSampled(SB)
 
 // func freeFast(ptr unsafe.Pointer) (pushed bool)
 //

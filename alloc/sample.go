@@ -43,14 +43,14 @@ import (
 // by an ordinary write of its byte of the header, which the arena's locked
 // updates of the P bit in the same word cannot undo (arena.SetSampled);
 // the table's compare-and-swap, the memo check (a load and a compare per
-// frame of the stack) and the calls remain: about 770 instructions a
+// frame of the stack) and the calls remain: about 640 instructions a
 // sampled pair more than a pair in bench's pair/4096 (callgrind), of which
-// the memo check of its 12 frames is 210, the table's insert 110 and
-// remove 30, recordSample's own 135, the sampled free's second pass
-// through Free 77. On amd64 neither half of a sampled pair goes through
-// the slow paths (mallocMiss, freeMiss): Malloc's fast path pops the block
-// and hands it to sampledMallocWord, Free's checks it and hands it to
-// freeSampled.
+// the memo check of its 12 frames is 215, the table's insert 110,
+// recordSample's own 135, the sampled free 50. On amd64 neither half of a
+// sampled pair goes through the slow paths (mallocMiss, freeMiss):
+// Malloc's fast path pops the block and hands it to sampledMallocWord, and
+// Free's does forgetSample's common case itself (fast_free_amd64.s), the
+// rest going to freeSampled.
 
 var profileRate atomic.Int64 // mean bytes between samples; 0 = off
 

@@ -32,6 +32,7 @@ import (
 // where procPin does not pin, a mutex serializes updates instead.
 
 const (
+	tableHashMul  = 0x9E3779B97F4A7C15 // Fibonacci hashing's multiplier, a key's to its line
 	entryAddrBits = 44
 	entryAddrMask = 1<<entryAddrBits - 1
 	lineSlots     = 8
@@ -68,7 +69,7 @@ func tableKey(p uintptr) uint64 {
 // len(t.slots) by construction, the top bits of a 64-bit product shifted
 // down to a line's number, so the slice's bounds checks were dead code.)
 func (t *addrTable) line(key uint64) *[lineSlots]atomic.Uint64 {
-	i := (key * 0x9E3779B97F4A7C15) >> t.shift * lineSlots
+	i := (key * tableHashMul) >> t.shift * lineSlots
 	return (*[lineSlots]atomic.Uint64)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(t.slots)), i*8))
 }
 

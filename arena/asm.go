@@ -44,8 +44,12 @@ const (
 	// AsmFlagT marks the top chunk (NextIsTop reads it in the next
 	// chunk's header word).
 	AsmFlagT = flagT
-	// AsmFlagS marks a block in the heap profile (SetSampled).
-	AsmFlagS = flagS
+	// AsmFlagS marks a block in the heap profile (SetSampled), which sets
+	// and clears it by a store of the byte at AsmFlagSByte from the
+	// chunk's start: the bits AsmFlagSInByte of it.
+	AsmFlagS       = flagS
+	AsmFlagSByte   = sizeSz + flagSByte
+	AsmFlagSInByte = flagSInByte
 	// AsmFastConsolid is the floor of MayBorderTop's trim threshold.
 	AsmFastConsolid = fastConsolid
 )
