@@ -21,8 +21,8 @@
 // nothing changed. A sampled block whose header passes the same checks
 // leaves the heap profile here when forgetSample's common case holds, and
 // is then freed as any other; else it goes to freeSampled, which does it
-// in Go. It calls nothing and is never preempted,
-// so it stays on its P from the id to the push.
+// in Go. It calls nothing and is never preempted, so it stays on its P
+// from the id to the push.
 //
 // The code is in fast_free_amd64.h, which freeFast includes too: a
 // test's way into the very instructions Free runs, without the push's

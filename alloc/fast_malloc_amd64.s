@@ -16,10 +16,10 @@
 // out it pops all the same and jumps to sampledMallocWord, which records
 // the sample; anything else (a fast path turned off, a size above
 // midLimit, no cache, an empty class, a bad link or key) jumps to
-// mallocMiss with nothing changed, which does it all again the slow way. An assembly function is never
-// preempted (the runtime does not preempt asynchronously in assembly) and
-// this one calls nothing, so it stays on its P from the id to the pop, as
-// the nosplit Go version does.
+// mallocMiss with nothing changed, which does it all again the slow way.
+// An assembly function is never preempted (the runtime does not preempt
+// asynchronously in assembly) and this one calls nothing, so it stays on
+// its P from the id to the pop, as the nosplit Go version does.
 TEXT ·Malloc(SB), NOSPLIT|NOFRAME, $0-16
 	MOVL	·fastOff(SB), CX
 	TESTL	$(~const_fastHarden), CX
