@@ -335,7 +335,12 @@ func recordSample(p uintptr, bytes int, skip int, heap uint32) {
 			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels && b.heap == heap {
 				if t := sampleTable.cur.Load(); t != nil {
 					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
-						ps.countBytes(b.id, 1, 0, int64(bytes))
+						if c := &ps.counts[b.id&(countSlots-1)]; c.id == b.id {
+							c.allocs++ // countBytes's common case, without the call
+							c.bytes += int64(bytes)
+						} else {
+							ps.countBytes(b.id, 1, 0, int64(bytes))
+						}
 						if stale != 0 {
 							ps.count(stale, 0, 1)
 						}

@@ -61,24 +61,29 @@ func TestSampleGaps(t *testing.T) {
 	}
 	old := alloc.ProfileRate()
 	defer alloc.SetProfileRate(old)
-	const rate = 512 << 10
-	alloc.SetProfileRate(rate)
-	const n = 200000
-	var sum, sq float64
-	for i := 0; i < n; i++ {
-		g := float64(alloc.NextSampleGap())
-		if g < 0 {
-			t.Fatalf("negative gap %g", g)
+	// Go's rate, a small one (not tiny: a gap is rounded down to whole
+	// bytes, half a byte less on average), and rates whose gaps need the
+	// fixed-point product's high word (2^40) or come near its cap (2^58).
+	for _, rate := range []int{512 << 10, 4096, 1 << 40, 1 << 58} {
+		alloc.SetProfileRate(rate)
+		const n = 200000
+		var sum, sq float64
+		for i := 0; i < n; i++ {
+			g := float64(alloc.NextSampleGap())
+			if g < 0 {
+				t.Fatalf("rate %d: negative gap %g", rate, g)
+			}
+			sum += g
+			sq += g * g
 		}
-		sum += g
-		sq += g * g
-	}
-	mean := sum / n
-	sd := math.Sqrt(sq/n - mean*mean)
-	// The mean of 200000 exponential draws is within 1% with 4.5 standard
-	// errors to spare; an exponential's deviation equals its mean.
-	if math.Abs(mean/rate-1) > 0.01 || math.Abs(sd/rate-1) > 0.02 {
-		t.Errorf("gaps: mean %.0f, deviation %.0f; want both %d", mean, sd, rate)
+		mean := sum / n
+		sd := math.Sqrt(sq/n - mean*mean)
+		// The mean of 200000 exponential draws is within 1% with 4.5
+		// standard errors to spare; an exponential's deviation equals its
+		// mean.
+		if r := float64(rate); math.Abs(mean/r-1) > 0.01 || math.Abs(sd/r-1) > 0.02 {
+			t.Errorf("rate %d: gaps' mean %.0f, deviation %.0f; want both %d", rate, mean, sd, rate)
+		}
 	}
 }
 
