@@ -100,8 +100,27 @@ func captureFP(m *stackMemo, skip int) int {
 	if fp < lo || fp > hi-16 || fp&7 != 0 {
 		return captureFailed
 	}
-	if n := m.n; n > 0 && m.fp[0] == fp && m.fp[n-1] <= hi-16 && memoHolds(m) {
-		return captureHit
+	if n := m.n; n > 0 && m.fp[0] == fp && m.fp[n-1] <= hi-16 {
+		// The memo: each record read was found, one step below, to be the
+		// next record of the running goroutine's chain, and every record
+		// of the memo lies within the stack (they rise from fp, which does,
+		// to the last, which does too).
+		// (Indexed through unsafe.Add: no bounds checks, since n <= maxStack.)
+		fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
+		last := n - 1
+		i := 0
+		for ; i < last; i++ {
+			f := *(*uintptr)(unsafe.Add(fps, i*8))
+			if *(*uintptr)(unsafe.Add(nil, f+8)) != *(*uintptr)(unsafe.Add(pcs, i*8)) || *(*uintptr)(unsafe.Add(nil, f)) != *(*uintptr)(unsafe.Add(fps, i*8+8)) {
+				break
+			}
+		}
+		if i == last {
+			f := *(*uintptr)(unsafe.Add(fps, last*8))
+			if *(*uintptr)(unsafe.Add(nil, f+8)) == *(*uintptr)(unsafe.Add(pcs, last*8)) && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0) {
+				return captureHit
+			}
+		}
 	}
 	n := 0
 	for {
@@ -126,37 +145,6 @@ func captureFP(m *stackMemo, skip int) int {
 	m.n = n
 	m.b = nil
 	return captureMiss
-}
-
-// memoHoldsGo reports whether the chain of frame records that memo m
-// recorded is still the running goroutine's, given that m holds a walk
-// (m.n > 0) that starts at the frame pointer the caller has, within the
-// stack, and whose last record lies within the stack too (captureFP checks
-// that): record i still holds the return address m.pc[i] and, but for the
-// last, the frame pointer of record i+1; the last holds 0 as the next
-// (the end of the chain), unless the walk stopped at maxStack. Each record
-// read was found, one step below, to be the next record of the chain, and
-// every record of the memo lies within the stack (they rise from the
-// first, which does, to the last, which does too), so the reads are as
-// safe as a walk's. memoHolds is this function on other platforms than
-// amd64, where it is assembly (memo_amd64.s) with the same reads in the
-// same order: the loop is most of a sample's cost.
-//
-//go:nosplit
-//go:norace
-//go:nocheckptr
-func memoHoldsGo(m *stackMemo) bool {
-	// (Indexed through unsafe.Add: no bounds checks, since n <= maxStack.)
-	fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
-	last := m.n - 1
-	for i := 0; i < last; i++ {
-		f := *(*uintptr)(unsafe.Add(fps, i*8))
-		if *(*uintptr)(unsafe.Add(nil, f+8)) != *(*uintptr)(unsafe.Add(pcs, i*8)) || *(*uintptr)(unsafe.Add(nil, f)) != *(*uintptr)(unsafe.Add(fps, i*8+8)) {
-			return false
-		}
-	}
-	f := *(*uintptr)(unsafe.Add(fps, last*8))
-	return *(*uintptr)(unsafe.Add(nil, f+8)) == *(*uintptr)(unsafe.Add(pcs, last*8)) && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0)
 }
 
 // fpCallers is runtime.Callers taken from the frame pointers: it fills pcs
