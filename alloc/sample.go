@@ -43,10 +43,12 @@ import (
 // by an ordinary write of its byte of the header, which the arena's locked
 // updates of the P bit in the same word cannot undo (arena.SetSampled);
 // the table's compare-and-swap, the memo check (a load and a compare per
-// frame of the stack) and the calls remain: about 640 instructions a
+// frame of the stack) and the calls remain: about 620 instructions a
 // sampled pair more than a pair in bench's pair/4096 (callgrind), of which
-// the memo check of its 12 frames is 215, the table's insert 110,
-// recordSample's own 135, the sampled free 50. On amd64 neither half of a
+// the memo check of its 12 frames is 215, recordSample's own 140 (the
+// count in its P's slot included), the table's insert 110, the sampled
+// free 50, the next gap 55. (The memo check in assembly took 35 off but no
+// time: the ABI0 call's argument and result go through the stack.) On amd64 neither half of a
 // sampled pair goes through the slow paths (mallocMiss, freeMiss):
 // Malloc's fast path pops the block and hands it to sampledMallocWord, and
 // Free's does forgetSample's common case itself (fast_free_amd64.s), the
