@@ -5,6 +5,7 @@
 // of the profile and goes on at sound, the label after the checks), and a
 // label miss right after the include, where every other case ends (Free
 // jumps to freeMiss).
+
 // SIZE_AND_TAG is the rest of InUseHeader, once the flags are known: the
 // size from w (DX) into R11, at least minChunk and within the room (R9),
 // and the tag in w's top bits (DX is left shifted down to it).

@@ -48,11 +48,11 @@ import (
 // the memo check of its 12 frames is 215, recordSample's own 140 (the
 // count in its P's slot included), the table's insert 110, the sampled
 // free 50, the next gap 55. (The memo check in assembly took 35 off but no
-// time: the ABI0 call's argument and result go through the stack.) On amd64 neither half of a
-// sampled pair goes through the slow paths (mallocMiss, freeMiss):
-// Malloc's fast path pops the block and hands it to sampledMallocWord, and
-// Free's does forgetSample's common case itself (fast_free_amd64.s), the
-// rest going to freeSampled.
+// time: the ABI0 call's argument and result go through the stack.) On
+// amd64 neither half of a sampled pair goes through the slow paths
+// (mallocMiss, freeMiss): Malloc's fast path pops the block and hands it
+// to sampledMallocWord, and Free's does forgetSample's common case itself
+// (fast_free_amd64.s), the rest going to freeSampled.
 
 var profileRate atomic.Int64 // mean bytes between samples; 0 = off
 
