@@ -406,15 +406,30 @@ func newArenaStruct() *Arena {
 // Heaps' arenas draw from it in turn), in static memory: an arena's bins
 // then cost no mapping, which the first Malloc of a process would wait for,
 // and the kernel backs only the part that is used. Arenas past it map a
-// page for their bins.
+// page for their bins. The slots start at the first page boundary inside
+// binStore (binSlot), so that no slot straddles two pages: the first
+// arena's bins then cost the first Malloc one page fault, not two.
 var (
-	binStore   [binStoreSlots][nBins * 2]uintptr
+	binStore   [binStoreSlots + binSlotAlign/binSlotBytes][nBins * 2]uintptr
 	binStoreMu sync.Mutex
 	binNext    int       // slots of binStore handed out so far
 	binFree    []uintptr // slots given back (putBinPage)
 )
 
-const binStoreSlots = 64
+const (
+	binStoreSlots = 64
+	binSlotBytes  = nBins * 2 * 8 // a slot: the fd and bk words of every bin head
+	binSlotAlign  = 4096          // the smallest page size; a multiple of binSlotBytes
+)
+
+// A slot must divide the alignment, or slots would straddle pages anyway.
+var _ = [1]struct{}{}[binSlotAlign%binSlotBytes]
+
+// binSlot returns the address of slot i of binStore.
+func binSlot(i int) uintptr {
+	base := (uintptr(unsafe.Pointer(&binStore)) + binSlotAlign - 1) &^ (binSlotAlign - 1)
+	return base + uintptr(i)*binSlotBytes
+}
 
 // takeBinPage returns the address of a free slot of binStore for an
 // arena's bin heads and true, or 0 when all are taken.
@@ -428,7 +443,7 @@ func takeBinPage() (uintptr, bool) {
 	}
 	if binNext < binStoreSlots {
 		binNext++
-		return uintptr(unsafe.Pointer(&binStore[binNext-1])), false
+		return binSlot(binNext - 1), false
 	}
 	return 0, false
 }
