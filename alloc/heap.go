@@ -116,7 +116,6 @@ func initHeap() {
 		return
 	}
 	touchFirstPages()
-	startStats()
 	initAccount()
 	s, problems := tune.FromEnv(os.LookupEnv)
 	settings = s

@@ -143,8 +143,8 @@ func writeStatsText(w io.Writer, s *Stats) error {
 	} {
 		kv("syscalls "+c.name, fmt.Sprintf("%d calls, %d bytes, %d errors", c.op.Calls, c.op.Bytes, c.op.Errors))
 	}
-	kv("faults minor", fmt.Sprintf("%d (%d since start)", s.Faults.Minor, s.Faults.MinorSince))
-	kv("faults major", fmt.Sprintf("%d (%d since start)", s.Faults.Major, s.Faults.MajorSince))
+	kv("faults minor", fmt.Sprintf("%d (%d since offheap was loaded)", s.Faults.Minor, s.Faults.MinorSince))
+	kv("faults major", fmt.Sprintf("%d (%d since offheap was loaded)", s.Faults.Major, s.Faults.MajorSince))
 	kv("rss process", s.RSS.Process)
 	kv("rss process peak", s.RSS.ProcessPeak)
 	if s.RSS.Measured {
