@@ -254,12 +254,36 @@ func cacheCorrupted(ch, next uintptr) {
 // nClassSlots is nClasses rounded up to a power of two, so that the fast
 // paths index a cache's classes with a mask, without a bounds check; the
 // slots past nClasses stay empty with limit 0. A cache has nBinSlots
-// slots: its own classes, then, at nClassSlots on, the foreign classes of
-// the exact classes.
+// slots that the fast paths use: its own classes, then, at nClassSlots on,
+// the foreign classes of the exact classes; then, at stashBase on, the
+// stashes of the exact classes, which only the slow paths touch.
 const (
 	nClassSlots = 128
 	nBinSlots   = nClassSlots + nSmall
+	stashBase   = nBinSlots
 )
+
+// The stash. A class of the process heap's caches holds half its limit
+// (tcache_count) in its list, which the fast paths push to and pop from,
+// and up to as many again in its stash, a second list: when a free finds
+// the list full, the list becomes the stash, whole, and the stash it
+// replaces goes to the arena's lists as one batch (giveBackList); when a
+// malloc finds the list empty, the stash becomes the list. Each is a few
+// pointer moves (freeToStash, cachePop; cachePushFull when a stash goes
+// back), where taking half of a full list off its head walked the links
+// of 32 chunks, a chain of dependent loads, with a granule lookup and a
+// rewritten link for each chunk. Bonwick's magazines (the loaded and the
+// previous magazine of each CPU, "Magazines and Vmem", 2001) work the same
+// way. In bench-malloc-simple's 400 blocks of 1 KiB (400 mallocs, then
+// their 400 frees in order) a pair went from 234 to 195 instructions and
+// from 35.6 to 28.1 ns (AMD EPYC, benchstat of 8 alternating runs); the
+// price is paid by a class whose level hovers at half its limit, where
+// list and stash change places often (thread-shape and random-live: 180
+// to 182 instructions an operation). The list and the stash together hold
+// the class's limit at most, as before. Only the exact classes have
+// stashes, and only while half their limit is a batch at most (limits 2
+// to 2*maxBatch; the default is 64), since a stash leaves as one batch;
+// private heaps' caches have none (stashMask).
 
 // Foreign chunks: a chunk freed on a P whose arena does not own it (its
 // goroutine allocated it on another P, or the P moved to another arena)
@@ -295,11 +319,19 @@ var cacheSlots = func() (s []int) {
 	for cl := 0; cl < nSmall; cl++ {
 		s = append(s, nClassSlots+cl)
 	}
+	for cl := 0; cl < nSmall; cl++ {
+		s = append(s, stashBase+cl)
+	}
 	return s
 }()
 
 // slotClass is the class of cache slot s.
-func slotClass(s int) int { return s % nClassSlots }
+func slotClass(s int) int {
+	if s >= stashBase {
+		return s - stashBase
+	}
+	return s % nClassSlots
+}
 
 type cacheBin struct {
 	head  uintptr // chunk address of the first chunk, or 0
@@ -321,7 +353,33 @@ type pcache struct {
 	// heap-profile sample (see sample.go).
 	sampleLeft int64
 	mu         sync.Mutex // used only under the race detector
-	_          [64]byte   // keep neighbouring caches off this cache line
+
+	// The stashes, after what the fast paths read (stashBase).
+	stash [nSmall]cacheBin
+	// stashMask has bit cl set when exact class cl has a stash (see
+	// stashBase). An arena's lists hold its own chunks only, so a stash
+	// goes back as one batch only if it holds one arena's chunks: a list
+	// that the fast paths filled since it was last empty does, as long as
+	// the cache did not change arena meanwhile. mixed and stashMixed have
+	// bit cl set when the slow paths put other chunks in the class's list
+	// or stash (a refill for another P's arena, reuseForeign); gen counts
+	// the cache's changes of arena (setArena, which may run on another P),
+	// and listGen and stashGen hold gen as it was when the list, or the
+	// list that became the stash, was last empty. Only the cache's P
+	// writes the rest.
+	stashMask         uint64
+	mixed, stashMixed uint64
+	gen               atomic.Uint32
+	listGen, stashGen [nSmall]uint32
+	_                 [64]byte // keep neighbouring caches off this cache line
+}
+
+// slot returns cache slot s of c: a class, a foreign class, or a stash.
+func (c *pcache) slot(s int) *cacheBin {
+	if s >= stashBase {
+		return &c.stash[s-stashBase]
+	}
+	return &c.bins[s]
 }
 
 // newPcache returns an empty cache for P pid (-1: none) with the
@@ -356,6 +414,7 @@ func newPcacheStruct() *pcache {
 func (c *pcache) setArena(a *arena.Arena) {
 	c.home.Store(a.LocalEntry())
 	c.arena.Store(a)
+	c.gen.Add(1) // after the arena: a P that reads the new gen sees the new home
 }
 
 // foreign reports whether a chunk of class cl whose GranuleEntry is entry
@@ -482,14 +541,28 @@ func ensureCache(pid int) {
 
 func newCache(pid int) *pcache {
 	c := newPcache(pid, nextSampleGap())
-	c.refreshLimits()
+	c.refreshLimits(true)
 	c.setArena(homeArena(pid))
 	return c
 }
 
-func (c *pcache) refreshLimits() {
+// refreshLimits sets the limits of c's classes from tcache_count; with
+// stash, an exact class whose limit is 2 to 2*maxBatch keeps half of it in
+// its list and has a stash for the other half (see stashBase). The
+// stashes' own slots are left alone: their lists are never longer than
+// their class's limit, which says how long they may be.
+func (c *pcache) refreshLimits(stash bool) {
 	l := cacheLimits.Load()
+	c.stashMask = 0
 	for _, s := range cacheSlots {
-		c.bins[s].limit = l[slotClass(s)]
+		if s >= stashBase {
+			continue
+		}
+		lim := l[slotClass(s)]
+		if stash && s < nSmall && lim >= 2 && lim <= 2*maxBatch {
+			lim /= 2
+			c.stashMask |= 1 << s
+		}
+		c.bins[s].limit = lim
 	}
 }

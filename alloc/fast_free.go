@@ -48,7 +48,10 @@ func Free(ptr unsafe.Pointer) {
 							fastPush(b, ch, k, key)
 							return
 						}
-					} else if cl := chunkClass(size); cl >= 0 {
+					} else if cl := chunkClass(size); cl >= nSmall || cl >= 0 && entry == c.home.Load() {
+						// (A chunk larger than an exact class that it
+						// falls in: one of another arena goes to the
+						// foreign class, through cachePush.)
 						// A mid-size chunk bordering the top goes to the
 						// arena unless its class is empty (freeToTop); only
 						// one near its region's end can (MayBorderTop).

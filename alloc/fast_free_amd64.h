@@ -127,6 +127,11 @@ floor:
 	LEAQ	·chunkFloor(SB), DX
 	MOVBLZX	(DX)(DI*1), DX
 	ANDQ	$(const_nClassSlots-1), DX
+	CMPQ	DX, $const_nSmall
+	JCC	midclass		// a mid-size class: no foreign classes
+	CMPL	R10, pcache_home(CX)
+	JNE	miss			// a larger chunk of an exact class, another arena's: cachePush
+midclass:
 	SHLQ	$4, DX
 	MOVL	cacheBin_count(CX)(DX*1), DI
 	CMPL	DI, cacheBin_limit(CX)(DX*1)

@@ -41,7 +41,7 @@ func freeFastWant(p uintptr, pid int) *cacheBin {
 		}
 		return nil
 	}
-	if cl := chunkClass(size); cl >= 0 {
+	if cl := chunkClass(size); cl >= nSmall || cl >= 0 && entry == c.home.Load() {
 		b := &c.bins[uint(cl)%nClassSlots]
 		if b.count < b.limit && (b.count == 0 || !h.MayBorderTop(room, size) || !arena.NextIsTop(ch, size)) {
 			return b

@@ -59,12 +59,12 @@ func cachedChunksIn(ah *arena.Heap, stolen []*pcache) ([]uintptr, error) {
 		for _, s := range cacheSlots {
 			cl := slotClass(s)
 			n := 0
-			for ch := c.bins[s].head; ch != 0; ch = arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16))) {
+			for ch := c.slot(s).head; ch != 0; ch = arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16))) {
 				if ch&15 != 0 {
 					return out, fmt.Errorf("cache: class %d: unaligned chunk %#x (forged link?)", cl, ch)
 				}
-				if n++; n > int(c.bins[s].count) {
-					return out, fmt.Errorf("cache: class %d holds more chunks than its count %d", cl, c.bins[s].count)
+				if n++; n > int(c.slot(s).count) {
+					return out, fmt.Errorf("cache: class %d holds more chunks than its count %d", cl, c.slot(s).count)
 				}
 				if k, _ := ah.Lookup(ch + 16); k != arena.InHeap {
 					return out, fmt.Errorf("cache: class %d: chunk %#x is not in any arena", cl, ch)
@@ -77,8 +77,8 @@ func cachedChunksIn(ah *arena.Heap, stolen []*pcache) ([]uintptr, error) {
 				}
 				out = append(out, ch)
 			}
-			if n != int(c.bins[s].count) {
-				return out, fmt.Errorf("cache: class %d counts %d chunks, holds %d", cl, c.bins[s].count, n)
+			if n != int(c.slot(s).count) {
+				return out, fmt.Errorf("cache: class %d counts %d chunks, holds %d", cl, c.slot(s).count, n)
 			}
 		}
 	}
@@ -137,7 +137,7 @@ func flushCacheIn(ah *arena.Heap, c *pcache) *arena.CorruptionError {
 		}
 	}
 	for _, s := range cacheSlots {
-		b := &c.bins[s]
+		b := c.slot(s)
 		var batch [refillBatch]uintptr
 		for b.head != 0 {
 			n, err := cacheList(ah, b, batch[:])
@@ -271,7 +271,7 @@ func (c *pcache) signature() uintptr {
 	}
 	var sig uintptr
 	for _, i := range cacheSlots {
-		h := atomic.LoadUintptr(&c.bins[i].head)
+		h := atomic.LoadUintptr(&c.slot(i).head)
 		sig += h ^ (h >> 7) ^ uintptr(i)*boolToUintptr(h != 0)
 	}
 	return sig

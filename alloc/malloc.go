@@ -64,6 +64,10 @@ func cachePopIn(cs []atomic.Pointer[pcache], cl int, size int) (p uintptr, sampl
 	}
 	b := &c.bins[cl]
 	ch := b.head
+	if ch == 0 && cl < nSmall && c.stash[cl].count > 0 {
+		c.fromStash(cl) // the first miss of the fast path's on an empty list
+		ch = b.head
+	}
 	if ch == 0 {
 		if raceEnabled {
 			c.mu.Unlock()
@@ -359,6 +363,12 @@ func refill(cl int) uintptr {
 	if cl >= nSmall {
 		k = 1
 	}
+	// The stash first: the P's own chunks, freed last but a list ago.
+	if cl < nSmall {
+		if ch := takeStash(cl); ch != 0 {
+			return ch + 16
+		}
+	}
 	var got [refillBatch]uintptr
 	noteRefill(c)
 	if cl < nSmall && heap.HeapSys() >= reuseForeignMin {
@@ -420,8 +430,13 @@ func reuseForeign(cl int) uintptr {
 		return 0
 	}
 	f, b := &c.foreignBins[cl], &c.bins[cl]
+	lim := b.limit
+	if c.stashMask&(1<<cl) != 0 {
+		lim *= 2 // the class's limit: a list that long goes to the stash in halves (cachePushFull)
+	}
 	var ch uintptr
-	if f.count > 0 && b.head == 0 && f.count-1 <= b.limit {
+	if f.count > 0 && b.head == 0 && f.count-1 <= lim {
+		c.mixed |= 1 << cl // other arenas' chunks
 		ch = f.head
 		next := link(ch)
 		if next&15 != 0 || !inCache(ch) {
@@ -456,6 +471,9 @@ func installBatch(first uintptr, n, cl int) uintptr {
 			if b := &c.bins[cl]; b.head == 0 && uint32(n-1) <= b.limit {
 				b.head, b.count = rest, uint32(n-1)
 				done = true
+				if cl < nSmall && heap.ArenaIndexOf(first) != c.arena.Load().Index() {
+					c.mixed |= 1 << cl // taken for another P's arena
+				}
 			}
 			if raceEnabled {
 				c.mu.Unlock()
@@ -492,6 +510,9 @@ func pushChunksIn(cs []atomic.Pointer[pcache], ah *arena.Heap, chs []uintptr, cl
 	i := 0
 	if c != nil {
 		b := &c.bins[cl]
+		if cl < nSmall && c.stashMask != 0 && ah.ArenaIndexOf(chs[0]) != c.arena.Load().Index() {
+			c.mixed |= 1 << cl // carved for another P's arena
+		}
 		for ; i < len(chs) && b.count < b.limit && chunkClass(arena.ChunkSize(chs[i])) == cl; i++ {
 			ch := chs[i]
 			*keyWord(ch) = keyFor(ch)
@@ -533,6 +554,11 @@ func freeMiss(ptr unsafe.Pointer) {
 				Free(ptr)
 				return
 			}
+		}
+		// A full exact class with an empty stash: the first miss of the
+		// fast path's on a full list.
+		if freeToStash(p) {
+			return
 		}
 	}
 	if fastOff.Load()&fastPending != 0 {
@@ -770,8 +796,22 @@ func cachePushFull(ch uintptr, s int) bool {
 		procUnpin()
 		return false
 	}
+	var oldStash uintptr // a stash to give back, its length, and whether it may be mixed
+	var nOld int
+	var oldMixed bool
 	if b.count >= b.limit {
-		nout = b.detachHalf(&out)
+		if s < nSmall && c.stashMask&(1<<s) != 0 && b.count <= b.limit && b.count <= maxBatch {
+			// The list becomes the stash, whole; the old stash goes back.
+			st := &c.stash[s]
+			oldStash, nOld = st.head, int(st.count)
+			oldMixed = c.stashMixed&(1<<s) != 0 || c.stashGen[s] != c.gen.Load()
+			c.toStash(s) // (ch is checked below)
+		} else {
+			nout = b.detachHalf(&out)
+		}
+	}
+	if s < nSmall && c.foreign(arena.GranuleEntry(ch), s) {
+		c.mixed |= 1 << s // s was this chunk's slot on the P cachePush ran on
 	}
 	if perturbByte.Load() != 0 {
 		heap.PerturbFree(ch) // leaves the link and key words alone
@@ -783,8 +823,114 @@ func cachePushFull(ch uintptr, s int) bool {
 		c.mu.Unlock()
 	}
 	procUnpin()
+	if nOld > 0 {
+		giveBackList(oldStash, nOld, s, oldMixed)
+	}
 	giveBack(out[:nout], slotClass(s))
 	return true
+}
+
+// toStash makes exact class cl's list its stash, whole, and leaves the
+// list empty; the stash must be empty or given back by the caller, which
+// is pinned to c's P.
+func (c *pcache) toStash(cl int) {
+	b, st, bit := &c.bins[cl], &c.stash[cl], uint64(1)<<cl
+	st.head, st.count = b.head, b.count
+	b.head, b.count = 0, 0
+	c.stashMixed = c.stashMixed&^bit | c.mixed&bit
+	c.stashGen[cl] = c.listGen[cl]
+	c.mixed &^= bit
+	c.listGen[cl] = c.gen.Load()
+}
+
+// fromStash makes exact class cl's stash its list, which must be empty,
+// and leaves the stash empty; with no stash, it only notes that the list
+// is empty, and so holds no other arena's chunks. The caller is pinned to
+// c's P.
+func (c *pcache) fromStash(cl int) {
+	b, st, bit := &c.bins[cl], &c.stash[cl], uint64(1)<<cl
+	b.head, b.count = st.head, st.count
+	st.head, st.count = 0, 0
+	c.mixed = c.mixed&^bit | c.stashMixed&bit
+	c.listGen[cl] = c.stashGen[cl]
+	if b.head == 0 {
+		c.mixed &^= bit
+		c.listGen[cl] = c.gen.Load()
+	}
+	c.stashMixed &^= bit
+}
+
+// takeStash makes the stash of exact class cl the current P's list, if the
+// list is empty and the stash is not, and returns the stash's first chunk,
+// popped, or 0. Its checks are a cache pop's.
+func takeStash(cl int) uintptr {
+	pid := procPin()
+	c := lockedCache(pid)
+	if c == nil {
+		procUnpin()
+		return 0
+	}
+	b := &c.bins[cl]
+	var ch uintptr
+	if b.head == 0 {
+		c.fromStash(cl)
+		if ch = b.head; ch != 0 {
+			next := link(ch)
+			if next&15 != 0 || !inCache(ch) {
+				b.head, b.count = 0, 0
+				if raceEnabled {
+					c.mu.Unlock()
+				}
+				procUnpin()
+				cacheCorrupted(ch, next)
+			}
+			b.head = next
+			b.count--
+		}
+	}
+	if raceEnabled {
+		c.mu.Unlock()
+	}
+	procUnpin()
+	return ch
+}
+
+// freeToStash is Free's fast path (fast_free.go's) for a chunk of an exact
+// class whose list is full while its stash is empty: the list becomes the
+// stash and the chunk starts a new list (cache.go, stashBase). It reports
+// false, and changes nothing, for any other chunk or state, which the
+// rest of freeMiss then handles: a second free among them (the key), as
+// the fast path leaves it.
+func freeToStash(p uintptr) bool {
+	room, entry := heap.FastRegion(p - 16)
+	ch, size := heap.InUseHeader(p, room)
+	if ch == 0 || size > smallChunkMax {
+		return false
+	}
+	k, key := keyWord(ch), keyFor(ch)
+	if *k == key {
+		return false
+	}
+	cl := int(uint(size-arena.MinSize) >> 4 % nSmall)
+	pid := procPin()
+	c := lockedCache(pid)
+	if c == nil {
+		procUnpin()
+		return false
+	}
+	b := &c.bins[cl]
+	ok := entry == c.home.Load() && c.stashMask&(1<<cl) != 0 && b.count == b.limit && c.stash[cl].count == 0
+	if ok {
+		c.toStash(cl)
+		*k = key
+		*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, 0)
+		b.head, b.count = ch, 1
+	}
+	if raceEnabled {
+		c.mu.Unlock()
+	}
+	procUnpin()
+	return ok
 }
 
 // freeChunks returns cached chunks (F bit set or not) to their arenas,

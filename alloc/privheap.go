@@ -321,7 +321,7 @@ func (h *Heap) cache() *pcache {
 	defer h.cacheMu.Unlock()
 	if c = h.caches[pid].Load(); c == nil {
 		c = newPcache(-1, nextSampleGap())
-		c.refreshLimits()
+		c.refreshLimits(false)
 		c.setArena(h.ah.Arena(0))
 		if !h.destroyed.Load() {
 			h.caches[pid].Store(c)

@@ -131,6 +131,43 @@ func pushRemote(idx int, run []uintptr, cl int) bool {
 	}
 }
 
+// giveBackList is giveBack for a cache list of class cl: n chunks (maxBatch
+// at most) linked from first, the last link 0, as a stash is. A list of
+// one arena's chunks goes onto that arena's lists as it is, one batch,
+// without a walk; a list that may be mixed (pcache.mixed), or one that
+// finds the lists full, goes chunk by chunk (giveBack).
+func giveBackList(first uintptr, n, cl int, mixed bool) {
+	if a := heap.ArenaIndexOf(first); !mixed && a >= 0 && pushRemoteList(a, first, n, cl) {
+		return
+	}
+	var chs [maxBatch]uintptr
+	k, err := batchChunks(first, n, chs[:])
+	giveBack(chs[:k], cl)
+	if err != nil {
+		panic(err)
+	}
+}
+
+// pushRemoteList is pushRemote for a list of arena idx's chunks already
+// linked and ending in 0 (n chunks, maxBatch at most): only the batch's
+// metadata is written.
+func pushRemoteList(idx int, first uintptr, n, cl int) bool {
+	r := remoteOf(idx, true)
+	b := int64(n) * int64(classChunk[cl])
+	if r.chunks.Add(int64(n)) > remoteMax || r.bytes.Add(b) > remoteMaxBytes {
+		r.chunks.Add(-int64(n))
+		r.bytes.Add(-b)
+		return false
+	}
+	for {
+		old := r.heads[cl].Load()
+		*metaWord(first) = batchMeta(old, n)
+		if r.heads[cl].CompareAndSwap(old, first) {
+			return true
+		}
+	}
+}
+
 // setLink stores next as chunk ch's safe-linked list link.
 func setLink(ch, next uintptr) {
 	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, next)

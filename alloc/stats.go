@@ -596,7 +596,7 @@ func cacheFigures() (chunks, bytes uint64) {
 			continue
 		}
 		for _, s := range cacheSlots {
-			k := uint64(atomic.LoadUint32(&c.bins[s].count))
+			k := uint64(atomic.LoadUint32(&c.slot(s).count))
 			chunks += k
 			bytes += k * uint64(classChunk[slotClass(s)])
 		}
