@@ -354,8 +354,10 @@ type pcache struct {
 	sampleLeft int64
 	mu         sync.Mutex // used only under the race detector
 
-	// The stashes, after what the fast paths read (stashBase).
-	stash [nSmall]cacheBin
+	// The stashes, after what the fast paths read (stashBase); their
+	// arrays last, so that a fresh cache's first malloc writes no more
+	// pages than the fields before them.
+	//
 	// stashMask has bit cl set when exact class cl has a stash (see
 	// stashBase). An arena's lists hold its own chunks only, so a stash
 	// goes back as one batch only if it holds one arena's chunks: a list
@@ -371,6 +373,7 @@ type pcache struct {
 	mixed, stashMixed uint64
 	gen               atomic.Uint32
 	listGen, stashGen [nSmall]uint32
+	stash             [nSmall]cacheBin
 	_                 [64]byte // keep neighbouring caches off this cache line
 }
 
