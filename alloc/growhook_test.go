@@ -7,8 +7,9 @@ import (
 )
 
 // TestGrowGivesBackCaches: when the arena must grow to serve a request, the
-// chunks of that arena waiting in the calling P's cache classes go back to
-// it first (giveBackBeforeGrow), where they can merge and serve other sizes.
+// chunks of that arena waiting in the calling P's mid-size classes, its
+// stashes and the arena's lists go back to it first (giveBackBeforeGrow),
+// where they can merge and serve other sizes.
 func TestGrowGivesBackCaches(t *testing.T) {
 	if raceEnabled {
 		t.Skip("under the race detector the give-back leaves the caches alone (their mutexes)")
@@ -42,6 +43,11 @@ func TestGrowGivesBackCaches(t *testing.T) {
 	if n, _ := remoteFigures(); n == 0 {
 		t.Fatal("no chunk waits on the arena's lists after 300 frees of 64 bytes")
 	}
+	// ... and the class's stash holds the older half of its limit.
+	cl64 := requestClass(64)
+	if c.stash[cl64].count == 0 {
+		t.Fatal("the 64-byte class's stash is empty after 300 frees")
+	}
 	var st Stats
 	ReadStats(&st)
 	sys0 := st.Arenas[0].System
@@ -58,6 +64,9 @@ func TestGrowGivesBackCaches(t *testing.T) {
 	}
 	if n, _ := remoteFigures(); n != 0 {
 		t.Fatalf("%d chunks still wait on the arena's lists after it grew, want 0", n)
+	}
+	if got := c.stash[cl64].count; got != 0 {
+		t.Fatalf("the 64-byte class's stash still holds %d chunks after the arena grew, want 0", got)
 	}
 	if err := Check(); err != nil {
 		t.Fatalf("Check after the give-back: %v", err)
