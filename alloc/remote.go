@@ -109,11 +109,7 @@ func giveBack(chs []uintptr, cl int) {
 // alone) when the lists are full.
 func pushRemote(idx int, run []uintptr, cl int) bool {
 	r := remoteOf(idx, true)
-	n := int64(len(run))
-	b := n * int64(classChunk[cl])
-	if r.chunks.Add(n) > remoteMax || r.bytes.Add(b) > remoteMaxBytes {
-		r.chunks.Add(-n)
-		r.bytes.Add(-b)
+	if !r.reserve(len(run), cl) {
 		return false
 	}
 	for i := 0; i < len(run)-1; i++ {
@@ -121,12 +117,31 @@ func pushRemote(idx int, run []uintptr, cl int) bool {
 	}
 	setLink(run[len(run)-1], 0)
 	r.hints.noteBatch(run)
-	first := run[0]
+	r.pushBatch(run[0], len(run), cl)
+	return true
+}
+
+// reserve counts n chunks of class cl onto r's lists, or reports false
+// (counting nothing) when the lists would hold more than remoteMax chunks
+// or remoteMaxBytes.
+func (r *remoteLists) reserve(n, cl int) bool {
+	b := int64(n) * int64(classChunk[cl])
+	if r.chunks.Add(int64(n)) > remoteMax || r.bytes.Add(b) > remoteMaxBytes {
+		r.chunks.Add(-int64(n))
+		r.bytes.Add(-b)
+		return false
+	}
+	return true
+}
+
+// pushBatch puts the batch of n chunks of class cl linked from first (the
+// last link 0) on r's list for the class, counted already (reserve).
+func (r *remoteLists) pushBatch(first uintptr, n, cl int) {
 	for {
 		old := r.heads[cl].Load()
-		*metaWord(first) = batchMeta(old, len(run))
+		*metaWord(first) = batchMeta(old, n)
 		if r.heads[cl].CompareAndSwap(old, first) {
-			return true
+			return
 		}
 	}
 }
@@ -153,19 +168,11 @@ func giveBackList(first uintptr, n, cl int, mixed bool) {
 // metadata is written.
 func pushRemoteList(idx int, first uintptr, n, cl int) bool {
 	r := remoteOf(idx, true)
-	b := int64(n) * int64(classChunk[cl])
-	if r.chunks.Add(int64(n)) > remoteMax || r.bytes.Add(b) > remoteMaxBytes {
-		r.chunks.Add(-int64(n))
-		r.bytes.Add(-b)
+	if !r.reserve(n, cl) {
 		return false
 	}
-	for {
-		old := r.heads[cl].Load()
-		*metaWord(first) = batchMeta(old, n)
-		if r.heads[cl].CompareAndSwap(old, first) {
-			return true
-		}
-	}
+	r.pushBatch(first, n, cl)
+	return true
 }
 
 // setLink stores next as chunk ch's safe-linked list link.
