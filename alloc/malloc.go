@@ -64,8 +64,10 @@ func cachePopIn(cs []atomic.Pointer[pcache], cl int, size int) (p uintptr, sampl
 	}
 	b := &c.bins[cl]
 	ch := b.head
-	if ch == 0 && cl < nSmall && c.stash[cl].count > 0 {
-		c.fromStash(cl) // the first miss of the fast path's on an empty list
+	if ch == 0 && cl < nSmall && c.stashMask&(1<<cl) != 0 {
+		// The list is empty: the stash, if any, becomes it (and the list
+		// holds no other arena's chunks now).
+		c.fromStash(cl)
 		ch = b.head
 	}
 	if ch == 0 {
@@ -362,12 +364,6 @@ func refill(cl int) uintptr {
 	k := min(max(int(lim)/2, 1), refillBatch, max(refillBytes/int(nb), 2))
 	if cl >= nSmall {
 		k = 1
-	}
-	// The stash first: the P's own chunks, freed last but a list ago.
-	if cl < nSmall {
-		if ch := takeStash(cl); ch != 0 {
-			return ch + 16
-		}
 	}
 	var got [refillBatch]uintptr
 	noteRefill(c)
@@ -858,41 +854,6 @@ func (c *pcache) fromStash(cl int) {
 		c.listGen[cl] = c.gen.Load()
 	}
 	c.stashMixed &^= bit
-}
-
-// takeStash makes the stash of exact class cl the current P's list, if the
-// list is empty and the stash is not, and returns the stash's first chunk,
-// popped, or 0. Its checks are a cache pop's.
-func takeStash(cl int) uintptr {
-	pid := procPin()
-	c := lockedCache(pid)
-	if c == nil {
-		procUnpin()
-		return 0
-	}
-	b := &c.bins[cl]
-	var ch uintptr
-	if b.head == 0 {
-		c.fromStash(cl)
-		if ch = b.head; ch != 0 {
-			next := link(ch)
-			if next&15 != 0 || !inCache(ch) {
-				b.head, b.count = 0, 0
-				if raceEnabled {
-					c.mu.Unlock()
-				}
-				procUnpin()
-				cacheCorrupted(ch, next)
-			}
-			b.head = next
-			b.count--
-		}
-	}
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
-	return ch
 }
 
 // freeToStash is Free's fast path (fast_free.go's) for a chunk of an exact
