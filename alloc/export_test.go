@@ -1,6 +1,8 @@
 package alloc
 
 import (
+	"unsafe"
+
 	"github.com/offheap/offheap/arena"
 	"github.com/offheap/offheap/brk"
 	"github.com/offheap/offheap/tune"
@@ -41,3 +43,15 @@ func ArenaLimit() int { return int(arenaMax.Load()) }
 // FastPaths says that this build has the nosplit fast paths (not -race,
 // -asan or -msan): without them every Free takes the checked path.
 const FastPaths = fastPaths
+
+// FirstMallocStatics returns the static memory that the first Malloc of a
+// process writes (touchFirstPages), by name: address and size. Started
+// reports whether the heap is set up already.
+func FirstMallocStatics() (statics map[string][2]uintptr, started bool) {
+	return map[string][2]uintptr{
+		"caches[0]":      {uintptr(unsafe.Pointer(&caches[0])), unsafe.Sizeof(caches[0])},
+		"pidArena[0]":    {uintptr(unsafe.Pointer(&pidArena[0])), unsafe.Sizeof(pidArena[0])},
+		"arenaStates[0]": {uintptr(unsafe.Pointer(&arenaStates[0])), unsafe.Sizeof(arenaStates[0])},
+		"firstPcache":    {uintptr(unsafe.Pointer(&firstPcache)), unsafe.Sizeof(firstPcache)},
+	}, inited.Load()
+}

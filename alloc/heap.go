@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/offheap/offheap/arena"
 	"github.com/offheap/offheap/brk"
@@ -58,7 +59,10 @@ const (
 	mallocOff = ^uint32(fastHarden)
 )
 
-func init() { fastOff.Store(fastNotInited | fastDebug) } // debugOn starts true too
+func init() {
+	fastOff.Store(fastNotInited | fastDebug) // debugOn starts true too
+	touchFirstPages()
+}
 
 // setFast sets or clears one bit of fastOff.
 func setFast(bit uint32, on bool) {
@@ -95,18 +99,34 @@ func theHeap() *arena.Heap {
 	return heap
 }
 
-// touchFirstPages writes the first slots of the per-P tables that the
-// first allocation reads and then writes (caches, pidArena, the main
-// arena's arenaStates, whose users homeArena reads first). A page of
-// static memory that is read first is mapped to the kernel's zero page and
-// faults again when written, a copy-on-write fault; written first, it
-// faults once. That is one page fault less for each table in the first
-// Malloc of a process (a fault costs 2-3 us here). The slots are nil and 0
-// until initHeap returns: every path that fills them waits for the heap.
+// touchFirstPages writes, at package initialization, the static memory
+// that the first Malloc of a process writes: the first slots of the per-P
+// tables (caches, pidArena, the main arena's arenaStates) and the pages of
+// firstPcache. Each is a page of zeroes that nothing else may have touched;
+// the first write to it is a page fault (3.5-9 us on the machine of the
+// README's figures, more than the rest of the first Malloc's set-up). The
+// process pays those faults when it starts, a few microseconds among the
+// runtime's own start-up, as it pays glibc's for its static main arena,
+// and the first Malloc does not (issue 11's target 8). The same is done
+// for the arena package's static memory by that package. A page that is
+// read first is mapped to the kernel's zero page and faults again when
+// written: the tables are written, not read. They hold nil and 0 until
+// initHeap fills them.
 func touchFirstPages() {
 	caches[0].Store(nil)
 	pidArena[0].Store(0)
 	arenaStates[0].users.Store(0)
+	touchPages(unsafe.Pointer(&firstPcache), unsafe.Sizeof(firstPcache))
+}
+
+// touchPages writes a zero byte to every page of the zeroed static memory
+// [p, p+n) (its first byte and each page boundary within it). It runs at
+// package initialization, before any goroutine can use the memory.
+func touchPages(p unsafe.Pointer, n uintptr) {
+	const page = 4096 // the smallest page size; a larger one is touched more than once
+	for off := uintptr(0); off < n; off = (uintptr(p)+off+page)&^(page-1) - uintptr(p) {
+		*(*byte)(unsafe.Add(p, off)) = 0
+	}
 }
 
 func initHeap() {
@@ -115,7 +135,6 @@ func initHeap() {
 	if inited.Load() {
 		return
 	}
-	touchFirstPages()
 	initAccount()
 	s, problems := tune.FromEnv(os.LookupEnv)
 	settings = s
