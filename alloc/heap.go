@@ -102,16 +102,15 @@ func theHeap() *arena.Heap {
 // touchFirstPages writes, at package initialization, the static memory
 // that the first Malloc of a process writes: the first slots of the per-P
 // tables (caches, pidArena, the main arena's arenaStates) and the pages of
-// firstPcache. Each is a page of zeroes that nothing else may have touched;
-// the first write to it is a page fault (3.5-9 us on the machine of the
-// README's figures, more than the rest of the first Malloc's set-up). The
-// process pays those faults when it starts, a few microseconds among the
-// runtime's own start-up, as it pays glibc's for its static main arena,
-// and the first Malloc does not (issue 11's target 8). The same is done
-// for the arena package's static memory by that package. A page that is
-// read first is mapped to the kernel's zero page and faults again when
-// written: the tables are written, not read. They hold nil and 0 until
-// initHeap fills them.
+// firstPcache. Each is a page of zeroes that nothing else may have touched,
+// and the first write to it is a page fault (3.5-9 us on the machine of the
+// README's figures). The process pays those faults when it starts (five
+// with the arena package's, which does the same for its static memory:
+// 20-45 us there, of a start-up that takes milliseconds), as it pays
+// glibc's for its static main arena, and the first Malloc does not (issue
+// 11's target 8). A page that is read first is mapped to the kernel's zero
+// page and faults again when written: the tables are written, not read.
+// They hold nil and 0 until initHeap fills them.
 func touchFirstPages() {
 	caches[0].Store(nil)
 	pidArena[0].Store(0)

@@ -428,9 +428,9 @@ var _ = [1]struct{}{}[binSlotAlign%binSlotBytes]
 // The static memory that a process's first arena writes (firstArena and
 // binStore's first slot) is written once when the package is initialized,
 // so that the process's first allocation does not take those page faults
-// (3.5-9 us each on the machine of the README's figures): a few
-// microseconds of the program's start-up instead, as glibc's static main
-// arena is written when libc is loaded. Each write stores the zero that is
+// (3.5-9 us each on the machine of the README's figures): the program's
+// start-up pays them instead, as glibc's static main arena is written when
+// libc is loaded. Each write stores the zero that is
 // there; the memory is used only when New makes the first arena.
 func init() {
 	touchPages(unsafe.Pointer(&firstArena), unsafe.Sizeof(firstArena))
