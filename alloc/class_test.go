@@ -27,3 +27,31 @@ func TestRequestClassExhaustive(t *testing.T) {
 		}
 	}
 }
+
+// TestClassTablesInRange: every class the tables give is a class, as the
+// fast paths' assembly, which indexes the bins with them unmasked, takes
+// for granted (Malloc: smallClassOf and nSmall+midClassOf; Free's small
+// path: (size-minChunk)>>4 for sizes of the small classes only).
+func TestClassTablesInRange(t *testing.T) {
+	for i, cl := range smallClassOf {
+		if int(cl) >= nSmall {
+			t.Errorf("smallClassOf[%d] = %d, not below nSmall %d", i, cl, nSmall)
+		}
+	}
+	for i, k := range midClassOf {
+		if int(k) >= nMid {
+			t.Errorf("midClassOf[%d] = %d, not below nMid %d", i, k, nMid)
+		}
+	}
+	for i, cl := range chunkFloor {
+		if int(cl) >= nClasses {
+			t.Errorf("chunkFloor[%d] = %d, not below nClasses %d", i, cl, nClasses)
+		}
+	}
+	if (smallChunkMax-minChunk)>>4 != nSmall-1 {
+		t.Errorf("the largest small chunk (%d) is class %d, want %d", smallChunkMax, (smallChunkMax-minChunk)>>4, nSmall-1)
+	}
+	if nClasses > nClassSlots {
+		t.Errorf("nClasses %d above nClassSlots %d", nClasses, nClassSlots)
+	}
+}

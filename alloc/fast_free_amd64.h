@@ -30,8 +30,7 @@
 	CMPQ	CX, DX; \
 	JNE	miss			/* a corrupt or forged header */
 
-	MOVL	·fastOff(SB), CX
-	TESTL	CX, CX
+	CMPL	·fastOff(SB), $0
 	JNE	miss
 	MOVQ	ptr+0(FP), AX
 	LEAQ	-16(AX), BX
@@ -45,23 +44,6 @@
 	JCS	heaps			// c < brkBase
 	SUBQ	BX, R9			// room = brkEnd - c
 	XORL	R10, R10		// entry 0
-	JMP	header
-heaps:
-	MOVQ	BX, DX
-	SHRQ	$const_granuleShift, DX
-	ANDQ	$const_granuleMask, DX
-	MOVQ	·granuleTab(SB), SI
-	MOVL	(SI)(DX*4), R10		// v = granuleTable[...]
-	MOVL	R10, DX
-	SHRL	$const_arenaBits, DX
-	CMPL	DX, const_heapID(R8)
-	JNE	miss			// not one of this Heap's heaps
-	MOVQ	BX, DX
-	ANDQ	$const_heapSizeMask, DX
-	MOVQ	const_heapEndWord(DX), R9	// the heap's end
-	CMPQ	BX, R9
-	JCC	miss			// c >= end
-	SUBQ	BX, R9			// room = end - c
 
 header:
 	// InUseHeader(p, room).
@@ -91,10 +73,10 @@ sound:
 	CMPQ	R11, $const_smallChunkMax
 	JHI	mid
 
-	// A small chunk: its class, (size-MinSize)>>4, own or foreign.
+	// A small chunk: its class, (size-MinSize)>>4 (below nSmall: the size
+	// is minChunk..smallChunkMax here), own or foreign.
 	LEAQ	-const_minChunk(R11), DX
 	SHRQ	$4, DX
-	ANDQ	$(const_nSmall-1), DX
 	CMPL	R10, pcache_home(CX)
 	JEQ	small
 	ADDQ	$const_nClassSlots, DX	// a chunk of another arena
@@ -174,4 +156,24 @@ notinuse:
 	JNE	miss
 	SIZE_AND_TAG
 	FREE_SAMPLED
+
+heaps:
+	// FastRegion(c) in one of this Heap's mapped heaps (out of the break
+	// region's straight line), then back to the header's checks.
+	MOVQ	BX, DX
+	SHRQ	$const_granuleShift, DX
+	ANDQ	$const_granuleMask, DX
+	MOVQ	·granuleTab(SB), SI
+	MOVL	(SI)(DX*4), R10		// v = granuleTable[...]
+	MOVL	R10, DX
+	SHRL	$const_arenaBits, DX
+	CMPL	DX, const_heapID(R8)
+	JNE	miss			// not one of this Heap's heaps
+	MOVQ	BX, DX
+	ANDQ	$const_heapSizeMask, DX
+	MOVQ	const_heapEndWord(DX), R9	// the heap's end
+	CMPQ	BX, R9
+	JCC	miss			// c >= end
+	SUBQ	BX, R9			// room = end - c
+	JMP	header
 #undef SIZE_AND_TAG

@@ -21,8 +21,7 @@
 // asynchronously in assembly) and this one calls nothing, so it stays on
 // its P from the id to the pop, as the nosplit Go version does.
 TEXT ·Malloc(SB), NOSPLIT|NOFRAME, $0-16
-	MOVL	·fastOff(SB), CX
-	TESTL	$(~const_fastHarden), CX
+	TESTL	$(~const_fastHarden), ·fastOff(SB)
 	JNE	miss
 	MOVQ	size+0(FP), AX
 	CMPQ	AX, $const_midLimit
@@ -48,8 +47,7 @@ mid:
 	MOVBLZX	(SI)(DX*1), DX
 	ADDQ	$const_nSmall, DX
 class:
-	ANDQ	$(const_nClassSlots-1), DX
-	SHLQ	$4, DX			// the class's cacheBin (16 bytes) in c.bins
+	SHLQ	$4, DX			// the class's cacheBin (16 bytes) in c.bins: the tables give classes below nClasses
 	MOVQ	cacheBin_head(CX)(DX*1), SI	// ch = b.head
 	TESTQ	SI, SI
 	JEQ	miss
