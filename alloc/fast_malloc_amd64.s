@@ -39,13 +39,6 @@ TEXT ·Malloc(SB), NOSPLIT|NOFRAME, $0-16
 	SHRQ	$4, DX
 	LEAQ	·smallClassOf(SB), SI
 	MOVBLZX	(SI)(DX*1), DX
-	JMP	class
-mid:
-	LEAQ	-1(AX), DX
-	SHRQ	$8, DX
-	LEAQ	·midClassOf(SB), SI
-	MOVBLZX	(SI)(DX*1), DX
-	ADDQ	$const_nSmall, DX
 class:
 	SHLQ	$4, DX			// the class's cacheBin (16 bytes) in c.bins: the tables give classes below nClasses
 	MOVQ	cacheBin_head(CX)(DX*1), SI	// ch = b.head
@@ -86,5 +79,14 @@ sample:
 	ORQ	DI, AX
 	MOVQ	AX, size+0(FP)
 	JMP	·sampledMallocWord(SB)
+mid:
+	// A mid-size request's class (out of the small requests' straight
+	// line), then back to the pop.
+	LEAQ	-1(AX), DX
+	SHRQ	$8, DX
+	LEAQ	·midClassOf(SB), SI
+	MOVBLZX	(SI)(DX*1), DX
+	ADDQ	$const_nSmall, DX
+	JMP	class
 miss:
 	JMP	·mallocMiss(SB)
