@@ -48,8 +48,8 @@ func TestClassTablesInRange(t *testing.T) {
 			t.Errorf("chunkFloor[%d] = %d, not below nClasses %d", i, cl, nClasses)
 		}
 	}
-	if (smallChunkMax-minChunk)>>4 != nSmall-1 {
-		t.Errorf("the largest small chunk (%d) is class %d, want %d", smallChunkMax, (smallChunkMax-minChunk)>>4, nSmall-1)
+	if (smallChunkMax-arena.MinSize)>>4 != nSmall-1 {
+		t.Errorf("the largest small chunk (%d) is class %d, want %d", smallChunkMax, (smallChunkMax-arena.MinSize)>>4, nSmall-1)
 	}
 	if nClasses > nClassSlots {
 		t.Errorf("nClasses %d above nClassSlots %d", nClasses, nClassSlots)
