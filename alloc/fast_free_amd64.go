@@ -62,14 +62,18 @@ var midChunkCap = classChunk[nClasses-1] + overMid
 // What else fast_free_amd64.s takes for granted, checked by the compiler:
 // the small classes' and the slots' counts and chunkFloor's length are
 // powers of two (a modulo by them is a mask), the heap's fields it loads
-// are words (the id a 32-bit one), and the small classes are the chunk
-// sizes minChunk, minChunk+16, ... smallChunkMax.
+// are words (the id a 32-bit one), the small classes are the chunk sizes
+// minChunk, minChunk+16, ... smallChunkMax, a cacheBin is 16 bytes and a
+// header's size a multiple of 16 (so a small chunk's cacheBin is at
+// size-minChunk).
 const (
 	_ = -(nSmall & (nSmall - 1))
 	_ = -(nClassSlots & (nClassSlots - 1))
 	_ = -(chunkFloorLen & (chunkFloorLen - 1))
 	_ = -(smallChunkMax ^ (minChunk + (nSmall-1)*16))
 	_ = -(unsafe.Sizeof(cacheBin{}.count) ^ 4)
+	_ = -(unsafe.Sizeof(cacheBin{}) ^ 16)
+	_ = -(chunkSizeMask & 15)
 	_ = -(unsafe.Sizeof(pcache{}.home) ^ 4)
 )
 

@@ -74,14 +74,15 @@ sound:
 	JHI	mid
 
 	// A small chunk: its class, (size-MinSize)>>4 (below nSmall: the size
-	// is minChunk..smallChunkMax here), own or foreign.
+	// is minChunk..smallChunkMax here), own or foreign. The class's
+	// cacheBin (16 bytes) is at (size-minChunk)>>4<<4, which is
+	// size-minChunk: the size is a multiple of 16 (the header's flag bits
+	// are masked off).
 	LEAQ	-const_minChunk(R11), DX
-	SHRQ	$4, DX
 	CMPL	R10, pcache_home(CX)
 	JEQ	small
-	ADDQ	$const_nClassSlots, DX	// a chunk of another arena
+	ADDQ	$(const_nClassSlots*16), DX	// a chunk of another arena
 small:
-	SHLQ	$4, DX			// the class's cacheBin (16 bytes)
 	MOVL	cacheBin_count(CX)(DX*1), DI
 	CMPL	DI, cacheBin_limit(CX)(DX*1)
 	JCC	miss			// full
