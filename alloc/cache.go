@@ -413,6 +413,26 @@ func newPcacheStruct() *pcache {
 	return new(pcache)
 }
 
+// pinCache pins the caller to its P and returns the P's cache, locked as
+// lockedCache locks it (release undoes both), or nil, and the caller
+// unpinned, when the P has no cache.
+func pinCache() *pcache {
+	c := lockedCache(procPin())
+	if c == nil {
+		procUnpin()
+	}
+	return c
+}
+
+// release ends what lockedCache began for cache c: it unlocks c's mutex
+// (the race detector's build) and unpins the caller from its P.
+func (c *pcache) release() {
+	if raceEnabled {
+		c.mu.Unlock()
+	}
+	procUnpin()
+}
+
 // setArena makes a the arena c refills from.
 func (c *pcache) setArena(a *arena.Arena) {
 	c.home.Store(a.LocalEntry())

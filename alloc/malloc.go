@@ -71,10 +71,7 @@ func cachePopIn(cs []atomic.Pointer[pcache], cl int, size int) (p uintptr, sampl
 		ch = b.head
 	}
 	if ch == 0 {
-		if raceEnabled {
-			c.mu.Unlock()
-		}
-		procUnpin()
+		c.release()
 		return 0, false
 	}
 	next := arena.Protect(ch+16, *(*uintptr)(unsafe.Add(nil, ch+16)))
@@ -83,20 +80,14 @@ func cachePopIn(cs []atomic.Pointer[pcache], cl int, size int) (p uintptr, sampl
 		// A forged link or a chunk that lost its key: drop the rest of the
 		// list, which cannot be trusted, and report.
 		b.head, b.count = 0, 0
-		if raceEnabled {
-			c.mu.Unlock()
-		}
-		procUnpin()
+		c.release()
 		cacheCorrupted(ch, next)
 	}
 	b.head = next
 	b.count--
 	*k = 0
 	sample = c.countDown(size)
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
+	c.release()
 	return ch + 16, sample
 }
 
@@ -437,19 +428,13 @@ func reuseForeign(cl int) uintptr {
 		next := link(ch)
 		if next&15 != 0 || !inCache(ch) {
 			f.head, f.count = 0, 0
-			if raceEnabled {
-				c.mu.Unlock()
-			}
-			procUnpin()
+			c.release()
 			cacheCorrupted(ch, next)
 		}
 		b.head, b.count = next, f.count-1
 		f.head, f.count = 0, 0
 	}
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
+	c.release()
 	return ch
 }
 
@@ -737,10 +722,7 @@ func cachePush(ch uintptr, cl int, top bool) bool {
 	s := int(c.foreignSlot(ch, cl))
 	b := &c.bins[s]
 	if b.count >= b.limit || (top && b.count > 0) {
-		if raceEnabled {
-			c.mu.Unlock()
-		}
-		procUnpin()
+		c.release()
 		return !top && cachePushFull(ch, s)
 	}
 	if perturbByte.Load() != 0 {
@@ -749,10 +731,7 @@ func cachePush(ch uintptr, cl int, top bool) bool {
 	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 	b.head = ch
 	b.count++
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
+	c.release()
 	return true
 }
 
@@ -778,18 +757,13 @@ func (b *cacheBin) detachHalf(out *[refillBatch]uintptr) int {
 func cachePushFull(ch uintptr, s int) bool {
 	var out [refillBatch]uintptr
 	nout := 0
-	pid := procPin()
-	c := lockedCache(pid)
+	c := pinCache()
 	if c == nil {
-		procUnpin()
 		return false
 	}
 	b := &c.bins[s]
 	if b.limit == 0 {
-		if raceEnabled {
-			c.mu.Unlock()
-		}
-		procUnpin()
+		c.release()
 		return false
 	}
 	var oldStash uintptr // a stash to give back, its length, and whether it may be mixed
@@ -815,10 +789,7 @@ func cachePushFull(ch uintptr, s int) bool {
 	*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, b.head)
 	b.head = ch
 	b.count++
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
+	c.release()
 	if nOld > 0 {
 		giveBackList(oldStash, nOld, s, oldMixed)
 	}
@@ -873,10 +844,8 @@ func freeToStash(p uintptr) bool {
 		return false
 	}
 	cl := int(uint(size-arena.MinSize) >> 4 % nSmall)
-	pid := procPin()
-	c := lockedCache(pid)
+	c := pinCache()
 	if c == nil {
-		procUnpin()
 		return false
 	}
 	b := &c.bins[cl]
@@ -887,10 +856,7 @@ func freeToStash(p uintptr) bool {
 		*(*uintptr)(unsafe.Add(nil, ch+16)) = arena.Protect(ch+16, 0)
 		b.head, b.count = ch, 1
 	}
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
+	c.release()
 	return ok
 }
 

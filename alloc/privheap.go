@@ -499,10 +499,7 @@ func (h *Heap) cachePush(ch uintptr, cl int, top bool) bool {
 	}
 	b := &c.bins[cl]
 	if b.limit == 0 || (top && b.count > 0) {
-		if raceEnabled {
-			c.mu.Unlock()
-		}
-		procUnpin()
+		c.release()
 		return false
 	}
 	if b.count >= b.limit {
@@ -514,10 +511,7 @@ func (h *Heap) cachePush(ch uintptr, cl int, top bool) bool {
 	setLink(ch, b.head)
 	b.head = ch
 	b.count++
-	if raceEnabled {
-		c.mu.Unlock()
-	}
-	procUnpin()
+	c.release()
 	freeChunksIn(h.ah, out[:nout])
 	return true
 }
