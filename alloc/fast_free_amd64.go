@@ -3,6 +3,7 @@
 package alloc
 
 import (
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/offheap/offheap/arena"
@@ -51,6 +52,52 @@ const (
 	fastConsolid      = arena.AsmFastConsolid
 	minChunk          = arena.MinSize
 )
+
+// freeHeap is the heap Free's assembly reads while fastOff is 0, and
+// inertHeap otherwise: the assembly tests no flag word, for a heap whose
+// break region is empty and whose id no granule carries sends every
+// pointer to freeMiss (publishFast keeps it in step with fastOff).
+var freeHeap atomic.Pointer[byte]
+
+// inertHeap is a block laid out as far as Free's assembly reads a Heap
+// before it gives up: the break region's end 0 (every chunk goes on to
+// the mapped heaps' lookup) and an id, all ones, that no granule entry's
+// top bits reach. It is never written after its initialization.
+var inertHeap = func() *[inertWords]uintptr {
+	h := new([inertWords]uintptr)
+	*(*uint32)(unsafe.Add(unsafe.Pointer(h), heapID)) = ^uint32(0)
+	return h
+}()
+
+// inertWords covers the Heap fields Free's assembly may read of inertHeap.
+const inertWords = (max(heapBrkEnd, heapBrkBase, heapID) + 8 + 7) / 8
+
+// The id is below the granule entries' reach: they are 32-bit words
+// whose id bits stop short of all ones.
+const _ = -(arenaBits - 1) >> 63 // arenaBits >= 1
+
+func init() { freeHeap.Store((*byte)(unsafe.Pointer(inertHeap))) }
+
+// publishFast points the assembly fast paths at what fastOff v allows:
+// Malloc at the caches (or at noCaches, all nil, while a bit of mallocOff
+// is set), Free at the process heap (or at inertHeap while any bit is).
+// Called by setFast with fastMu held.
+func publishFast(v uint32) {
+	if v&mallocOff == 0 {
+		mallocCaches.Store(&caches)
+	} else {
+		mallocCaches.Store(&noCaches)
+	}
+	if v == 0 {
+		freeHeap.Store((*byte)(unsafe.Pointer(heap)))
+	} else {
+		freeHeap.Store((*byte)(unsafe.Pointer(inertHeap)))
+	}
+}
+
+// tagMulWord is the header tag's multiplier in memory, the operand of the
+// assembly's multiply (an instruction takes no 64-bit immediate there).
+var tagMulWord uint64 = tagMul
 
 // granuleTab is arena's granule table, which the assembly indexes.
 var granuleTab = arena.AsmGranuleTable()

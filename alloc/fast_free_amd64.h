@@ -8,7 +8,10 @@
 
 // SIZE_AND_TAG is the rest of InUseHeader, once the flags are known: the
 // size from w (DX) into R11, at least minChunk and within the room (R9),
-// and the tag in w's top bits (DX is left shifted down to it).
+// and the tag in w's top bits (DX is clobbered). The room is at least
+// size+hdrSz, 48, when it passes: InUseHeader's room >= 2*hdrSz, which
+// guards its read of w, needs no test here, where the room is never 0 and
+// c and the region's end are 16-aligned (so w's word is in the region).
 #define SIZE_AND_TAG \
 	MOVQ	$const_chunkSizeMask, R11; \
 	ANDQ	DX, R11			/* size */; \
@@ -23,18 +26,14 @@
 	SHLQ	$16, SI; \
 	XORQ	SI, CX; \
 	XORQ	const_heapSecret(R8), CX; \
-	MOVQ	$const_tagMul, SI; \
-	IMULQ	SI, CX; \
-	SHRQ	$const_tagShift, CX; \
-	SHRQ	$const_tagShift, DX; \
-	CMPQ	CX, DX; \
+	IMULQ	·tagMulWord(SB), CX; \
+	XORQ	DX, CX; \
+	SHRQ	$const_tagShift, CX	/* the top bits of tag ^ w */; \
 	JNE	miss			/* a corrupt or forged header */
 
-	CMPL	·fastOff(SB), $0
-	JNE	miss
 	MOVQ	ptr+0(FP), AX
 	LEAQ	-16(AX), BX
-	MOVQ	·heap(SB), R8
+	MOVQ	·freeHeap(SB), R8	// the heap, or inertHeap while the fast path is off
 
 	// FastRegion(c): the break region first.
 	MOVQ	const_heapBrkEnd(R8), R9
@@ -49,8 +48,6 @@ header:
 	// InUseHeader(p, room).
 	TESTQ	$15, AX
 	JNE	miss			// misaligned
-	CMPQ	R9, $32
-	JCS	miss			// room < 2*hdrSz
 	MOVQ	8(BX), DX		// w, the size word
 	MOVQ	$const_notInUse, CX
 	TESTQ	CX, DX

@@ -15,7 +15,9 @@
 // push onto the P's class: a small chunk's own or foreign class, a
 // mid-size chunk's class unless it may border the top (arena.MayBorderTop,
 // then arena.NextIsTop). arena's layout comes from its Asm constants
-// (fast_free_amd64.go). Anything else (a fast path turned off, a pointer
+// (fast_free_amd64.go). It reads no flag word: while fastOff turns the
+// fast path off, freeHeap is inertHeap, in whose regions no pointer lies
+// (publishFast). Anything else (a fast path turned off, a pointer
 // offheap does not hold in use, a double free, no cache, a full class, a
 // mapped or too large chunk, one bordering the top) jumps to freeMiss with
 // nothing changed. A sampled block whose header passes the same checks

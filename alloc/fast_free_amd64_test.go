@@ -3,6 +3,7 @@
 package alloc
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -257,4 +258,52 @@ func TestFastFreeAsm(t *testing.T) {
 			t.Errorf("no %q in the run: the test no longer reaches it", o)
 		}
 	}
+}
+
+// TestFastPathsFollowFastOff: the assembly fast paths read no flag word;
+// each bit of fastOff that setFast sets must point Malloc at noCaches
+// (every bit but fastHarden) and Free at inertHeap (every bit), where
+// freeFast gives up on a block it would otherwise push, and clearing the
+// bit must point them back.
+func TestFastPathsFollowFastOff(t *testing.T) {
+	if runInChild(t) {
+		return
+	}
+	theHeap()
+	p := Malloc(64)
+	defer Free(p)
+	if fastOff.Load() != 0 {
+		t.Fatalf("fastOff = %#x at the start", fastOff.Load())
+	}
+	check := func(when string, mallocOn, freeOn bool) {
+		t.Helper()
+		if got := mallocCaches.Load() == &caches; got != mallocOn {
+			t.Errorf("%s: Malloc's assembly reads the caches: %v, want %v", when, got, mallocOn)
+		}
+		if got := freeHeap.Load() == (*byte)(unsafe.Pointer(heap)); got != freeOn {
+			t.Errorf("%s: Free's assembly reads the heap: %v, want %v", when, got, freeOn)
+		}
+		if !freeOn {
+			procPin()
+			pushed := freeFast(p)
+			procUnpin()
+			if pushed {
+				t.Fatalf("%s: freeFast pushed a block while the fast path is off", when)
+			}
+		}
+	}
+	check("at the start", true, true)
+	for _, bit := range []uint32{fastDebug, fastTrace, fastPerturb, fastBadPid, fastHarden, fastPending} {
+		setFast(bit, true)
+		check(fmt.Sprintf("bit %#x set", bit), bit == fastHarden, false)
+		setFast(bit, false)
+		check(fmt.Sprintf("bit %#x cleared", bit), true, true)
+	}
+	// Two bits: clearing one leaves the other's effect.
+	setFast(fastTrace, true)
+	setFast(fastHarden, true)
+	setFast(fastTrace, false)
+	check("harden left on", true, false)
+	setFast(fastHarden, false)
+	check("both cleared", true, true)
 }

@@ -2,7 +2,10 @@
 
 package alloc
 
-import "unsafe"
+import (
+	"sync/atomic"
+	"unsafe"
+)
 
 // Malloc returns a pointer to at least size bytes of memory outside the Go
 // heap, 16-byte aligned, or nil when size is negative, impossibly large, or
@@ -17,6 +20,18 @@ import "unsafe"
 // block whose allocation is to be sampled it pops, and hands to
 // sampledMallocWord.
 func Malloc(size int) unsafe.Pointer
+
+// mallocCaches is the table of caches Malloc's assembly reads: caches
+// while no bit of mallocOff is set in fastOff, noCaches (every entry nil,
+// so every call goes to mallocMiss) otherwise. The assembly tests no flag
+// word; publishFast keeps the pointer in step with fastOff, and it starts
+// at noCaches (fastOff starts with fastNotInited).
+var mallocCaches atomic.Pointer[[maxCachedProcs]atomic.Pointer[pcache]]
+
+func init() { mallocCaches.Store(&noCaches) }
+
+// noCaches is an empty table of caches. Nothing writes it.
+var noCaches [maxCachedProcs]atomic.Pointer[pcache]
 
 // sampleSizeShift is where sampledMallocWord's word holds the size, above
 // the user pointer: sizes up to midLimit (17 bits) above pointers below
@@ -37,11 +52,13 @@ func sampledMallocWord(w uintptr) unsafe.Pointer {
 
 // What fast_malloc_amd64.s takes for granted, checked by the compiler: a
 // cacheBin is 16 bytes (the class index is shifted by 4), and caches and
-// fastOff are plain words (atomic.Pointer and atomic.Uint32 hold nothing
-// else).
+// fastOff are plain words, as are mallocCaches and freeHeap (atomic.Pointer
+// and atomic.Uint32 hold nothing else).
 const (
 	_ = -(unsafe.Sizeof(cacheBin{}) ^ 16)
 	_ = -(unsafe.Sizeof(caches[0]) ^ 8)
 	_ = -(unsafe.Sizeof(fastOff) ^ 4)
+	_ = -(unsafe.Sizeof(mallocCaches) ^ 8)
+	_ = -(unsafe.Sizeof(freeHeap) ^ 8)
 	_ = -(uint(midLimit) >> (64 - sampleSizeShift)) // the size fits above the pointer
 )

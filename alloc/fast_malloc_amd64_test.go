@@ -14,7 +14,7 @@ import (
 // safe-linking of a cache link (arena.Protect: the field's address shifted
 // right by 12, xored in), where the link and the key live (the chunk's
 // first and second user words, keyWord), the key itself (keyFor), and
-// requestClass's tables. Were any of them to change, the assembly would
+// requestClass's classes. Were any of them to change, the assembly would
 // misread cached chunks; this test says which.
 func TestFastMallocAsmLayout(t *testing.T) {
 	seed := rand.Uint64()
@@ -34,12 +34,14 @@ func TestFastMallocAsmLayout(t *testing.T) {
 		}
 	}
 	for n := uintptr(0); n <= midLimit; n++ {
-		want := nSmall + int(midClassOf[(max(n, 1)-1)>>8])
+		// The assembly's cacheBin offset: (n-9) &^ 15 for a small request
+		// (0 below 9), midClassOf's class above.
+		want := (nSmall + int(midClassOf[(max(n, 1)-1)>>8])) * 16
 		if n <= smallLimit {
-			want = int(smallClassOf[(n+7)>>4])
+			want = max(int(n)-9, 0) &^ 15
 		}
-		if got := requestClass(n); got != want {
-			t.Fatalf("requestClass(%d) = %d, the assembly's tables give %d", n, got, want)
+		if got := requestClass(n) * 16; got != want {
+			t.Fatalf("requestClass(%d)*16 = %d, the assembly computes %d", n, got, want)
 		}
 	}
 }

@@ -64,14 +64,23 @@ func init() {
 	touchFirstPages()
 }
 
-// setFast sets or clears one bit of fastOff.
+// setFast sets or clears one bit of fastOff, and publishes what the
+// assembly fast paths read instead of it (publishFast). fastMu makes the
+// two one step: the pointers always say what fastOff says once a setFast
+// has returned.
 func setFast(bit uint32, on bool) {
+	fastMu.Lock()
+	defer fastMu.Unlock()
 	if on {
 		fastOff.Or(bit)
 	} else {
 		fastOff.And(^bit)
 	}
+	publishFast(fastOff.Load())
 }
+
+// fastMu serializes setFast.
+var fastMu sync.Mutex
 
 // checkPid verifies getPid against procPin on the current P and turns the
 // fast paths off for good if they disagree (a runtime whose structures
