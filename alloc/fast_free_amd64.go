@@ -51,6 +51,23 @@ const (
 	flagSInByte       = arena.AsmFlagSInByte
 	fastConsolid      = arena.AsmFastConsolid
 	minChunk          = arena.MinSize
+
+	// The in-use test in two parts (fast_free_amd64.h): the flags below
+	// the size (M, T, F) by a byte test, and those just above it (S, A)
+	// kept with the size, which they make too large for any room.
+	notInUseLow   = notInUse & 0xff
+	sizeAndFlags  = chunkSizeMask | notInUse&^notInUseLow
+	highFlagShift = 44 // sizeAndFlags>>highFlagShift is 1 for S alone
+)
+
+// What the two-part in-use test takes for granted, checked by the
+// compiler: the low flags are below the size, the size below bit
+// highFlagShift, S at it and A the bit above.
+const (
+	_ = -(notInUseLow &^ 15)
+	_ = -(chunkSizeMask >> highFlagShift)
+	_ = -(flagS ^ 1<<highFlagShift)
+	_ = -(notInUse&^notInUseLow ^ 3<<highFlagShift)
 )
 
 // freeHeap is the heap Free's assembly reads while fastOff is 0, and

@@ -6,25 +6,15 @@
 // label miss right after the include, where every other case ends (Free
 // jumps to freeMiss).
 
-// SIZE_AND_TAG is the rest of InUseHeader, once the flags are known: the
-// size from w (DX) into R11, at least minChunk and within the room (R9),
-// and the tag in w's top bits (DX is clobbered). The room is at least
-// size+hdrSz, 48, when it passes: InUseHeader's room >= 2*hdrSz, which
-// guards its read of w, needs no test here, where the room is never 0 and
-// c and the region's end are 16-aligned (so w's word is in the region).
-#define SIZE_AND_TAG \
-	MOVQ	$const_chunkSizeMask, R11; \
-	ANDQ	DX, R11			/* size */; \
-	CMPQ	R11, $const_minChunk; \
-	JCS	miss; \
-	LEAQ	16(R11), CX; \
-	CMPQ	R9, CX; \
-	JCS	miss			/* room < size+hdrSz */; \
-	MOVQ	BX, CX			/* the tag: ((c>>4)^(size<<16)^secret)*mul */; \
-	SHRQ	$4, CX; \
-	MOVQ	R11, SI; \
-	SHLQ	$16, SI; \
-	XORQ	SI, CX; \
+// TAG is the rest of InUseHeader once the size (R11) is known: the tag in
+// w's (DX's) top bits is ((c>>4)^(size<<16)^secret)*mul, c>>4^size<<16
+// computed as (c^size<<20)>>4 (the size is below 2^44, so no bit of it is
+// lost). CX and DX are clobbered.
+#define TAG \
+	MOVQ	R11, CX; \
+	SHLQ	$20, CX; \
+	XORQ	BX, CX; \
+	SHRQ	$4, CX			/* (c>>4)^(size<<16) */; \
 	XORQ	const_heapSecret(R8), CX; \
 	IMULQ	·tagMulWord(SB), CX; \
 	XORQ	DX, CX; \
@@ -45,14 +35,25 @@
 	XORL	R10, R10		// entry 0
 
 header:
-	// InUseHeader(p, room).
+	// InUseHeader(p, room). The room is never 0 here, and c and the
+	// region's end are 16-aligned once p is, so w's word is in the region
+	// (InUseHeader's room >= 2*hdrSz needs no test: the room is at least
+	// size+hdrSz, 48, once the size has passed). The flags: M, T and F
+	// below the size by a byte test; S and A, the bits just above it, are
+	// kept with the size (R11), which they make larger than any room (a
+	// sampled block goes on at notfit).
 	TESTQ	$15, AX
 	JNE	miss			// misaligned
 	MOVQ	8(BX), DX		// w, the size word
-	MOVQ	$const_notInUse, CX
-	TESTQ	CX, DX
-	JNE	notinuse		// free, mapped, top, fencepost, sampled
-	SIZE_AND_TAG
+	TESTB	$const_notInUseLow, DL
+	JNE	miss			// mapped, top, free
+	MOVQ	$const_sizeAndFlags, R11
+	ANDQ	DX, R11			// the size, with S and A
+	CMPQ	R9, R11
+	JLS	notfit			// room <= size (multiples of 16: room < size+hdrSz), or S or A
+	CMPQ	R11, $const_minChunk
+	JCS	miss
+	TAG
 sound:
 
 	// The P's cache, and the key.
@@ -143,16 +144,22 @@ nexttop:
 	JEQ	push
 	JMP	miss			// it borders the top
 
-notinuse:
+notfit:
 	// A sampled block (S and no other flag) with a sound header goes to
 	// FREE_SAMPLED, which takes it out of the profile before it is freed;
-	// every other flag is freeMiss's.
-	MOVQ	$const_notInUse, CX
-	ANDQ	DX, CX
-	MOVQ	$const_flagS, SI
-	CMPQ	CX, SI
-	JNE	miss
-	SIZE_AND_TAG
+	// A (a free chunk in a bin), or a size too large for the room, is
+	// freeMiss's.
+	MOVQ	R11, CX
+	SHRQ	$const_highFlagShift, CX
+	CMPQ	CX, $1
+	JNE	miss			// not S alone
+	MOVQ	$const_chunkSizeMask, CX
+	ANDQ	CX, R11			// the size
+	CMPQ	R9, R11
+	JLS	miss			// room < size+hdrSz
+	CMPQ	R11, $const_minChunk
+	JCS	miss
+	TAG
 	FREE_SAMPLED
 
 heaps:
@@ -174,4 +181,4 @@ heaps:
 	JCC	miss			// c >= end
 	SUBQ	BX, R9			// room = end - c
 	JMP	header
-#undef SIZE_AND_TAG
+#undef TAG
