@@ -89,9 +89,10 @@ var inertHeap = func() *[inertWords]uintptr {
 // inertWords covers the Heap fields Free's assembly may read of inertHeap.
 const inertWords = (max(heapBrkEnd, heapBrkBase, heapID) + 8 + 7) / 8
 
-// The id is below the granule entries' reach: they are 32-bit words
-// whose id bits stop short of all ones.
-const _ = -(arenaBits - 1) >> 63 // arenaBits >= 1
+// inertHeap's id is beyond the granule entries' reach: they are 32-bit
+// words whose id, above arenaBits >= 1 bits, stops short of all ones
+// (the conversion fails to compile if arenaBits is 0).
+const _ = uint8(arenaBits - 1)
 
 func init() { freeHeap.Store((*byte)(unsafe.Pointer(inertHeap))) }
 

@@ -147,8 +147,8 @@ nexttop:
 notfit:
 	// A sampled block (S and no other flag) with a sound header goes to
 	// FREE_SAMPLED, which takes it out of the profile before it is freed;
-	// A (a free chunk in a bin), or a size too large for the room, is
-	// freeMiss's.
+	// the A bit (a free chunk in a bin), or a size too large for the room,
+	// is freeMiss's.
 	MOVQ	R11, CX
 	SHRQ	$const_highFlagShift, CX
 	CMPQ	CX, $1
