@@ -24,11 +24,17 @@ func Malloc(size int) unsafe.Pointer
 // mallocCaches is the table of caches Malloc's assembly reads: caches
 // while no bit of mallocOff is set in fastOff, noCaches (every entry nil,
 // so every call goes to mallocMiss) otherwise. The assembly tests no flag
-// word; publishFast keeps the pointer in step with fastOff, and it starts
-// at noCaches (fastOff starts with fastNotInited).
+// word; setFast keeps the pointer in step with fastOff (publishFast).
+//
+// It starts at caches although fastOff starts with fastNotInited: until
+// initHeap has run every entry of caches is nil, which sends Malloc to
+// mallocMiss all the same, and the first Malloc of the process reads the
+// page of caches that touchFirstPages wrote, where noCaches's would be a
+// page fault (3.5-9 us here) in the call. The first setFast, in initHeap,
+// publishes what fastOff says from then on.
 var mallocCaches atomic.Pointer[[maxCachedProcs]atomic.Pointer[pcache]]
 
-func init() { mallocCaches.Store(&noCaches) }
+func init() { mallocCaches.Store(&caches) }
 
 // noCaches is an empty table of caches. Nothing writes it.
 var noCaches [maxCachedProcs]atomic.Pointer[pcache]
