@@ -27,30 +27,25 @@ func Free(ptr unsafe.Pointer)
 // gives it (const_heapBrkBase, ...): arena's Asm constants, where each is
 // said. The assembly takes nothing of arena's from a copy of its own.
 const (
-	heapBrkBase       = arena.AsmHeapBrkBase
-	heapBrkEnd        = arena.AsmHeapBrkEnd
-	heapID            = arena.AsmHeapID
-	heapSecret        = arena.AsmHeapSecret
-	heapPageSize      = arena.AsmHeapPageSize
-	heapTrimThreshold = arena.AsmHeapTrimThreshold
-	heapTopPad        = arena.AsmHeapTopPad
-	heapDecayNs       = arena.AsmHeapDecayNs
-	heapHugePage      = arena.AsmHeapHugePage
-	granuleShift      = arena.AsmGranuleShift
-	granuleMask       = arena.AsmGranuleMask
-	arenaBits         = arena.AsmArenaBits
-	heapEndWord       = arena.AsmHeapEndWord
-	heapSizeMask      = -arena.HeapSize // a heap's start: c & heapSizeMask
-	chunkSizeMask     = arena.AsmSizeMask
-	notInUse          = arena.AsmNotInUse
-	tagShift          = arena.AsmTagShift
-	tagMul            = arena.AsmTagMul
-	flagT             = arena.AsmFlagT
-	flagS             = arena.AsmFlagS
-	flagSByteOffset   = arena.AsmFlagSByte
-	flagSInByte       = arena.AsmFlagSInByte
-	fastConsolid      = arena.AsmFastConsolid
-	minChunk          = arena.MinSize
+	heapBrkBase     = arena.AsmHeapBrkBase
+	heapBrkEnd      = arena.AsmHeapBrkEnd
+	heapID          = arena.AsmHeapID
+	heapSecret      = arena.AsmHeapSecret
+	heapBorderReach = arena.AsmHeapBorderReach
+	granuleShift    = arena.AsmGranuleShift
+	granuleMask     = arena.AsmGranuleMask
+	arenaBits       = arena.AsmArenaBits
+	heapEndWord     = arena.AsmHeapEndWord
+	heapSizeMask    = -arena.HeapSize // a heap's start: c & heapSizeMask
+	chunkSizeMask   = arena.AsmSizeMask
+	notInUse        = arena.AsmNotInUse
+	tagShift        = arena.AsmTagShift
+	tagMul          = arena.AsmTagMul
+	flagT           = arena.AsmFlagT
+	flagS           = arena.AsmFlagS
+	flagSByteOffset = arena.AsmFlagSByte
+	flagSInByte     = arena.AsmFlagSInByte
+	minChunk        = arena.MinSize
 
 	// The in-use test in two parts (fast_free_amd64.h): the flags below
 	// the size (M, T, F) by a byte test, and those just above it (S, A)

@@ -119,23 +119,10 @@ midclass:
 	JCC	miss			// full
 	TESTL	DI, DI
 	JEQ	push			// an empty class takes it even at the top
-	// MayBorderTop(room, size): with decay, yes; else whether room-size
-	// is within max(trimThreshold, fastConsolid)+topPad+max(hugePage,
-	// pageSize) of the region's end.
-	CMPQ	const_heapDecayNs(R8), $0
-	JGT	nexttop
-	MOVQ	const_heapHugePage(R8), DI
-	MOVQ	const_heapPageSize(R8), R12
-	CMPQ	DI, R12
-	CMOVQCS	R12, DI			// unit = max(hugePage, pageSize)
-	MOVQ	const_heapTrimThreshold(R8), R12
-	MOVQ	$const_fastConsolid, R13
-	CMPQ	R12, R13
-	CMOVQCS	R13, R12		// max(trimThreshold, fastConsolid)
-	ADDQ	R12, DI
-	ADDQ	const_heapTopPad(R8), DI
+	// MayBorderTop(room, size): whether room-size is within the heap's
+	// borderReach (all ones with decay).
 	SUBQ	R11, R9			// room - size
-	CMPQ	R9, DI
+	CMPQ	R9, const_heapBorderReach(R8)
 	JHI	push			// too far from the end to border the top
 nexttop:
 	// NextIsTop(c, size): the next chunk's header word.

@@ -398,12 +398,11 @@ func NextIsTop(c, size uintptr) bool { return word(c+size+sizeSz)&flagT != 0 }
 // header (NextIsTop, a second cache line, most often a miss) only when it
 // says yes. With decay, or a huge trim threshold, it always says yes; a
 // wrong answer is as harmless as a stale NextIsTop.
+//
+// The bound, max(trim threshold, fastConsolid) + top_pad + max(huge page,
+// page), or all ones with decay, is kept in borderReach (setBorderReach).
 func (h *Heap) MayBorderTop(room, size uintptr) bool {
-	if h.decayNs.Load() > 0 {
-		return true
-	}
-	unit := max(h.hugePage.Load(), h.pageSize)
-	return room-size <= max(h.trimThreshold.Load(), fastConsolid)+h.topPad.Load()+unit
+	return room-size <= h.borderReach.Load()
 }
 
 // sortUnsorted takes chunks off the unsorted list, returning one of exactly

@@ -14,15 +14,11 @@ import "unsafe"
 // any release: they are for offheap's own assembly, not an API to build on.
 const (
 	// Offsets in a Heap of the fields the fast path loads.
-	AsmHeapBrkBase       = unsafe.Offsetof((*Heap)(nil).brkBase)       // atomic.Uintptr: the break region's start
-	AsmHeapBrkEnd        = unsafe.Offsetof((*Heap)(nil).brkEnd)        // atomic.Uintptr: its end
-	AsmHeapID            = unsafe.Offsetof((*Heap)(nil).id)            // uint32: the id in granuleTable's entries
-	AsmHeapSecret        = unsafe.Offsetof((*Heap)(nil).secret)        // uintptr: the header tag's secret
-	AsmHeapPageSize      = unsafe.Offsetof((*Heap)(nil).pageSize)      // uintptr
-	AsmHeapTrimThreshold = unsafe.Offsetof((*Heap)(nil).trimThreshold) // atomic.Uintptr
-	AsmHeapTopPad        = unsafe.Offsetof((*Heap)(nil).topPad)        // atomic.Uintptr
-	AsmHeapDecayNs       = unsafe.Offsetof((*Heap)(nil).decayNs)       // atomic.Int64: > 0 with decay
-	AsmHeapHugePage      = unsafe.Offsetof((*Heap)(nil).hugePage)      // atomic.Uintptr: 0 without huge pages
+	AsmHeapBrkBase     = unsafe.Offsetof((*Heap)(nil).brkBase)     // atomic.Uintptr: the break region's start
+	AsmHeapBrkEnd      = unsafe.Offsetof((*Heap)(nil).brkEnd)      // atomic.Uintptr: its end
+	AsmHeapID          = unsafe.Offsetof((*Heap)(nil).id)          // uint32: the id in granuleTable's entries
+	AsmHeapSecret      = unsafe.Offsetof((*Heap)(nil).secret)      // uintptr: the header tag's secret
+	AsmHeapBorderReach = unsafe.Offsetof((*Heap)(nil).borderReach) // atomic.Uintptr: MayBorderTop's bound
 
 	// granuleTable: entry (c >> AsmGranuleShift) & AsmGranuleMask, a
 	// uint32, whose bits above AsmArenaBits are the Heap's id.
@@ -50,8 +46,6 @@ const (
 	AsmFlagS       = flagS
 	AsmFlagSByte   = sizeSz + flagSByte
 	AsmFlagSInByte = flagSInByte
-	// AsmFastConsolid is the floor of MayBorderTop's trim threshold.
-	AsmFastConsolid = fastConsolid
 )
 
 // AsmGranuleTable returns the granule table (GranuleEntry's) for an

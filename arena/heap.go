@@ -190,8 +190,11 @@ type Heap struct {
 	keepMapped    atomic.Bool    // Params.KeepMapped
 	hugePage      atomic.Uintptr // Params.HugePage; 0: none
 	populate      atomic.Bool    // Params.Populate
-	heapSys       atomic.Int64   // the system memory of every arena (the kept mappings' bound)
-	growHook      atomic.Pointer[func(*Arena) bool]
+	// borderReach is MayBorderTop's bound, kept by setBorderReach
+	// whenever a parameter it depends on changes.
+	borderReach atomic.Uintptr
+	heapSys     atomic.Int64 // the system memory of every arena (the kept mappings' bound)
+	growHook    atomic.Pointer[func(*Arena) bool]
 
 	// main is the break region, [brkBase, brkEnd): chunks there belong to
 	// arena 0. brkEnd moves under arena 0's lock and is read atomically.
@@ -266,10 +269,34 @@ func (h *Heap) SetParams(p Params) {
 	h.hugePage.Store(p.HugePage)
 	h.keepMapped.Store(p.KeepMapped)
 	h.populate.Store(p.Populate)
-	if old := time.Duration(h.decayNs.Swap(int64(max(p.Decay, 0)))); p.Decay < old {
+	old := time.Duration(h.decayNs.Swap(int64(max(p.Decay, 0))))
+	h.setBorderReach()
+	if p.Decay < old {
 		// A shorter decay (or none) applies to what is kept already.
 		h.kickDecay(0)
 	}
+}
+
+// setBorderReach recomputes MayBorderTop's bound from the parameters it
+// depends on (decay, huge pages, trim threshold, top pad): how far from its
+// region's end a chunk can still border the top. With decay every chunk
+// may (the bound is all ones); the sum saturates rather than wrap. Called
+// after any of them changes; a racing change can leave it stale for a
+// moment, which is as harmless as any wrong answer of MayBorderTop.
+func (h *Heap) setBorderReach() {
+	if h.decayNs.Load() > 0 {
+		h.borderReach.Store(^uintptr(0))
+		return
+	}
+	r := max(h.trimThreshold.Load(), fastConsolid)
+	for _, v := range [...]uintptr{h.topPad.Load(), max(h.hugePage.Load(), h.pageSize)} {
+		if r+v < r {
+			r = ^uintptr(0)
+			break
+		}
+		r += v
+	}
+	h.borderReach.Store(r)
 }
 
 // Params returns the parameters in force, including the effect of the

@@ -251,4 +251,41 @@ func TestMayBorderTop(t *testing.T) {
 	if !h.MayBorderTop(size+1<<30, size) {
 		t.Error("with decay, a top of 1 GiB is said to be impossible")
 	}
+	p.Decay = 0
+	h.SetParams(p)
+	if h.MayBorderTop(size+bound+16, size) {
+		t.Errorf("decay off again: a top of %d bytes, past the bound, is said to be possible", bound+16)
+	}
+
+	// The bound follows every parameter it is made of (borderReach is
+	// recomputed when one changes): huge pages, a trim threshold so large
+	// that the sum saturates rather than wraps, and the dynamic threshold's
+	// raise of the trim threshold when a mapped chunk is freed.
+	hp := p
+	hp.HugePage = 2 << 20
+	h.SetParams(hp)
+	if hb := max(p.TrimThreshold, 64<<10) + p.TopPad + 2<<20; !h.MayBorderTop(size+hb, size) || h.MayBorderTop(size+hb+16, size) {
+		t.Errorf("with 2 MiB huge pages the bound is not %d bytes", hb)
+	}
+	big := p
+	big.TrimThreshold = ^uintptr(0) - 4096
+	h.SetParams(big)
+	if !h.MayBorderTop(size+1<<40, size) {
+		t.Error("a trim threshold near the top of the range: the bound wrapped")
+	}
+	h.SetParams(p)
+	a := h.Arena(0)
+	c := a.Malloc(p.MmapThreshold + 64<<10) // mapped; its free raises both thresholds
+	if c == 0 {
+		t.Fatal("malloc of a mapped chunk failed")
+	}
+	h.Free(c)
+	got := h.Params()
+	if got.TrimThreshold <= p.TrimThreshold {
+		t.Fatalf("the dynamic threshold did not raise the trim threshold (%d)", got.TrimThreshold)
+	}
+	db := got.TrimThreshold + p.TopPad + 4096
+	if !h.MayBorderTop(size+db, size) || h.MayBorderTop(size+db+16, size) {
+		t.Errorf("after the dynamic threshold's raise to %d the bound is not %d bytes", got.TrimThreshold, db)
+	}
 }

@@ -286,6 +286,7 @@ func (h *Heap) FreeMapped(p uintptr) *CorruptionError {
 		}
 		h.mmapThreshold.Store(size)
 		h.trimThreshold.Store(2 * size)
+		h.setBorderReach()
 		h.event(EventThreshold, -1, 0, size)
 	}
 	if h.keepMapped.Load() && h.decayNs.Load() > 0 && h.kept.keep(h, c-off, total) {
