@@ -11,8 +11,8 @@ func FPUnwind() bool { return fpUnwind }
 //go:noinline
 func FPCallers(skip int, pcs []uintptr) int { return fpCallers(skip+1, pcs) }
 
-// FastLog2 is fastlog2.
-func FastLog2(q uint32) float64 { return fastlog2(q) }
+// FastLog2 is fastlog2, out of its fixed point.
+func FastLog2(q uint32) float64 { return float64(fastlog2(q)) / (1 << log2FixedBits) }
 
 // NextSampleGap is nextSampleGap.
 func NextSampleGap() int64 { return nextSampleGap() }

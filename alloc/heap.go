@@ -288,7 +288,7 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 		configurePool(&settings)
 	}
 	if param == tune.ProfileRate {
-		profileRate.Store(int64(value))
+		storeProfileRate(int64(value))
 	}
 	if param == tune.TcacheCount || param == tune.TcacheMax || param == tune.ProfileRate {
 		flushAll() // fresh caches take the new limits and sampling gaps

@@ -56,29 +56,54 @@ import (
 
 var profileRate atomic.Int64 // mean bytes between samples; 0 = off
 
+// gapScale is profileRate times ln 2 in 16-bit fixed point, the factor
+// that turns -log2 of a uniform draw into a gap (nextSampleGap); 0 when
+// sampling is off, gapScaleFloat for rates too large for the product
+// (above 2^46 bytes), which take the gap in floating point.
+var gapScale atomic.Uint64
+
+const gapScaleFloat = math.MaxUint64
+
+// storeProfileRate sets the sampling rate and the gaps' scale with it.
+func storeProfileRate(rate int64) {
+	rate = max(rate, 0)
+	profileRate.Store(rate)
+	switch {
+	case rate == 0:
+		gapScale.Store(0)
+	case rate > 1<<46:
+		gapScale.Store(gapScaleFloat)
+	default:
+		gapScale.Store(uint64(math.Round(float64(rate) * math.Ln2 * (1 << log2FixedBits))))
+	}
+}
+
 // Sampled gaps, as runtime.fastexprand draws them: 26 random bits and a
-// table-driven log2, in a few nanoseconds where math/rand and math.Log cost
-// tens (at the default rate a P draws a gap every eight 64 KiB blocks).
+// table-driven log2, in integer arithmetic, for a few nanoseconds where
+// math/rand and math.Log cost tens (at the default rate a P draws a gap
+// every eight 64 KiB blocks).
 const (
 	gapRandomBits = 26
 	log2TableBits = 8
+	log2FixedBits = 16 // fraction bits of log2Fixed and gapScale
 )
 
-// log2Table[i] is log2 of the middle of the i-th of 256 equal steps of
-// [1, 2): log2(1 + (i+0.5)/256).
-var log2Table = func() (t [1 << log2TableBits]float64) {
+// log2Fixed[i] is log2 of the middle of the i-th of 256 equal steps of
+// [1, 2), log2(1 + (i+0.5)/256), in 16-bit fixed point.
+var log2Fixed = func() (t [1 << log2TableBits]uint32) {
 	for i := range t {
-		t[i] = math.Log2(1 + (float64(i)+0.5)/(1<<log2TableBits))
+		t[i] = uint32(math.Round(math.Log2(1+(float64(i)+0.5)/(1<<log2TableBits)) * (1 << log2FixedBits)))
 	}
 	return
 }()
 
-// fastlog2 approximates log2(q) for q >= 1 within 0.003: the position of
-// q's top bit plus log2 of the next 8 bits' step of the mantissa.
-func fastlog2(q uint32) float64 {
+// fastlog2 approximates log2(q) for q >= 1 within 0.003, in 16-bit fixed
+// point: the position of q's top bit plus log2 of the next 8 bits' step of
+// the mantissa.
+func fastlog2(q uint32) uint64 {
 	top := bits.Len32(q) - 1
 	idx := (q << (31 - top) >> (31 - log2TableBits)) & (1<<log2TableBits - 1)
-	return float64(top) + log2Table[idx]
+	return uint64(top)<<log2FixedBits + uint64(log2Fixed[idx])
 }
 
 //go:linkname cheaprand runtime.cheaprand
@@ -86,22 +111,27 @@ func cheaprand() uint32
 
 // nextSampleGap draws the bytes until the next sample.
 func nextSampleGap() int64 {
-	rate := profileRate.Load()
-	if rate <= 0 {
+	k := gapScale.Load()
+	if k == 0 {
 		return math.MaxInt64
 	}
 	// Exponential with mean rate: -ln(U) * rate = -log2(U) * ln 2 * rate,
 	// with U = q / 2^26 uniform in (0, 1].
 	q := cheaprand()>>(32-gapRandomBits) + 1
-	minusLog2U := gapRandomBits - fastlog2(q)
-	if minusLog2U < 0 {
-		minusLog2U = 0 // q = 2^26: log2 rounds up a little
+	m := uint64(gapRandomBits<<log2FixedBits) - fastlog2(q)
+	if int64(m) < 0 {
+		m = 0 // q = 2^26: log2 rounds up a little
 	}
-	g := minusLog2U * (math.Ln2 * float64(rate))
-	if g > math.MaxInt64/2 {
-		return math.MaxInt64 / 2
+	if k == gapScaleFloat {
+		g := float64(m) / (1 << log2FixedBits) * (math.Ln2 * float64(profileRate.Load()))
+		if g > math.MaxInt64/2 {
+			return math.MaxInt64 / 2
+		}
+		return int64(g)
 	}
-	return int64(g)
+	// m < 2^21 and k < 2^63: the gap is the product's bits 32 to 95.
+	hi, lo := bits.Mul64(m, k)
+	return int64(hi<<(64-2*log2FixedBits) | lo>>(2*log2FixedBits))
 }
 
 // SetProfileRate sets the mean number of bytes allocated between two heap
@@ -117,7 +147,7 @@ func SetProfileRate(rate int) {
 		rate = 0
 	}
 	theHeap() // the environment's profile_rate first, so that this call wins
-	profileRate.Store(int64(rate))
+	storeProfileRate(int64(rate))
 	flushAll() // fresh caches draw fresh gaps
 }
 

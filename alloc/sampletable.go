@@ -93,26 +93,43 @@ func (t *addrTable) insert(key uint64, e uint64) (result int, stale uint32) {
 	l := t.line(key)
 again:
 	// The key first (key is never 0, so a match is never an empty slot),
-	// then the first empty slot: two short loops, the second of which
-	// stops at once in a line that is mostly empty. A slot that changes
-	// between the reads and the compare-and-swap makes it look again.
-	for i := range l {
-		if v := l[i].Load(); v&entryAddrMask == key {
-			if l[i].CompareAndSwap(v, e) {
-				return tableDone, uint32(v >> entryAddrBits)
+	// eight compares in a row (a switch, not a loop: the line is read
+	// whole for every sample, and a loop's counting doubled the work),
+	// then the first empty slot, which a line that is mostly empty shows
+	// at once. A slot that changes between the reads and the
+	// compare-and-swap makes it look again.
+	i := 0
+	switch key {
+	case l[0].Load() & entryAddrMask:
+	case l[1].Load() & entryAddrMask:
+		i = 1
+	case l[2].Load() & entryAddrMask:
+		i = 2
+	case l[3].Load() & entryAddrMask:
+		i = 3
+	case l[4].Load() & entryAddrMask:
+		i = 4
+	case l[5].Load() & entryAddrMask:
+		i = 5
+	case l[6].Load() & entryAddrMask:
+		i = 6
+	case l[7].Load() & entryAddrMask:
+		i = 7
+	default:
+		for i := range l {
+			if l[i].Load() == 0 {
+				if l[i].CompareAndSwap(0, e) {
+					return tableDone, 0
+				}
+				goto again
 			}
-			goto again
 		}
+		return tableFull, 0
 	}
-	for i := range l {
-		if l[i].Load() == 0 {
-			if l[i].CompareAndSwap(0, e) {
-				return tableDone, 0
-			}
-			goto again
-		}
+	if v := l[i].Load(); v&entryAddrMask == key && l[i].CompareAndSwap(v, e) {
+		return tableDone, uint32(v >> entryAddrBits)
 	}
-	return tableFull, 0
+	goto again
 }
 
 // remove deletes key's entry and returns its bucket id. Only the free of

@@ -101,25 +101,33 @@ func captureFP(m *stackMemo, skip int) int {
 		return captureFailed
 	}
 	if n := m.n; n > 0 && m.fp[0] == fp && m.fp[n-1] <= hi-16 {
-		// The memo: each record read was found, one step below, to be the
-		// next record of the running goroutine's chain, and every record
-		// of the memo lies within the stack (they rise from fp, which does,
-		// to the last, which does too).
-		// (Indexed through unsafe.Add: no bounds checks, since n <= maxStack.)
+		// The memo. Every record of the memo lies within the running
+		// goroutine's stack (they rise from fp, which does, to the last,
+		// which does too), so each can be read whatever it now holds:
+		// the check reads them all and ORs together how each differs from
+		// what the memo says it held (its next record, its return
+		// address), with a branch a frame for the first memoBranchFrames
+		// only (where two stacks of a P mostly differ: those are walked
+		// afresh). None differing, each record read is the next of the
+		// running chain, as a walk would find.
+		// (Indexed through unsafe.Add: no bounds checks, since n <=
+		// maxStack.)
 		fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
 		last := n - 1
-		i := 0
-		for ; i < last; i++ {
-			f := *(*uintptr)(unsafe.Add(fps, i*8))
-			if *(*uintptr)(unsafe.Add(nil, f+8)) != *(*uintptr)(unsafe.Add(pcs, i*8)) || *(*uintptr)(unsafe.Add(nil, f)) != *(*uintptr)(unsafe.Add(fps, i*8+8)) {
-				break
+		var diff uintptr
+		i, lim := 0, min(memoBranchFrames, last)
+		for ; i < lim && diff == 0; i++ {
+			diff = memoFrameDiff(fps, pcs, i)
+		}
+		if diff == 0 {
+			for ; i < last; i++ {
+				diff |= memoFrameDiff(fps, pcs, i)
 			}
 		}
-		if i == last {
-			f := *(*uintptr)(unsafe.Add(fps, last*8))
-			if *(*uintptr)(unsafe.Add(nil, f+8)) == *(*uintptr)(unsafe.Add(pcs, last*8)) && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0) {
-				return captureHit
-			}
+		f := *(*uintptr)(unsafe.Add(fps, last*8))
+		diff |= *(*uintptr)(unsafe.Add(nil, f+8)) ^ *(*uintptr)(unsafe.Add(pcs, last*8))
+		if diff == 0 && (m.full || *(*uintptr)(unsafe.Add(nil, f)) == 0) {
+			return captureHit
 		}
 	}
 	n := 0
@@ -145,6 +153,25 @@ func captureFP(m *stackMemo, skip int) int {
 	m.n = n
 	m.b = nil
 	return captureMiss
+}
+
+// memoBranchFrames is how many frames of the memo are checked one by one,
+// stopping at the first that differs, before the rest are checked without
+// a branch: offheap's own frames (the sampler's callers up to Malloc's),
+// then the program's first two, where two of a P's samples mostly differ.
+const memoBranchFrames = 5
+
+// memoFrameDiff returns how record i of memo arrays fps and pcs (stackMemo's
+// fp and pc, below n-1) differs from what the memo says it holds: its next
+// record and its return address. 0 means no difference.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func memoFrameDiff(fps, pcs unsafe.Pointer, i int) uintptr {
+	f := *(*uintptr)(unsafe.Add(fps, i*8))
+	return (*(*uintptr)(unsafe.Add(nil, f+8)) ^ *(*uintptr)(unsafe.Add(pcs, i*8))) |
+		(*(*uintptr)(unsafe.Add(nil, f)) ^ *(*uintptr)(unsafe.Add(fps, i*8+8)))
 }
 
 // fpCallers is runtime.Callers taken from the frame pointers: it fills pcs

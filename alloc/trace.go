@@ -650,7 +650,7 @@ func (t *tracer) evict(addr uintptr) {
 // (initHeap calls it, with initMu held): the sampling rate
 // (OFFHEAP=profile_rate) and the trace file (OFFHEAP=trace).
 func initProfiling(s *tune.Settings) {
-	profileRate.Store(s.Get(tune.ProfileRate))
+	storeProfileRate(s.Get(tune.ProfileRate))
 	if s.Trace != "" {
 		if err := startTraceFile(s.Trace); err != nil {
 			fmt.Fprintf(os.Stderr, "offheap: trace=%s: %v (not tracing)\n", s.Trace, err)
