@@ -339,9 +339,10 @@ func unlockSampler(ps *psample) {
 // way, leading frames of package alloc are left out when a profile is
 // written (profile.go).
 //
-// The common case, a stack this P sampled last with the same size and
-// labels, runs pinned from end to end: the memo check, the bucket, and
-// the entry in the table of sampled blocks.
+// The common cases, a stack this P sampled last with the same size and
+// labels, or a stack whose bucket exists, run pinned from end to end: the
+// memo check (or the walk and the bucket's lookup), and the entry in the
+// table of sampled blocks.
 //
 //go:noinline
 func recordSample(p uintptr, bytes int, skip int, heap uint32) {
@@ -363,8 +364,16 @@ func recordSample(p uintptr, bytes int, skip int, heap uint32) {
 	r := captureFailed
 	if ps != nil && fpUnwind {
 		r = captureFP(&ps.memo, 2)
-		if r == captureHit && !raceEnabled {
-			if b := ps.memo.b; b != nil && b.size == size && b.labels == labels && b.heap == heap {
+		if r != captureFailed && !raceEnabled {
+			m := &ps.memo
+			b := m.b
+			if r != captureHit || b == nil || b.size != size || b.labels != labels || b.heap != heap {
+				// Another stack, or another size or label set: its bucket,
+				// if it has one yet (else recordSampleSlow makes it).
+				b = lookupBucket(m.pc[:m.n], false, size, labels, heap)
+				m.b = b
+			}
+			if b != nil {
 				if t := sampleTable.cur.Load(); t != nil {
 					if r, stale := t.insert(key, key|uint64(b.id)<<entryAddrBits); r == tableDone {
 						if c := &ps.counts[b.id&(countSlots-1)]; c.id == b.id {

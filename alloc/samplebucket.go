@@ -78,7 +78,20 @@ func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer, he
 }
 
 func (b *bucket) matches(h uint64, stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) bool {
-	return b.hash == h && b.size == size && b.labels == labels && b.heap == heap && b.logical == logical && slices.Equal(b.stk, stk)
+	return b.hash == h && b.size == size && b.labels == labels && b.heap == heap && b.logical == logical && stacksEqual(b.stk, stk)
+}
+
+// stacksEqual is slices.Equal for stacks, compared as bytes by the
+// runtime's vectorized memequal: a few instructions for a deep stack where
+// a loop takes seven a frame.
+func stacksEqual(a, b []uintptr) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 {
+		return true
+	}
+	return unsafe.String((*byte)(unsafe.Pointer(&a[0])), len(a)*8) == unsafe.String((*byte)(unsafe.Pointer(&b[0])), len(b)*8)
 }
 
 // lookupBucket returns the bucket of a stack, size and label set, or nil

@@ -130,10 +130,12 @@ func captureFP(m *stackMemo, skip int) int {
 			return captureHit
 		}
 	}
+	// The walk (through unsafe.Add: n < maxStack, checked below).
+	fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
 	n := 0
 	for {
-		m.fp[n] = fp
-		m.pc[n] = *(*uintptr)(unsafe.Add(nil, fp+8))
+		*(*uintptr)(unsafe.Add(fps, n*8)) = fp
+		*(*uintptr)(unsafe.Add(pcs, n*8)) = *(*uintptr)(unsafe.Add(nil, fp+8))
 		n++
 		next := *(*uintptr)(unsafe.Add(nil, fp))
 		if next == 0 {

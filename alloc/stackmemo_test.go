@@ -1,6 +1,9 @@
 package alloc
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 //go:noinline
 func captureHere(m *stackMemo) int { return captureFP(m, 1) }
@@ -17,34 +20,51 @@ func TestCaptureFPMemo(t *testing.T) {
 	if !fpUnwind {
 		t.Skip("samples take runtime.Callers in this build")
 	}
-	var m stackMemo
-	n := -1
-	var good stackMemo
-	for round := -1; ; round++ {
-		want, what := captureHit, "the same stack"
-		switch {
-		case round == -1:
-			want, what = captureMiss, "the first capture"
-		case round == 0:
-		case round <= n:
-			i := round - 1
-			m.pc[i] ^= 1 << 62
-			want, what = captureMiss, "return address "+itoaInternal(i)+" changed (high bit)"
-		case round <= 2*n-1:
-			i := round - n - 1 // the record of frame i+1: 0 <= i < n-1
-			next := m.fp[i+1]
-			m.pc[i] ^= next & -next
-			want, what = captureMiss, "return address "+itoaInternal(i)+" changed (a bit of the next record's address)"
-		case round <= 3*n-2:
-			k := round - 2*n + 1 // 1 <= k < n
-			m.fp[k] += 8
-			want, what = captureMiss, "record "+itoaInternal(k)+" moved"
-		default:
+	growStack(64) // so that the rounds do not move the stack (they start over if it moves)
+	for attempt := 0; attempt < 5; attempt++ {
+		if memoRounds(t) {
 			return
 		}
+	}
+	t.Fatal("the goroutine's stack moved in every attempt")
+}
+
+// memoRounds runs TestCaptureFPMemo's rounds, and reports false when the
+// stack moved meanwhile (a hit would be a miss then).
+func memoRounds(t *testing.T) bool {
+	var m, good stackMemo
+	n := -1
+	for round := -1; ; round++ {
+		want, what, i := captureHit, 0, 0
+		switch {
+		case round == -1:
+			want = captureMiss
+		case round == 0:
+		case round <= n:
+			i = round - 1
+			m.pc[i] ^= 1 << 62
+			want, what = captureMiss, 1
+		case round <= 2*n-1:
+			i = round - n - 1 // the record of frame i+1: 0 <= i < n-1
+			next := m.fp[i+1]
+			m.pc[i] ^= next & -next
+			want, what = captureMiss, 2
+		case round <= 3*n-2:
+			i = round - 2*n + 1 // 1 <= i < n
+			m.fp[i] += 8
+			want, what = captureMiss, 3
+		default:
+			return true
+		}
 		r := captureHere(&m)
+		if round >= 0 && m.fp[0] != good.fp[0] {
+			return false
+		}
+		desc := func() string {
+			return fmt.Sprintf([...]string{"the same stack%.0d", "return address %d changed (high bit)", "return address %d changed (a bit of the next record's address)", "record %d moved"}[what], i)
+		}
 		if r != want {
-			t.Fatalf("round %d, %s: captureFP = %d, want %d", round, what, r, want)
+			t.Fatalf("round %d, %s: captureFP = %d, want %d", round, desc(), r, want)
 		}
 		if round == -1 {
 			n, good = m.n, m
@@ -54,14 +74,19 @@ func TestCaptureFPMemo(t *testing.T) {
 			continue
 		}
 		if m.n != good.n || m.fp != good.fp || m.pc != good.pc {
-			t.Fatalf("round %d, %s: the memo is not the stack after the capture", round, what)
+			t.Fatalf("round %d, %s: the memo is not the stack after the capture", round, desc())
 		}
 	}
 }
 
-func itoaInternal(i int) string {
-	if i < 10 {
-		return string(rune('0' + i))
+// growStack uses kb KiB of stack, so that the goroutine's stack is at
+// least that large from then on.
+//
+//go:noinline
+func growStack(kb int) byte {
+	var b [1024]byte
+	if kb > 1 {
+		b[kb&1023] = growStack(kb - 1)
 	}
-	return itoaInternal(i/10) + string(rune('0'+i%10))
+	return b[0]
 }
