@@ -38,20 +38,22 @@ import (
 //
 // What it costs (issue 13; README.md has the figures and commands): at
 // the default rate a sample comes every 8,192 64-byte pairs but every 8
-// 64 KiB pairs, so a sample and the free of its block together must stay
-// near 10 ns for the 64 KiB pair to pay 5%. The S bit is set and cleared
-// by an ordinary write of its byte of the header, which the arena's locked
-// updates of the P bit in the same word cannot undo (arena.SetSampled);
-// the table's compare-and-swap, the memo check (a load and a compare per
-// frame of the stack) and the calls remain: about 620 instructions a
-// sampled pair more than a pair in bench's pair/4096 (callgrind), of which
-// the memo check of its 12 frames is 215, recordSample's own 140 (the
-// count in its P's slot included), the table's insert 110, the sampled
-// free 50, the next gap 55. (The memo check in assembly took 35 off but no
-// time: the ABI0 call's argument and result go through the stack.) On
-// amd64 neither half of a sampled pair goes through the slow paths
-// (mallocMiss, freeMiss): Malloc's fast path pops the block and hands it
-// to sampledMallocWord, and Free's does forgetSample's common case itself
+// 64 KiB pairs, so a sample and the free of its block together would have
+// to stay under 4 ns for the 64 KiB pair (8 ns unsampled here) to pay 5%.
+// The S bit is set and cleared by an ordinary write of its byte of the
+// header, which the arena's locked updates of the P bit in the same word
+// cannot undo (arena.SetSampled); the table's compare-and-swap, the memo
+// check (two loads and a compare per frame of the stack) and the calls
+// remain: about 540 instructions a sampled pair more than a pair in
+// bench's pair/65536 (callgrind: 133.1 -> 200.2 a pair, one pair in eight
+// sampled), of which the memo check of its frames is about 230,
+// recordSample's own 110, the table's insert 80, the next gap 55 (integer
+// arithmetic; the floating-point draw took 65), the sampled free and the
+// calls the rest. (The memo check in assembly took 35 off but no time:
+// the ABI0 call's argument and result go through the stack.) On amd64
+// neither half of a sampled pair goes through the slow paths (mallocMiss,
+// freeMiss): Malloc's fast path pops the block and hands it to
+// sampledMallocWord, and Free's does forgetSample's common case itself
 // (fast_free_amd64.s), the rest going to freeSampled.
 
 var profileRate atomic.Int64 // mean bytes between samples; 0 = off

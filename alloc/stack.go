@@ -44,12 +44,13 @@ import (
 // sample first checks whether the chain is still there: starting at the
 // same frame pointer, each record still holding the same next frame
 // pointer and return address, down to the same end. That check reads
-// exactly the words a walk would read, and reads a record only once the one
-// below it has been found to point to it, so it is as safe as a walk and
-// gives the same answer; but the addresses it reads are known in advance,
-// so the processor issues the loads together instead of one after the
-// other, and a hit also finds the sample's bucket without hashing the
-// stack (sample.go).
+// exactly the words a walk would read, all of them within the running
+// goroutine's stack (the memo's records rise from the sample's own frame
+// pointer to a last one below the stack's top), and gives the same answer
+// as a walk; but the addresses it reads are known in advance, so the
+// processor issues the loads together instead of one after the other, past
+// the first few frames without a branch a frame, and a hit also finds the
+// sample's bucket without hashing the stack (sample.go).
 
 // maxStack is the deepest stack a sample records.
 const maxStack = 64
