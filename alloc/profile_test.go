@@ -307,7 +307,7 @@ func BenchmarkPairProfiledFilled(b *testing.B) {
 func BenchmarkSampledPair(b *testing.B) {
 	old := alloc.ProfileRate()
 	defer alloc.SetProfileRate(old)
-	for _, rate := range []int{0, 1} {
+	for _, rate := range []int{0, 1, 512} {
 		b.Run("rate="+itoa(rate), func(b *testing.B) {
 			alloc.SetProfileRate(rate)
 			for b.Loop() {
