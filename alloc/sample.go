@@ -412,10 +412,16 @@ func recordSampleSlow(p uintptr, size, bytes, skip int, labels unsafe.Pointer, h
 	if r != captureFailed {
 		m := &ps.memo
 		n = copy(stk[:], m.pc[:m.n])
-		if mb := m.b; r == captureHit && mb != nil && mb.size == size && mb.labels == labels && mb.heap == heap {
+		// m.b, when set, is this stack's bucket: a walk clears it
+		// (captureFP), and without the race detector recordSample has
+		// just looked this stack's bucket up and set it, found or not,
+		// so only the race detector's build looks here.
+		if mb := m.b; mb != nil && mb.size == size && mb.labels == labels && mb.heap == heap {
 			b = mb
-		} else if b = lookupBucket(stk[:n], false, size, labels, heap); b != nil {
-			m.b = b
+		} else if raceEnabled {
+			if b = lookupBucket(stk[:n], false, size, labels, heap); b != nil {
+				m.b = b
+			}
 		}
 	}
 	unlockSampler(ps)
