@@ -374,7 +374,17 @@ type pcache struct {
 	gen               atomic.Uint32
 	listGen, stashGen [nSmall]uint32
 	stash             [nSmall]cacheBin
-	_                 [64]byte // keep neighbouring caches off this cache line
+
+	// Grown limits (grow.go): slowTick counts the class exchanges with
+	// the arenas (give-backs and refills of exact classes), gaveBack[cl]
+	// is slowTick at class cl's last give-back (0: none since it last
+	// grew), and grownBytes is what growth added to the classes' limits,
+	// in bytes of chunks. Only the cache's P touches them.
+	slowTick   uint32
+	gaveBack   [nSmall]uint32
+	grownBytes uintptr
+	grownMask  uint64   // bit cl: exact class cl has grown
+	_          [64]byte // keep neighbouring caches off this cache line
 }
 
 // slot returns cache slot s of c: a class, a foreign class, or a stash.
@@ -473,6 +483,7 @@ var (
 
 	cacheLimits atomic.Pointer[[nClasses]uint32]
 	cacheMax    atomic.Uintptr // largest cached request (tcache_max)
+	cacheGrow   atomic.Uintptr // what a P's classes may grow (tcache_grow; grow.go)
 )
 
 // configureCaches applies tcache_count and tcache_max.
@@ -504,6 +515,7 @@ func configureCaches(s *tune.Settings) {
 	}
 	cacheLimits.Store(&l)
 	cacheMax.Store(maxReq)
+	cacheGrow.Store(uintptr(min(s.Get(tune.TcacheGrow), 1<<40)))
 	configureDebug(s) // check_action and debug (debug.go)
 }
 
@@ -578,6 +590,7 @@ func newCache(pid int) *pcache {
 func (c *pcache) refreshLimits(stash bool) {
 	l := cacheLimits.Load()
 	c.stashMask = 0
+	c.grownBytes, c.grownMask, c.gaveBack = 0, 0, [nSmall]uint32{}
 	for _, s := range cacheSlots {
 		if s >= stashBase {
 			continue

@@ -57,9 +57,13 @@
 //     class above holds up to 128 KiB of chunks (two at least, tcache_count
 //     at most): full, a P's classes of 1 KiB or less hold 2.1 MiB (and
 //     its foreign classes as much again: cache.go), those above 2.8 MiB. A
-//     P idle for 250 ms gives its cache back, Trim gives back every cache,
-//     and before an arena grows, the calling P gives back its chunks above
-//     1 KiB of that arena (growhook.go).
+//     class of 1 KiB or less whose chunks go to the arena and straight
+//     back doubles its limit, to 512 KiB of chunks, while the P's classes
+//     grow by tcache_grow (2 MiB) at most (grow.go). A P idle for 250 ms
+//     gives its cache back, Trim gives back every cache, and before an
+//     arena grows, the calling P gives back its chunks above 1 KiB of that
+//     arena and those of its grown classes, which go back to tcache_count
+//     (growhook.go).
 //  2. An empty class takes a batch off its arena's list (chunks other
 //     caches gave back), or a batch carved from one free chunk of the P's
 //     arena under its lock (MallocBatchLocked). The first P to allocate

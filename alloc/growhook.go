@@ -23,7 +23,8 @@ import (
 //   - every batch on the arena's own lists (unless a refill is taking one
 //     at that moment), and
 //   - the chunks of the arena in the calling P's mid-size classes (above
-//     1 KiB: 128 KiB a class, two chunks at least).
+//     1 KiB: 128 KiB a class, two chunks at least), in its stashes, and in
+//     its grown classes (grow.go), which go back to tcache_count.
 //
 // Small classes keep theirs, as glibc's tcache does, and other Ps' caches
 // stay as they are: only a P touches its own. With this, cc1's replay
@@ -83,6 +84,19 @@ func giveBackBeforeGrow(a *arena.Arena) bool {
 	freed += k
 	if err != nil {
 		reportLater(err)
+	}
+	// The calling P's grown classes (grow.go), back to tcache_count.
+	for {
+		n = takeGrown(a, st[:])
+		if n == 0 {
+			break
+		}
+		k, err = unrefillLocked(a, st[:n])
+		freed += k
+		if err != nil {
+			reportLater(err)
+			break
+		}
 	}
 	return freed > 0
 }

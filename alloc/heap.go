@@ -290,7 +290,7 @@ func malloptLocked(h *arena.Heap, param tune.Param, value int) error {
 	if param == tune.ProfileRate {
 		storeProfileRate(int64(value))
 	}
-	if param == tune.TcacheCount || param == tune.TcacheMax || param == tune.ProfileRate {
+	if param == tune.TcacheCount || param == tune.TcacheMax || param == tune.TcacheGrow || param == tune.ProfileRate {
 		flushAll() // fresh caches take the new limits and sampling gaps
 	}
 	return nil

@@ -357,6 +357,9 @@ func refill(cl int) uintptr {
 		k = 1
 	}
 	var got [refillBatch]uintptr
+	if cl < nSmall {
+		growOnThrash(cl)
+	}
 	noteRefill(c)
 	if cl < nSmall && heap.HeapSys() >= reuseForeignMin {
 		if ch := reuseForeign(cl); ch != 0 {
@@ -770,6 +773,9 @@ func cachePushFull(ch uintptr, s int) bool {
 	var nOld int
 	var oldMixed bool
 	if b.count >= b.limit {
+		if s < nSmall {
+			c.noteGiveBack(s)
+		}
 		if s < nSmall && c.stashMask&(1<<s) != 0 && b.count <= b.limit && b.count <= maxBatch {
 			// The list becomes the stash, whole; the old stash goes back.
 			st := &c.stash[s]

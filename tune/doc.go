@@ -35,6 +35,7 @@
 //	hugetlb         -                 -                       yes      0        0..2         level
 //	heap_cache      -                 -                       no       64MiB    0..MaxInt64  bytes
 //	populate        -                 -                       no       on       off, on      enum
+//	tcache_grow     -                 -                       no       2MiB     0..MaxInt64  bytes
 //
 // (TestDocTable keeps this copy in step with the table.) Tunable means
 // GLIBC_TUNABLES may set the parameter as glibc.malloc.<name>. glibc calls

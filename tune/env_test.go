@@ -91,13 +91,13 @@ func TestFromEnv(t *testing.T) {
 		// OFFHEAP.
 		{name: "every OFFHEAP key", env: mapEnv{"OFFHEAP": "mxfast=0,trim_threshold=1MiB,top_pad=2m,mmap_threshold=3MB," +
 			"mmap_max=1,check=0,perturb=1,arena_test=1,arena_max=1,tcache_count=0,tcache_max=64KiB," +
-			"limit=1GiB,profile_rate=512k,debug=1000,gomemlimit=auto,harden=1,decay=10s,hugetlb=1,heap_cache=1m,populate=off,trace=/tmp/offheap.trace"},
+			"limit=1GiB,profile_rate=512k,debug=1000,gomemlimit=auto,harden=1,decay=10s,hugetlb=1,heap_cache=1m,populate=off,tcache_grow=0,trace=/tmp/offheap.trace"},
 			after: map[tune.Param]int64{
 				tune.MXFast: 0, tune.TrimThreshold: 1 << 20, tune.TopPad: 2 << 20, tune.MmapThreshold: 3 << 20,
 				tune.MmapMax: 1, tune.CheckAction: 0, tune.Perturb: 1, tune.ArenaTest: 1, tune.ArenaMax: 1,
 				tune.TcacheCount: 0, tune.TcacheMax: 64 << 10, tune.Limit: 1 << 30, tune.ProfileRate: 512 << 10,
 				tune.Debug: 1000, tune.GoMemLimit: 1, tune.Harden: 1, tune.Decay: 10000, tune.HugeTLB: 1,
-				tune.HeapCache: 1 << 20, tune.Populate: 0,
+				tune.HeapCache: 1 << 20, tune.Populate: 0, tune.TcacheGrow: 0,
 			}, trace: "/tmp/offheap.trace"},
 		{name: "empty OFFHEAP entries", env: mapEnv{"OFFHEAP": ",,debug=5,,"}, after: map[tune.Param]int64{tune.Debug: 5}},
 		{name: "last OFFHEAP entry wins", env: mapEnv{"OFFHEAP": "debug=5,trace=a,debug=6,trace=b"},
@@ -285,12 +285,12 @@ func TestFromEnvErrorMessages(t *testing.T) {
 			`tune: OFFHEAP mxfast="1k": out of range; accepted 0 to 160 bytes`},
 		{mapEnv{"OFFHEAP": "=3"},
 			`tune: OFFHEAP: unknown key ""; known keys: mxfast, trim_threshold, top_pad, mmap_threshold, ` +
-				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, decay, hugetlb, heap_cache, populate, trace`},
+				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, decay, hugetlb, heap_cache, populate, tcache_grow, trace`},
 		{mapEnv{"GLIBC_TUNABLES": "glibc.malloc.check=9"},
 			`tune: GLIBC_TUNABLES glibc.malloc.check="9": out of range; accepted 0 to 3`},
 		{mapEnv{"OFFHEAP": "mmap_treshold=1m"},
 			`tune: OFFHEAP: unknown key "mmap_treshold"; known keys: mxfast, trim_threshold, top_pad, mmap_threshold, ` +
-				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, decay, hugetlb, heap_cache, populate, trace`},
+				`mmap_max, check, perturb, arena_test, arena_max, tcache_count, tcache_max, limit, profile_rate, debug, gomemlimit, harden, decay, hugetlb, heap_cache, populate, tcache_grow, trace`},
 		{mapEnv{"GLIBC_TUNABLES": "glibc.malloc.limit=1"},
 			`tune: GLIBC_TUNABLES: unknown tunable "glibc.malloc.limit"; known: glibc.malloc.mxfast, glibc.malloc.trim_threshold, ` +
 				`glibc.malloc.top_pad, glibc.malloc.mmap_threshold, glibc.malloc.mmap_max, glibc.malloc.check, glibc.malloc.perturb, ` +

@@ -97,6 +97,12 @@ const (
 	// less than a page fault per page. 0 leaves every page to fault on
 	// first touch, as glibc does.
 	Populate Param = 112
+	// TcacheGrow bounds, in bytes of chunks, how far a per-P cache's
+	// classes of 1 KiB or less may grow beyond TcacheCount: a class whose
+	// chunks go back to the arena and come straight back doubles its limit
+	// (up to 512 KiB of chunks a class) while the P's growth stays within
+	// this. 0 keeps every class at TcacheCount, as glibc does.
+	TcacheGrow Param = 113
 )
 
 // String returns p's name in the table ("mmap_threshold"), or "Param(42)" for

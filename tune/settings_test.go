@@ -23,7 +23,7 @@ var allParams = []tune.Param{
 	tune.CheckAction, tune.Perturb, tune.ArenaTest, tune.ArenaMax,
 	tune.TcacheCount, tune.TcacheMax, tune.Limit, tune.ProfileRate, tune.Debug, tune.GoMemLimit,
 	tune.Harden,
-	tune.Decay, tune.HugeTLB, tune.HeapCache, tune.Populate,
+	tune.Decay, tune.HugeTLB, tune.HeapCache, tune.Populate, tune.TcacheGrow,
 }
 
 func TestDefaults(t *testing.T) {
@@ -46,6 +46,7 @@ func TestDefaults(t *testing.T) {
 		tune.Harden:        0,
 		tune.HeapCache:     64 << 20,
 		tune.Populate:      1,
+		tune.TcacheGrow:    2 << 20,
 	}
 	d := tune.Defaults()
 	check(t, "Defaults() == Settings{}", true, d == tune.Settings{})

@@ -186,6 +186,11 @@ var table = [...]Spec{
 		Default: 1, Min: 0, Max: 1, Unit: Enum, Values: []string{"off", "on"},
 		Doc: "fault in, with one call, the pages a warm arena's growth adds beyond the request (up to top_pad): on, or off (glibc)",
 	},
+	{
+		Param: TcacheGrow, Name: "tcache_grow",
+		Default: 2 << 20, Min: 0, Max: math.MaxInt64, Unit: Bytes,
+		Doc: "bytes a P's classes of 1 KiB or less may grow beyond tcache_count when their chunks go to the arena and straight back; 0 never (glibc)",
+	},
 }
 
 // traceKey is the OFFHEAP key of the one string option, Settings.Trace.
