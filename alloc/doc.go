@@ -56,7 +56,7 @@
 //     A class of 1 KiB or less holds up to tcache_count chunks (64); a
 //     class above holds up to 128 KiB of chunks (two at least, tcache_count
 //     at most): full, a P's classes of 1 KiB or less hold 2.1 MiB (and
-//     its foreign classes as much again: cache.go), those above 2.8 MiB. A
+//     its foreign classes as much again: cache.go), those above 3.7 MiB. A
 //     class of 1 KiB or less whose chunks go to the arena and straight
 //     back doubles its limit, to 512 KiB of chunks, while the P's classes
 //     grow by tcache_grow (2 MiB) at most (grow.go). A P idle for 250 ms

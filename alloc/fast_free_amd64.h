@@ -103,7 +103,7 @@ mid:
 	JHI	miss			// far too big to keep
 	MOVQ	$const_midLimit, DI
 floor:
-	SHRQ	$8, DI
+	SHRQ	$const_midShift, DI
 	ANDQ	$(const_chunkFloorLen-1), DI
 	LEAQ	·chunkFloor(SB), DX
 	MOVBLZX	(DX)(DI*1), DX

@@ -69,7 +69,7 @@ mid:
 	CMPQ	AX, $const_midLimit
 	JHI	miss			// unsigned: a negative size too
 	LEAQ	-1(AX), DX
-	SHRQ	$8, DX
+	SHRQ	$const_midShift, DX
 	LEAQ	·midClassOf(SB), SI
 	MOVBLZX	(SI)(DX*1), DX
 	ADDQ	$const_nSmall, DX

@@ -36,7 +36,7 @@ func TestFastMallocAsmLayout(t *testing.T) {
 	for n := uintptr(0); n <= midLimit; n++ {
 		// The assembly's cacheBin offset: (n-9) &^ 15 for a small request
 		// (0 below 9), midClassOf's class above.
-		want := (nSmall + int(midClassOf[(max(n, 1)-1)>>8])) * 16
+		want := (nSmall + int(midClassOf[(max(n, 1)-1)>>midShift])) * 16
 		if n <= smallLimit {
 			want = max(int(n)-9, 0) &^ 15
 		}

@@ -123,9 +123,9 @@ func takeStashes(a *arena.Arena, out []uintptr) int {
 }
 
 // midHeld bounds the chunks one give-back takes from the mid-size classes:
-// what they hold when full, midBytes a class and two chunks at least,
-// whatever tcache_count (632; TestMidHeld).
-const midHeld = 640
+// what they hold when full (midLimitOf), whatever tcache_count (1,159;
+// TestMidHeld).
+const midHeld = 1168
 
 // takeMidClasses takes the chunks of arena a out of the calling P's
 // mid-size classes into out, as many as fit, keeping each class's other

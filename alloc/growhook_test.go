@@ -155,7 +155,7 @@ func TestGrowHookKeepsOtherArenas(t *testing.T) {
 func TestMidHeld(t *testing.T) {
 	total := 0
 	for _, n := range midSizes {
-		total += int(max(2, midBytes/n))
+		total += int(midLimitOf(n))
 	}
 	if total > midHeld {
 		t.Fatalf("full mid-size classes hold %d chunks, the give-back takes %d", total, midHeld)
