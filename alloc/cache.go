@@ -507,11 +507,30 @@ var (
 	cacheGrow   atomic.Uintptr // what a P's classes may grow (tcache_grow; grow.go)
 )
 
+// firstLimits holds the classes' limits of the first configureCaches, in
+// static memory (touchFirstPages writes its page at start-up): from the
+// Go heap, the 384 bytes took a span of a size class nothing had used yet,
+// and the first Malloc two more page faults, about 10 us here. Later
+// configurations, which replace the limits while caches read them, take
+// fresh arrays from the Go heap.
+var (
+	firstLimits     [nClasses]uint32
+	firstLimitsUsed atomic.Bool
+)
+
+// newLimits returns a zeroed array for the classes' limits.
+func newLimits() *[nClasses]uint32 {
+	if firstLimitsUsed.CompareAndSwap(false, true) {
+		return &firstLimits
+	}
+	return new([nClasses]uint32)
+}
+
 // configureCaches applies tcache_count and tcache_max.
 func configureCaches(s *tune.Settings) {
 	count := uint32(s.Get(tune.TcacheCount))
 	maxReq := uintptr(s.Get(tune.TcacheMax))
-	var l [nClasses]uint32
+	l := newLimits()
 	for i := range l {
 		// The smallest request the class serves decides whether it is on.
 		var minReq uintptr
@@ -534,7 +553,7 @@ func configureCaches(s *tune.Settings) {
 		}
 		l[i] = lim
 	}
-	cacheLimits.Store(&l)
+	cacheLimits.Store(l)
 	cacheMax.Store(maxReq)
 	cacheGrow.Store(uintptr(min(s.Get(tune.TcacheGrow), 1<<40)))
 	configureDebug(s) // check_action and debug (debug.go)

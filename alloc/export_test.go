@@ -53,5 +53,6 @@ func FirstMallocStatics() (statics map[string][2]uintptr, started bool) {
 		"pidArena[0]":    {uintptr(unsafe.Pointer(&pidArena[0])), unsafe.Sizeof(pidArena[0])},
 		"arenaStates[0]": {uintptr(unsafe.Pointer(&arenaStates[0])), unsafe.Sizeof(arenaStates[0])},
 		"firstPcache":    {uintptr(unsafe.Pointer(&firstPcache)), unsafe.Sizeof(firstPcache)},
+		"firstLimits":    {uintptr(unsafe.Pointer(&firstLimits)), unsafe.Sizeof(firstLimits)},
 	}, inited.Load()
 }

@@ -87,16 +87,18 @@ func (c *pcache) grow(cl int, budget uintptr) {
 }
 
 // takeGrown takes the chunks of arena a out of the calling P's grown
-// classes into out, as many as fit, and returns how many it took; a grown
-// class left empty goes back to tcache_count (and its stash). The grow
-// hook calls it until it takes nothing. A class whose links do not check
-// out is left as it is, for the pop that takes it to report.
-func takeGrown(a *arena.Arena, out []uintptr) int {
+// classes into out, as many as fit, from exact class *from on, and returns
+// how many it took, leaving *from at the class to go on from; a grown
+// class left empty goes back to tcache_count (and its stash). A class
+// whose links do not check out is left as it is, for the pop that takes
+// it to report.
+func takeGrown(a *arena.Arena, out []uintptr, from *int) int {
 	n := 0
 	pid := procPin()
 	if c := cacheFor(pid); c != nil && c.grownMask != 0 {
 		l := cacheLimits.Load()
-		for cl := 0; cl < nSmall && n < len(out); cl++ {
+		for ; *from < nSmall; *from++ {
+			cl := *from
 			if c.grownMask&(1<<cl) == 0 {
 				continue
 			}
@@ -109,6 +111,9 @@ func takeGrown(a *arena.Arena, out []uintptr) int {
 			}
 			if b.head == 0 {
 				c.shrink(cl, l[cl])
+			}
+			if n == len(out) {
+				break // this class again next time
 			}
 		}
 	}

@@ -67,54 +67,58 @@ func giveBackBeforeGrow(a *arena.Arena) bool {
 		// the caches alone there rather than add that order of locks.
 		return freed > 0
 	}
-	var mid [midHeld]uintptr
-	n := takeMidClasses(a, mid[:])
-	k, err := unrefillLocked(a, mid[:n])
-	freed += k
-	if err != nil {
-		reportLater(err)
-	}
-	// The calling P's stashes: the older half of its exact classes, which
-	// went to the arena's lists, and so to this hook, before the stashes
-	// kept them (without this, cc1's replay faulted 2,221-2,227 pages
-	// against 2,132-2,134).
-	var st [stashHeld]uintptr
-	n = takeStashes(a, st[:])
-	k, err = unrefillLocked(a, st[:n])
-	freed += k
-	if err != nil {
-		reportLater(err)
-	}
-	// The calling P's grown classes (grow.go), back to tcache_count.
-	for {
-		n = takeGrown(a, st[:])
-		if n == 0 {
-			break
-		}
-		k, err = unrefillLocked(a, st[:n])
-		freed += k
-		if err != nil {
-			reportLater(err)
-			break
+	// The calling P's mid-size classes, then its stashes (the older half
+	// of its exact classes, which went to the arena's lists, and so to
+	// this hook, before the stashes kept them: without this, cc1's replay
+	// faulted 2,221-2,227 pages against 2,132-2,134), then its grown
+	// classes (grow.go), which go back to tcache_count: through one small
+	// buffer, a class cursor each, so that the hook's frame stays small
+	// (it runs on the first allocation's stack, where a frame of 13 KiB
+	// grew the goroutine's stack and cost the first Malloc about 10 us).
+	var buf [hookBatch]uintptr
+	for kind := range 3 {
+		for from := 0; ; {
+			var n int
+			switch kind { // (direct calls: through func values buf would escape to the Go heap)
+			case 0:
+				n = takeMidClasses(a, buf[:], &from)
+			case 1:
+				n = takeStashes(a, buf[:], &from)
+			default:
+				n = takeGrown(a, buf[:], &from)
+			}
+			if n == 0 {
+				break
+			}
+			k, err := unrefillLocked(a, buf[:n])
+			freed += k
+			if err != nil {
+				reportLater(err)
+				break
+			}
 		}
 	}
 	return freed > 0
 }
 
-// stashHeld bounds the chunks one give-back takes from the stashes.
-const stashHeld = 512
+// hookBatch is how many chunks the grow hook takes from the caches at a
+// time.
+const hookBatch = 128
 
 // takeStashes takes the chunks of arena a out of the calling P's stashes
-// into out, as many as fit, and returns how many it took. A stash whose
+// into out, as many as fit, from exact class *from on, and returns how
+// many it took, leaving *from at the class to go on from. A stash whose
 // links do not check out is left as it is, for the pop that takes it to
 // report.
-func takeStashes(a *arena.Arena, out []uintptr) int {
+func takeStashes(a *arena.Arena, out []uintptr, from *int) int {
 	n := 0
 	pid := procPin()
 	if c := cacheFor(pid); c != nil {
-		for cl := 0; cl < nSmall && n < len(out); cl++ {
-			if st := &c.stash[cl]; st.head != 0 && st.sound() {
-				n += st.takeArena(a, out[n:])
+		for ; *from < nSmall; *from++ {
+			if st := &c.stash[*from]; st.head != 0 && st.sound() {
+				if n += st.takeArena(a, out[n:]); n == len(out) {
+					break // this class again next time
+				}
 			}
 		}
 	}
@@ -122,22 +126,20 @@ func takeStashes(a *arena.Arena, out []uintptr) int {
 	return n
 }
 
-// midHeld bounds the chunks one give-back takes from the mid-size classes:
-// what they hold when full (midLimitOf), whatever tcache_count (1,159;
-// TestMidHeld).
-const midHeld = 1168
-
 // takeMidClasses takes the chunks of arena a out of the calling P's
-// mid-size classes into out, as many as fit, keeping each class's other
-// chunks in order, and returns how many it took. A class whose links do
-// not check out is left as it is, for cachePop to report.
-func takeMidClasses(a *arena.Arena, out []uintptr) int {
+// mid-size classes into out, as many as fit, from the *from-th on, keeping
+// each class's other chunks in order, and returns how many it took,
+// leaving *from at the class to go on from. A class whose links do not
+// check out is left as it is, for cachePop to report.
+func takeMidClasses(a *arena.Arena, out []uintptr, from *int) int {
 	n := 0
 	pid := procPin()
 	if c := cacheFor(pid); c != nil {
-		for cl := nSmall; cl < nClasses && n < len(out); cl++ {
-			if b := &c.bins[cl]; b.head != 0 && b.sound() {
-				n += b.takeArena(a, out[n:])
+		for ; *from < nMid; *from++ {
+			if b := &c.bins[nSmall+*from]; b.head != 0 && b.sound() {
+				if n += b.takeArena(a, out[n:]); n == len(out) {
+					break // this class again next time
+				}
 			}
 		}
 	}

@@ -150,15 +150,65 @@ func TestGrowHookKeepsOtherArenas(t *testing.T) {
 	}
 }
 
-// TestMidHeld: one give-back can take every chunk the mid-size classes
-// hold when full, at any tcache_count.
-func TestMidHeld(t *testing.T) {
-	total := 0
-	for _, n := range midSizes {
-		total += int(midLimitOf(n))
+// TestGrowHookTakesMany: the grow hook takes its chunks from the caches
+// through a buffer of hookBatch, class after class: mid-size classes that
+// hold more than that between them, and a grown class of 400 chunks, are
+// all given back.
+func TestGrowHookTakesMany(t *testing.T) {
+	if raceEnabled {
+		t.Skip("under the race detector the give-back leaves the caches alone (their mutexes)")
 	}
-	if total > midHeld {
-		t.Fatalf("full mid-size classes hold %d chunks, the give-back takes %d", total, midHeld)
+	if runInChild(t, "OFFHEAP=profile_rate=0,mmap_threshold=32m", "GOMAXPROCS=1") {
+		return
 	}
-	t.Logf("full mid-size classes hold %d chunks at most; midHeld %d", total, midHeld)
+	if runtime.GOMAXPROCS(0) != 1 {
+		t.Fatal("the child needs GOMAXPROCS=1")
+	}
+	// Three mid-size classes' worth of blocks, to be freed into them
+	// (full) once a class of 1 KiB has grown: 400 blocks of 1 KiB, all
+	// allocated, then freed in order, eight times (TestCacheGrow). The
+	// blocks come first, since a growing arena would shrink the class.
+	sizes := []int{1152, 1280, 2048}
+	var blocks []unsafe.Pointer
+	for _, n := range sizes {
+		for range midLimitOf(uintptr(n)) {
+			blocks = append(blocks, Malloc(n))
+		}
+	}
+	spacer := Malloc(64) // keeps them off the top
+	const small = nSmall - 1
+	var ps [400]unsafe.Pointer
+	for range 8 {
+		for i := range ps {
+			ps[i] = Malloc(1024)
+		}
+		for _, p := range ps {
+			Free(p)
+		}
+	}
+	for _, p := range blocks {
+		Free(p)
+	}
+	c := myCache()
+	held := int(c.bins[small].count)
+	for _, n := range sizes {
+		held += int(c.bins[requestClass(uintptr(n))].count)
+	}
+	if c.grownMask&(1<<small) == 0 || held <= 2*hookBatch {
+		t.Fatalf("before the hook: grown %#x, %d chunks held; want class %d grown and more than %d", c.grownMask, held, small, 2*hookBatch)
+	}
+	a := c.arena.Load()
+	a.Lock()
+	gave := giveBackBeforeGrow(a)
+	a.Unlock()
+	if !gave || c.grownMask != 0 || c.bins[small].count != 0 {
+		t.Fatalf("after the hook: gave %v, grown %#x, %d chunks in class %d", gave, c.grownMask, c.bins[small].count, small)
+	}
+	for _, n := range sizes {
+		if k := c.bins[requestClass(uintptr(n))].count; k != 0 {
+			t.Errorf("after the hook: class of %d bytes holds %d chunks", n, k)
+		}
+	}
+	Free(spacer)
+	mustCheckHeap(t, "after the hook")
 }

@@ -111,7 +111,7 @@ func theHeap() *arena.Heap {
 // touchFirstPages writes, at package initialization, the static memory
 // that the first Malloc of a process writes: the first slots of the per-P
 // tables (caches, pidArena, the main arena's arenaStates) and the pages of
-// firstPcache. Each is a page of zeroes that nothing else may have touched,
+// firstPcache and firstLimits. Each is a page of zeroes that nothing else may have touched,
 // and the first write to it is a page fault (3.5-9 us on the machine of the
 // README's figures). The process pays those faults when it starts (five
 // with the arena package's, which does the same for its static memory:
@@ -125,6 +125,7 @@ func touchFirstPages() {
 	pidArena[0].Store(0)
 	arenaStates[0].users.Store(0)
 	touchPages(unsafe.Pointer(&firstPcache), unsafe.Sizeof(firstPcache))
+	touchPages(unsafe.Pointer(&firstLimits), unsafe.Sizeof(firstLimits))
 }
 
 // touchPages writes a zero byte to every page of the zeroed static memory
