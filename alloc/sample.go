@@ -372,7 +372,7 @@ func recordSample(p uintptr, bytes int, skip int, heap uint32) {
 			if r != captureHit || b == nil || b.size != size || b.labels != labels || b.heap != heap {
 				// Another stack, or another size or label set: its bucket,
 				// if it has one yet (else recordSampleSlow makes it).
-				b = lookupBucket(m.pc[:m.n], false, size, labels, heap)
+				b = lookupBucketHash(m.h, m.pc[:m.n], false, size, labels, heap)
 				m.b = b
 			}
 			if b != nil {

@@ -65,16 +65,42 @@ var buckets struct {
 	dropped atomic.Int64 // samples not recorded because every id was taken
 }
 
-func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) uint64 {
-	h := uint64(size)*0x9E3779B97F4A7C15 ^ uint64(uintptr(labels)) ^ uint64(heap)<<40
+// A bucket's hash is its stack's (stackHash), which the frame-pointer
+// walk computes as it goes (captureFP), mixed with the rest of its key
+// (keyHash). The stack's is a multiply-xor a frame, with no shift: a frame
+// adds four cycles to the chain, under the walk's own chain of loads, so a
+// fresh sample pays no pass over its stack for it; keyHash then mixes the
+// whole (murmur3's finalizer).
+const (
+	stackHashSeed  = 0xcbf29ce484222325
+	stackHashPrime = 0x100000001b3
+)
+
+// stackHash is the hash of a stack's PCs, as captureFP computes it.
+func stackHash(stk []uintptr) uint64 {
+	h := uint64(stackHashSeed)
+	for _, pc := range stk {
+		h = (h ^ uint64(pc)) * stackHashPrime
+	}
+	return h
+}
+
+// keyHash mixes a stack's hash sh with the rest of a bucket's key.
+func keyHash(sh uint64, logical bool, size int, labels unsafe.Pointer, heap uint32) uint64 {
+	h := sh ^ uint64(size)*0x9E3779B97F4A7C15 ^ uint64(uintptr(labels))*0xC2B2AE3D27D4EB4F ^ uint64(heap)<<40
 	if logical {
 		h ^= 0x5bd1e995
 	}
-	for _, pc := range stk {
-		h = (h ^ uint64(pc)) * 0x100000001b3
-		h ^= h >> 29
-	}
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
 	return h
+}
+
+func bucketHash(stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) uint64 {
+	return keyHash(stackHash(stk), logical, size, labels, heap)
 }
 
 func (b *bucket) matches(h uint64, stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) bool {
@@ -97,7 +123,13 @@ func stacksEqual(a, b []uintptr) bool {
 // lookupBucket returns the bucket of a stack, size and label set, or nil
 // if there is none yet. It takes no lock and allocates nothing.
 func lookupBucket(stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) *bucket {
-	h := bucketHash(stk, logical, size, labels, heap)
+	return lookupBucketHash(stackHash(stk), stk, logical, size, labels, heap)
+}
+
+// lookupBucketHash is lookupBucket for a stack whose hash sh is known
+// (stackHash: a walk's memo holds it).
+func lookupBucketHash(sh uint64, stk []uintptr, logical bool, size int, labels unsafe.Pointer, heap uint32) *bucket {
+	h := keyHash(sh, logical, size, labels, heap)
 	for b := buckets.heads[h&(1<<bucketHashBits-1)].Load(); b != nil; b = b.next {
 		if b.matches(h, stk, logical, size, labels, heap) {
 			return b

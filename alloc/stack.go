@@ -64,6 +64,7 @@ type stackMemo struct {
 	full bool              // the walk stopped at maxStack, not at the end of the chain
 	fp   [maxStack]uintptr // fp[i] is the frame record holding pc[i]
 	pc   [maxStack]uintptr // the stack
+	h    uint64            // stackHash of the stack
 	b    *bucket           // the bucket this stack was last charged to, or nil (sample.go)
 }
 
@@ -135,31 +136,60 @@ func captureFP(m *stackMemo, skip int) int {
 			return captureHit
 		}
 	}
-	// The walk (through unsafe.Add: n < maxStack, checked below).
-	fps, pcs := unsafe.Pointer(&m.fp), unsafe.Pointer(&m.pc)
-	n := 0
+	// The walk, hashing the stack as it goes (fpWalk).
+	n, h, st := fpWalk(fp, hi-16, &m.fp[0], &m.pc[0])
+	if st == walkFailed {
+		m.n = 0
+		return captureFailed
+	}
+	m.full = st == walkFull
+	m.n = n
+	m.h = h
+	m.b = nil
+	return captureMiss
+}
+
+// Results of fpWalk.
+const (
+	walkEnd    = iota // the chain ended: a record's next is 0
+	walkFull          // maxStack frames taken, the chain goes on
+	walkFailed        // a next record not above the last, above limit, or misaligned
+)
+
+// fpWalkGo walks the frame records from fp, which the caller has checked:
+// it writes each record's address to fps[n] and its return address to
+// pcs[n] (arrays of maxStack), folds the return addresses into h as
+// stackHash does, and goes on to the next record, which must lie above
+// this one, at or below limit, 8-aligned. The hash's chain of multiplies
+// runs alongside the walk's chain of loads, so a fresh sample pays no
+// second pass over its stack to look its bucket up. fpWalk is this in
+// assembly on amd64, where the compiler's loop took twenty-seven
+// instructions a frame against seventeen.
+//
+//go:nosplit
+//go:norace
+//go:nocheckptr
+func fpWalkGo(fp, limit uintptr, fps, pcs *uintptr) (n int, h uint64, st int) {
+	fpp, pcp := unsafe.Pointer(fps), unsafe.Pointer(pcs)
+	h = stackHashSeed
 	for {
-		*(*uintptr)(unsafe.Add(fps, n*8)) = fp
-		*(*uintptr)(unsafe.Add(pcs, n*8)) = *(*uintptr)(unsafe.Add(nil, fp+8))
+		pc := *(*uintptr)(unsafe.Add(nil, fp+8))
+		*(*uintptr)(unsafe.Add(fpp, n*8)) = fp
+		*(*uintptr)(unsafe.Add(pcp, n*8)) = pc
+		h = (h ^ uint64(pc)) * stackHashPrime
 		n++
 		next := *(*uintptr)(unsafe.Add(nil, fp))
 		if next == 0 {
-			m.full = false
-			break
+			return n, h, walkEnd
 		}
 		if n == maxStack {
-			m.full = true
-			break
+			return n, h, walkFull
 		}
-		if next <= fp || next > hi-16 || next&7 != 0 {
-			m.n = 0
-			return captureFailed
+		if next <= fp || next > limit || next&7 != 0 {
+			return n, h, walkFailed
 		}
 		fp = next
 	}
-	m.n = n
-	m.b = nil
-	return captureMiss
 }
 
 // memoFirstFrames is how many frames of the memo are checked first, in a
