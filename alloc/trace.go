@@ -335,12 +335,23 @@ func traceRecordOverflow(r traceRec, pid int) uint64 {
 	traceOverflowMu.Lock()
 	defer traceOverflowMu.Unlock()
 	b := getTraceBuf()
+	// Numbered and queued under traceQueueMu, so that a writer round that
+	// reads a sequence counter covering it finds it queued (round).
+	traceQueueMu.Lock()
+	for len(traceQueue) >= traceMaxQueued && traceOn.Load() {
+		traceQueueCond.Wait()
+	}
 	r.seq = traceSeq.Add(1)
 	r.t = traceClock.Load()
 	r.pid = uint32(pid)
 	b.recs[0] = r
 	b.n = 1
-	queueTraceBuf(b)
+	traceQueue = append(traceQueue, b)
+	n := len(traceQueue)
+	traceQueueMu.Unlock()
+	if n >= traceMaxQueued/4 {
+		wakeTraceWriter()
+	}
 	return r.seq
 }
 
@@ -348,10 +359,22 @@ func traceRecordOverflow(r traceRec, pid int) uint64 {
 // nil), queueing full for the writer. Called unpinned.
 func traceRefill(pid int, full *traceBuf) {
 	nb := getTraceBuf()
+	// The swap and the hand-over of full to the writer's queue happen
+	// under traceQueueMu, as the writer's own swaps do (round): a writer
+	// round sees full either still in its slot or already queued. The
+	// wait for room in the queue comes first.
+	traceQueueMu.Lock()
+	if full != nil {
+		for len(traceQueue) >= traceMaxQueued && traceOn.Load() {
+			traceQueueCond.Wait()
+		}
+	}
 	if !traceSlots[pid].CompareAndSwap(full, nb) {
-		putTraceBuf(nb) // the writer (or another goroutine) swapped it already
+		tracePool = append(tracePool, nb) // the writer (or another goroutine) swapped it already
+		traceQueueMu.Unlock()
 		return
 	}
+	n := 0
 	if full != nil {
 		// No goroutine can still append to full: appends happen pinned
 		// on this P, and the slot no longer holds it. Under the race
@@ -360,13 +383,23 @@ func traceRefill(pid int, full *traceBuf) {
 			full.mu.Lock()
 			full.mu.Unlock() //nolint:staticcheck // an empty critical section is the point
 		}
-		queueTraceBuf(full)
+		traceQueue = append(traceQueue, full)
+		n = len(traceQueue)
+	}
+	traceQueueMu.Unlock()
+	if n >= traceMaxQueued/4 {
+		wakeTraceWriter()
 	}
 }
 
 func getTraceBuf() *traceBuf {
 	traceQueueMu.Lock()
 	defer traceQueueMu.Unlock()
+	return getTraceBufLocked()
+}
+
+// getTraceBufLocked is getTraceBuf for a caller holding traceQueueMu.
+func getTraceBufLocked() *traceBuf {
 	if n := len(tracePool); n > 0 {
 		b := tracePool[n-1]
 		tracePool = tracePool[:n-1]
@@ -381,20 +414,6 @@ func putTraceBuf(b *traceBuf) {
 	b.n = 0
 	tracePool = append(tracePool, b)
 	traceQueueMu.Unlock()
-}
-
-// queueTraceBuf hands b to the writer, waiting while too many are queued.
-func queueTraceBuf(b *traceBuf) {
-	traceQueueMu.Lock()
-	for len(traceQueue) >= traceMaxQueued && traceOn.Load() {
-		traceQueueCond.Wait()
-	}
-	traceQueue = append(traceQueue, b)
-	n := len(traceQueue)
-	traceQueueMu.Unlock()
-	if n >= traceMaxQueued/4 {
-		wakeTraceWriter()
-	}
 }
 
 // ---- writing (the writer goroutine) ----
@@ -439,14 +458,23 @@ func (t *tracer) run() {
 func (t *tracer) round(final bool) {
 	upTo := traceSeq.Load()
 	stolen := make([]*traceBuf, 0, runtime.GOMAXPROCS(0))
+	// The swaps hold traceQueueMu, as a producer's hand-over of a full
+	// buffer does (traceRefill): a buffer that left its slot before a swap
+	// is in the queue by the time it is taken below, so every record
+	// numbered up to upTo is in hand. (Without the lock, a buffer a
+	// producer had taken out of its slot but not yet queued came a round
+	// late, after records numbered later: the trace's writer refused it,
+	// "sequence 4120 after 20591", once in a CI run.)
+	traceQueueMu.Lock()
 	for i := range traceSlots {
 		if traceSlots[i].Load() == nil {
 			continue
 		}
-		if b := traceSlots[i].Swap(getTraceBuf()); b != nil {
+		if b := traceSlots[i].Swap(getTraceBufLocked()); b != nil {
 			stolen = append(stolen, b)
 		}
 	}
+	traceQueueMu.Unlock()
 	// Wait until no pinned section still appends to a stolen buffer.
 	if raceEnabled {
 		for _, b := range stolen {
