@@ -23,9 +23,6 @@ import "github.com/offheap/offheap/arena"
 // time, and holds 128 KiB already (midBytes).
 
 const (
-	// thrashTicks: a refill at most this many exchanges after the class's
-	// give-back (the refill counts one) makes the class grow.
-	thrashTicks = 2
 	// grownClassBytes bounds the chunks one grown class may hold: 400
 	// blocks of 1 KiB fit.
 	grownClassBytes = 512 << 10
@@ -35,7 +32,7 @@ const (
 // arenas. The caller is pinned to c's P.
 func (c *pcache) noteGiveBack(cl int) {
 	c.slowTick++
-	c.gaveBack[cl%nSmall] = c.slowTick | 1 // never 0
+	c.gaveBack[cl%nSmall] = c.slowTick // 0 only once the count wraps: no growth then
 }
 
 // growOnThrash is refill's, for exact class cl of this P's cache, which is
@@ -54,9 +51,8 @@ func growOnThrash(cl int) {
 // to c's classes (tcache_grow). The caller is pinned to c's P.
 func (c *pcache) grow(cl int, budget uintptr) {
 	c.slowTick++
-	g := c.gaveBack[cl]
-	if g == 0 || c.slowTick-g > thrashTicks {
-		return
+	if g := c.gaveBack[cl]; g == 0 || c.slowTick-g != 1 {
+		return // no give-back, or another exchange since
 	}
 	c.gaveBack[cl] = 0
 	b := &c.bins[cl]
