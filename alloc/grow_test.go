@@ -24,15 +24,7 @@ func TestCacheGrow(t *testing.T) {
 	}
 	const cl = nSmall - 1 // 1,040-byte chunks
 	size := int(classChunk[cl]) - 16
-	cache := func() *pcache {
-		pid := procPin()
-		c := cacheFor(pid)
-		procUnpin()
-		if c == nil {
-			t.Fatal("no cache for P 0")
-		}
-		return c
-	}
+	cache := func() *pcache { return onlyCache(t) }
 	var ps [400]unsafe.Pointer
 	round := func() {
 		for i := range ps {

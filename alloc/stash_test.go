@@ -25,15 +25,7 @@ func TestCacheStash(t *testing.T) {
 	size := int(classChunk[cl]) - 8
 	Free(Malloc(size)) // P 0's cache
 	FlushCaches()
-	cache := func() *pcache {
-		pid := procPin()
-		c := cacheFor(pid)
-		procUnpin()
-		if c == nil {
-			t.Fatal("no cache for P 0")
-		}
-		return c
-	}
+	cache := func() *pcache { return onlyCache(t) }
 	if c := cache(); c.stashMask&(1<<cl) == 0 || c.bins[cl].limit != 4 {
 		t.Fatalf("class %d: stash mask %#x, list limit %d; want a stash and a limit of 4", cl, c.stashMask, c.bins[cl].limit)
 	}
@@ -140,4 +132,17 @@ func TestCacheStashLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onlyCache returns the cache of the calling goroutine's P, in a child
+// process of one P (GOMAXPROCS=1), where every call uses that cache.
+func onlyCache(t *testing.T) *pcache {
+	t.Helper()
+	pid := procPin()
+	c := cacheFor(pid)
+	procUnpin()
+	if c == nil {
+		t.Fatal("no cache for P 0")
+	}
+	return c
 }
