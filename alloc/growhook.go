@@ -72,9 +72,9 @@ func giveBackBeforeGrow(a *arena.Arena) bool {
 	// this hook, before the stashes kept them: without this, cc1's replay
 	// faulted 2,221-2,227 pages against 2,132-2,134), then its grown
 	// classes (grow.go), which go back to tcache_count: through one small
-	// buffer, a class cursor each, so that the hook's frame stays small
-	// (it runs on the first allocation's stack, where a frame of 13 KiB
-	// grew the goroutine's stack and cost the first Malloc about 10 us).
+	// buffer, a class cursor each, rather than an array as large as each
+	// kind can hold (13.8 KiB of frame for the three, on the stack of
+	// whatever allocation grows the arena, the first one included).
 	var buf [hookBatch]uintptr
 	for kind := range 3 {
 		for from := 0; ; {
