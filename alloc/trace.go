@@ -338,20 +338,15 @@ func traceRecordOverflow(r traceRec, pid int) uint64 {
 	// Numbered and queued under traceQueueMu, so that a writer round that
 	// reads a sequence counter covering it finds it queued (round).
 	traceQueueMu.Lock()
-	for len(traceQueue) >= traceMaxQueued && traceOn.Load() {
-		traceQueueCond.Wait()
-	}
+	waitTraceRoomLocked()
 	r.seq = traceSeq.Add(1)
 	r.t = traceClock.Load()
 	r.pid = uint32(pid)
 	b.recs[0] = r
 	b.n = 1
-	traceQueue = append(traceQueue, b)
-	n := len(traceQueue)
+	n := queueTraceBufLocked(b)
 	traceQueueMu.Unlock()
-	if n >= traceMaxQueued/4 {
-		wakeTraceWriter()
-	}
+	wakeTraceWriterAt(n)
 	return r.seq
 }
 
@@ -365,12 +360,10 @@ func traceRefill(pid int, full *traceBuf) {
 	// wait for room in the queue comes first.
 	traceQueueMu.Lock()
 	if full != nil {
-		for len(traceQueue) >= traceMaxQueued && traceOn.Load() {
-			traceQueueCond.Wait()
-		}
+		waitTraceRoomLocked()
 	}
 	if !traceSlots[pid].CompareAndSwap(full, nb) {
-		tracePool = append(tracePool, nb) // the writer (or another goroutine) swapped it already
+		putTraceBufLocked(nb) // the writer (or another goroutine) swapped it already
 		traceQueueMu.Unlock()
 		return
 	}
@@ -383,13 +376,10 @@ func traceRefill(pid int, full *traceBuf) {
 			full.mu.Lock()
 			full.mu.Unlock() //nolint:staticcheck // an empty critical section is the point
 		}
-		traceQueue = append(traceQueue, full)
-		n = len(traceQueue)
+		n = queueTraceBufLocked(full)
 	}
 	traceQueueMu.Unlock()
-	if n >= traceMaxQueued/4 {
-		wakeTraceWriter()
-	}
+	wakeTraceWriterAt(n)
 }
 
 func getTraceBuf() *traceBuf {
@@ -411,9 +401,36 @@ func getTraceBufLocked() *traceBuf {
 
 func putTraceBuf(b *traceBuf) {
 	traceQueueMu.Lock()
+	putTraceBufLocked(b)
+	traceQueueMu.Unlock()
+}
+
+// putTraceBufLocked is putTraceBuf for a caller holding traceQueueMu.
+func putTraceBufLocked(b *traceBuf) {
 	b.n = 0
 	tracePool = append(tracePool, b)
-	traceQueueMu.Unlock()
+}
+
+// waitTraceRoomLocked waits, holding traceQueueMu (which the wait lets go
+// of meanwhile), while too many buffers are queued for the writer.
+func waitTraceRoomLocked() {
+	for len(traceQueue) >= traceMaxQueued && traceOn.Load() {
+		traceQueueCond.Wait()
+	}
+}
+
+// queueTraceBufLocked hands b to the writer, with traceQueueMu held, and
+// returns how many buffers are queued.
+func queueTraceBufLocked(b *traceBuf) int {
+	traceQueue = append(traceQueue, b)
+	return len(traceQueue)
+}
+
+// wakeTraceWriterAt wakes the writer once n buffers wait for it.
+func wakeTraceWriterAt(n int) {
+	if n >= traceMaxQueued/4 {
+		wakeTraceWriter()
+	}
 }
 
 // ---- writing (the writer goroutine) ----
